@@ -1,0 +1,73 @@
+import Synchronization
+
+/// Collects the workers' rows into batches and seals a batch when it reaches
+/// `batch.max_rows` or when its oldest row is `batch.flush_interval_ms` old.
+///
+/// Shared by all workers behind a mutex that is held only to append to an array: the sealed
+/// batch is handed on outside the lock, so a slow database never blocks the append path.
+public final class Batcher: Sendable {
+    public struct Limits: Sendable, Equatable {
+        public var maxRows: Int
+        public var flushInterval: Double
+
+        public init(maxRows: Int, flushInterval: Double) {
+            self.maxRows = maxRows
+            self.flushInterval = flushInterval
+        }
+    }
+
+    private struct State: ~Copyable {
+        var open = Batch()
+        var openedAt = 0.0
+        var limits: Limits
+    }
+
+    private let state: Mutex<State>
+
+    public init(limits: Limits) {
+        state = Mutex(State(limits: limits))
+    }
+
+    /// New limits take effect for the batch being filled (SIGHUP reload).
+    public func update(_ limits: Limits) {
+        state.withLock { $0.limits = limits }
+    }
+
+    public var limits: Limits { state.withLock { $0.limits } }
+
+    /// Rows currently waiting in the open batch.
+    public var pendingRows: Int { state.withLock { $0.open.readings.count + $0.open.rejects.count } }
+
+    /// Adds a worker's output; returns the batch to write if this filled it.
+    public func add(readings: [Reading], rejects: [Reject]) -> Batch? {
+        state.withLock { s in
+            if s.open.isEmpty { s.openedAt = Timestamp.monotonicSeconds() }
+            s.open.readings.append(contentsOf: readings)
+            s.open.rejects.append(contentsOf: rejects)
+            guard s.open.readings.count >= s.limits.maxRows || s.open.rejects.count >= s.limits.maxRows else {
+                return nil
+            }
+            return Self.seal(&s)
+        }
+    }
+
+    /// The open batch if its oldest row is older than the flush interval.
+    public func sealIfDue(now: Double = Timestamp.monotonicSeconds()) -> Batch? {
+        state.withLock { s in
+            guard !s.open.isEmpty, now - s.openedAt >= s.limits.flushInterval else { return nil }
+            return Self.seal(&s)
+        }
+    }
+
+    /// Whatever is open, regardless of age (shutdown flush).
+    public func sealAll() -> Batch? {
+        state.withLock { s in s.open.isEmpty ? nil : Self.seal(&s) }
+    }
+
+    private static func seal(_ s: inout State) -> Batch {
+        let batch = s.open
+        s.open = Batch()
+        s.open.readings.reserveCapacity(s.limits.maxRows + 16)
+        return batch
+    }
+}

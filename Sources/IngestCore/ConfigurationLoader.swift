@@ -1,0 +1,379 @@
+internal import Foundation
+internal import Yams
+
+/// Builds an `IngestConfiguration` from SPEC 3's four sources, highest precedence first:
+/// command-line flags and `--set`, `INGEST_*` environment variables, the YAML file, defaults.
+///
+/// Why not swift-configuration: its readers pull one key at a time, so it cannot tell us
+/// about unknown keys in the file or in `--set`, nor gather every problem into one report
+/// before exiting 2, and `check-config` would still need the key table below to print the
+/// effective configuration. With the table, the whole loader is this one file over Yams.
+public enum ConfigurationLoader {
+    public struct Inputs: Sendable {
+        /// `--config`; when nil, `INGEST_CONFIG`, then `config/ingest.yaml` if it exists.
+        public var configPath: String?
+        public var environment: [String: String]
+        /// `--set key=value` and the dedicated flags, already as (key, value), later wins.
+        public var overrides: [(key: String, value: String)]
+        public var defaultFilePath = "config/ingest.yaml"
+
+        public init(configPath: String? = nil, environment: [String: String]? = nil,
+                    overrides: [(key: String, value: String)] = []) {
+            self.configPath = configPath
+            self.environment = environment ?? ProcessInfo.processInfo.environment
+            self.overrides = overrides
+        }
+    }
+
+    private enum Raw {
+        case scalar(String)
+        case list([String])
+        case null
+        case invalid(String)
+    }
+
+    public static func load(_ inputs: Inputs) throws(ConfigurationError) -> IngestConfiguration {
+        var problems: [ConfigurationProblem] = []
+        var raw: [String: (Raw, String)] = [:]  // path -> value, source
+
+        let filePath = inputs.configPath ?? inputs.environment["INGEST_CONFIG"]
+            ?? (FileManager.default.fileExists(atPath: inputs.defaultFilePath) ? inputs.defaultFilePath : nil)
+        if let filePath {
+            readFile(filePath, into: &raw, problems: &problems)
+        }
+        for key in ConfigurationKey.all {
+            if let value = inputs.environment[key.environmentName] {
+                raw[key.path] = (.scalar(value), key.environmentName)
+            }
+        }
+        for (key, value) in inputs.overrides {
+            guard ConfigurationKey.byPath[key] != nil else {
+                problems.append(.init(key: key, value: nil, reason: "unknown key (from --set)"))
+                continue
+            }
+            raw[key] = (.scalar(value), "command line")
+        }
+
+        var values = Values()
+        for key in ConfigurationKey.all {
+            let (value, source) = raw[key.path] ?? (key.defaultValue.map(Raw.scalar) ?? .null, "default")
+            do {
+                values.typed[key.path] = try parse(value, as: key)
+            } catch {
+                problems.append(.init(key: key.path, value: display(value, key), reason: "\(error.why) (from \(source))"))
+            }
+        }
+        do {
+            let configuration = try build(values, filePath: filePath)
+            guard problems.isEmpty else { throw ConfigurationError(problems: problems) }
+            return configuration
+        } catch let error as Problems {
+            throw ConfigurationError(problems: problems + error.problems)
+        } catch {
+            throw error as! ConfigurationError
+        }
+    }
+
+    // MARK: - File
+
+    private static func readFile(_ path: String, into raw: inout [String: (Raw, String)],
+                                 problems: inout [ConfigurationProblem]) {
+        let text: String
+        do {
+            text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            problems.append(.init(key: "config", value: path, reason: "cannot read the configuration file"))
+            return
+        }
+        let root: Node?
+        do {
+            root = try Yams.compose(yaml: text)
+        } catch {
+            problems.append(.init(key: "config", value: path, reason: "bad YAML: \(error)"))
+            return
+        }
+        guard let root else { return }  // empty file: defaults
+        guard let mapping = root.mapping else {
+            problems.append(.init(key: "config", value: path, reason: "the file must be a YAML mapping"))
+            return
+        }
+        walk(mapping, prefix: "", source: path, into: &raw, problems: &problems)
+    }
+
+    private static func walk(_ mapping: Node.Mapping, prefix: String, source: String,
+                             into raw: inout [String: (Raw, String)], problems: inout [ConfigurationProblem]) {
+        for (keyNode, value) in mapping {
+            guard let name = keyNode.string else { continue }
+            let path = prefix + name
+            if ConfigurationKey.byPath[path] != nil {
+                raw[path] = (rawValue(value), source)
+            } else if let nested = value.mapping, ConfigurationKey.all.contains(where: { $0.path.hasPrefix(path + ".") }) {
+                walk(nested, prefix: path + ".", source: source, into: &raw, problems: &problems)
+            } else {
+                problems.append(.init(key: path, value: nil, reason: "unknown key (in \(source))"))
+            }
+        }
+    }
+
+    private static func rawValue(_ node: Node) -> Raw {
+        switch node {
+        case .scalar(let scalar):
+            if node.null != nil && scalar.style == .plain { return .null }
+            return .scalar(scalar.string)
+        case .sequence(let sequence):
+            var items: [String] = []
+            for item in sequence {
+                guard case .scalar(let s) = item else { return .invalid("a list of plain values") }
+                items.append(s.string)
+            }
+            return .list(items)
+        default:
+            return .invalid("a mapping where a value was expected")
+        }
+    }
+
+    // MARK: - Values
+
+    private struct Why: Error { let why: String }
+
+    enum Value: Equatable {
+        case string(String?)
+        case int(Int)
+        case double(Double)
+        case bool(Bool)
+        case list([String])
+    }
+
+    private struct Values {
+        var typed: [String: Value] = [:]
+        func string(_ k: String) -> String { if case .string(let s?) = typed[k] { return s }; return "" }
+        func optional(_ k: String) -> String? { if case .string(let s) = typed[k] { return s }; return nil }
+        func int(_ k: String) -> Int { if case .int(let i) = typed[k] { return i }; return 0 }
+        func has(_ keys: String...) -> Bool { keys.allSatisfy { typed[$0] != nil } }
+        func double(_ k: String) -> Double { if case .double(let d) = typed[k] { return d }; return 0 }
+        func bool(_ k: String) -> Bool { if case .bool(let b) = typed[k] { return b }; return false }
+        func list(_ k: String) -> [String] { if case .list(let l) = typed[k] { return l }; return [] }
+    }
+
+    private static func display(_ raw: Raw, _ key: ConfigurationKey) -> String? {
+        switch raw {
+        case .scalar(let s): return mask(s, key)
+        case .list(let l): return mask(l.joined(separator: ","), key)
+        case .null, .invalid: return nil
+        }
+    }
+
+    private static func mask(_ s: String, _ key: ConfigurationKey) -> String {
+        switch key.secret {
+        case .no: return s
+        case .whole: return Redaction.mask
+        case .urlPassword: return Redaction.databaseURL(s)
+        }
+    }
+
+    private static func parse(_ raw: Raw, as key: ConfigurationKey) throws(Why) -> Value {
+        let text: String
+        switch raw {
+        case .invalid(let what): throw Why(why: "expected a value, got \(what)")
+        case .null:
+            if case .optionalString = key.kind { return .string(nil) }
+            if key.path == "mqtt.client_id" { return .string(nil) }
+            throw Why(why: "must not be empty")
+        case .list(let items):
+            guard case .list = key.kind else { throw Why(why: "expected a single value, got a list") }
+            return try parseList(items)
+        case .scalar(let s):
+            text = s.trimmingCharacters(in: .whitespaces)
+        }
+        switch key.kind {
+        case .string:
+            guard !text.isEmpty else { throw Why(why: "must not be empty") }
+            return .string(text)
+        case .optionalString:
+            return .string(text.isEmpty ? nil : text)
+        case .int(let range):
+            guard let i = Int(text) else { throw Why(why: "must be an integer") }
+            guard range.contains(i) else { throw Why(why: "must be between \(range.lowerBound) and \(range.upperBound)") }
+            return .int(i)
+        case .positive:
+            guard let d = Double(text), d.isFinite else { throw Why(why: "must be a number") }
+            guard d > 0 else { throw Why(why: "must be greater than 0") }
+            return .double(d)
+        case .bool:
+            switch text.lowercased() {
+            case "true", "yes", "on", "1": return .bool(true)
+            case "false", "no", "off", "0": return .bool(false)
+            default: throw Why(why: "must be true or false")
+            }
+        case .list:
+            return try parseList(text.split(separator: ",").map { String($0) })
+        case .choice(let options):
+            guard options.contains(text.lowercased()) else {
+                throw Why(why: "must be one of \(options.joined(separator: ", "))")
+            }
+            return .string(text.lowercased())
+        }
+    }
+
+    private static func parseList(_ items: [String]) throws(Why) -> Value {
+        let cleaned = items.map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        guard !cleaned.isEmpty else { throw Why(why: "must list at least one value") }
+        return .list(cleaned)
+    }
+
+    // MARK: - Cross-key validation and assembly
+
+    private struct Problems: Error { var problems: [ConfigurationProblem] }
+
+    private static func build(_ v: Values, filePath: String?) throws(Problems) -> IngestConfiguration {
+        var problems: [ConfigurationProblem] = []
+        func fail(_ key: String, _ value: String?, _ why: String) {
+            problems.append(.init(key: key, value: value, reason: why))
+        }
+
+        let template: TopicTemplate
+        do {
+            template = try TopicTemplate(v.string("payload.topic_template"))
+        } catch {
+            if v.has("payload.topic_template") {
+                fail("payload.topic_template", v.string("payload.topic_template"), error.description)
+            }
+            template = try! TopicTemplate("{device_id}")
+        }
+        let table = v.string("database.table")
+        if v.has("database.table"), !isPlainIdentifier(table) {
+            fail("database.table", table, "must be a plain SQL identifier ([A-Za-z_][A-Za-z0-9_]*)")
+        }
+        for topic in v.list("mqtt.topics") where !isTopicFilter(topic) {
+            fail("mqtt.topics", topic, "not a valid MQTT topic filter")
+        }
+        if let group = v.optional("mqtt.shared_group"), group.contains(where: { "/+#".contains($0) }) {
+            fail("mqtt.shared_group", group, "must not contain '/', '+' or '#'")
+        }
+        if v.has("mqtt.reconnect_max_s", "mqtt.reconnect_min_s"), v.int("mqtt.reconnect_max_s") < v.int("mqtt.reconnect_min_s") {
+            fail("mqtt.reconnect_max_s", String(v.int("mqtt.reconnect_max_s")), "must be >= mqtt.reconnect_min_s")
+        }
+        if v.has("shutdown.drain_timeout_s", "shutdown.timeout_s"),
+           v.double("shutdown.drain_timeout_s") >= v.double("shutdown.timeout_s") {
+            fail("shutdown.drain_timeout_s", String(v.double("shutdown.drain_timeout_s")),
+                 "must be below shutdown.timeout_s (\(v.double("shutdown.timeout_s")))")
+        }
+        var password = v.optional("mqtt.password")
+        if let file = v.optional("mqtt.password_file") {
+            if password != nil {
+                fail("mqtt.password_file", file, "set either mqtt.password or mqtt.password_file, not both")
+            } else if let contents = try? String(contentsOfFile: file, encoding: .utf8) {
+                password = contents.trimmingCharacters(in: .newlines)
+            } else {
+                fail("mqtt.password_file", file, "cannot read the file")
+            }
+        }
+        for key in ["mqtt.tls.ca_file", "mqtt.tls.cert_file", "mqtt.tls.key_file"] {
+            if let path = v.optional(key), !FileManager.default.isReadableFile(atPath: path) {
+                fail(key, path, "cannot read the file")
+            }
+        }
+        if (v.optional("mqtt.tls.cert_file") == nil) != (v.optional("mqtt.tls.key_file") == nil) {
+            fail("mqtt.tls.key_file", v.optional("mqtt.tls.key_file"), "cert_file and key_file go together")
+        }
+        guard problems.isEmpty else { throw Problems(problems: problems) }
+
+        return IngestConfiguration(
+            mqtt: .init(
+                host: v.string("mqtt.host"), port: v.int("mqtt.port"),
+                clientID: v.optional("mqtt.client_id") ?? "iot-ingest-\(ProcessInfo.processInfo.hostName)",
+                topics: v.list("mqtt.topics"), qos: v.int("mqtt.qos"), cleanSession: v.bool("mqtt.clean_session"),
+                sharedGroup: v.optional("mqtt.shared_group"), keepaliveSeconds: v.int("mqtt.keepalive_s"),
+                username: v.optional("mqtt.username"), password: password,
+                tls: .init(caFile: v.optional("mqtt.tls.ca_file"), certFile: v.optional("mqtt.tls.cert_file"),
+                           keyFile: v.optional("mqtt.tls.key_file"), insecure: v.bool("mqtt.tls.insecure")),
+                reconnectMinSeconds: v.int("mqtt.reconnect_min_s"), reconnectMaxSeconds: v.int("mqtt.reconnect_max_s")),
+            payload: .init(topicTemplate: template, maxBytes: v.int("payload.max_bytes")),
+            database: .init(url: v.string("database.url"), poolSize: v.int("database.pool_size"), table: table,
+                            createSchema: v.bool("database.create_schema"), dedupe: v.bool("database.dedupe")),
+            queue: .init(capacity: v.int("queue.capacity"),
+                         fullPolicy: .init(rawValue: v.string("queue.full_policy")) ?? .block),
+            workers: v.int("workers"),
+            batch: .init(maxRows: v.int("batch.max_rows"), flushIntervalMs: v.int("batch.flush_interval_ms"),
+                         maxRetries: v.int("batch.max_retries")),
+            shutdown: .init(drainTimeoutSeconds: v.double("shutdown.drain_timeout_s"),
+                            timeoutSeconds: v.double("shutdown.timeout_s")),
+            spoolDirectory: v.string("spool.dir"),
+            http: .init(host: v.string("http.host"), port: v.int("http.port")),
+            log: .init(level: v.string("log.level"), format: .init(rawValue: v.string("log.format")) ?? .json),
+            filePath: filePath,
+            redacted: redacted(v))
+    }
+
+    private static func redacted(_ v: Values) -> [String: JSONValue] {
+        var out: [String: JSONValue] = [:]
+        for key in ConfigurationKey.all {
+            let json: JSONValue
+            switch v.typed[key.path] {
+            case .string(let s?)?: json = .string(mask(s, key))
+            case .int(let i)?: json = .int(i)
+            case .double(let d)?: json = d == d.rounded() && abs(d) < 1e15 ? .int(Int(d)) : .double(d)
+            case .bool(let b)?: json = .bool(b)
+            case .list(let l)?: json = .array(l.map(JSONValue.string))
+            default: json = .null
+            }
+            out[key.path] = json
+        }
+        if out["mqtt.client_id"] == .null {
+            out["mqtt.client_id"] = .string("iot-ingest-\(ProcessInfo.processInfo.hostName)")
+        }
+        return out
+    }
+
+    static func isPlainIdentifier(_ s: String) -> Bool {
+        guard let first = s.unicodeScalars.first, first == "_" || (first.isASCII && first.properties.isAlphabetic)
+        else { return false }
+        return s.unicodeScalars.allSatisfy { $0 == "_" || ($0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0))) }
+    }
+
+    static func isTopicFilter(_ s: String) -> Bool {
+        let levels = s.split(separator: "/", omittingEmptySubsequences: false)
+        for (i, level) in levels.enumerated() {
+            if level.contains("#") && (level != "#" || i != levels.count - 1) { return false }
+            if level.contains("+") && level != "+" { return false }
+        }
+        return !s.isEmpty
+    }
+}
+
+extension IngestConfiguration {
+    /// The effective configuration as nested JSON in the YAML's shape, secrets masked
+    /// (`check-config`).
+    public var nestedJSON: JSONValue {
+        func insert(_ path: ArraySlice<Substring>, _ value: JSONValue, into fields: inout [(String, JSONValue)]) {
+            let head = String(path.first!)
+            if path.count == 1 {
+                fields.append((head, value))
+                return
+            }
+            if let i = fields.firstIndex(where: { $0.0 == head }), case .object(var inner) = fields[i].1 {
+                insert(path.dropFirst(), value, into: &inner)
+                fields[i].1 = .object(inner)
+            } else {
+                var inner: [(String, JSONValue)] = []
+                insert(path.dropFirst(), value, into: &inner)
+                fields.append((head, .object(inner)))
+            }
+        }
+        var root: [(String, JSONValue)] = []
+        for key in ConfigurationKey.all {
+            insert(key.path.split(separator: ".")[...], redacted[key.path] ?? .null, into: &root)
+        }
+        return .object(root)
+    }
+
+    /// Keys whose effective value differs from `other`'s (reload).
+    public func changedKeys(comparedTo other: IngestConfiguration) -> [String] {
+        ConfigurationKey.all.map(\.path).filter { redacted[$0] != other.redacted[$0] }
+    }
+
+    /// Whether `key` takes effect on SIGHUP without a restart.
+    public static func isReloadable(_ key: String) -> Bool {
+        ConfigurationKey.byPath[key]?.reloadable ?? false
+    }
+}

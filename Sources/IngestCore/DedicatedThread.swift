@@ -1,0 +1,50 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A plain pthread for blocking work (libpq, libmosquitto's stop, fsync): such calls must
+/// never run on the Swift cooperative pool, which has only as many threads as cores.
+public final class DedicatedThread: Sendable {
+    private final class Box {
+        let body: () -> Void
+        init(_ body: @escaping () -> Void) { self.body = body }
+    }
+
+    private let thread: pthread_t
+
+    /// Starts `body` on a new thread.
+    public init(_ body: @escaping @Sendable () -> Void) {
+        let box = Unmanaged.passRetained(Box(body)).toOpaque()
+        var handle = pthread_t()
+        let rc = pthread_create(&handle, nil, { raw in
+            let box = Unmanaged<Box>.fromOpaque(raw!).takeRetainedValue()
+            box.body()
+            return nil
+        }, box)
+        precondition(rc == 0, "pthread_create failed: \(rc)")
+        thread = handle
+    }
+
+    /// Waits for the thread to finish. Blocking.
+    public func join() {
+        pthread_join(thread, nil)
+    }
+
+    /// Lets the thread clean up after itself when it ends (for threads never joined).
+    public func detach() {
+        pthread_detach(thread)
+    }
+
+    /// Runs blocking `body` on a fresh thread and suspends (not blocks) the calling task
+    /// until it is done. For one-off work such as a migration or MQTT's stop.
+    public static func run<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            let thread = DedicatedThread {
+                continuation.resume(with: Result { try body() })
+            }
+            thread.detach()
+        }
+    }
+}

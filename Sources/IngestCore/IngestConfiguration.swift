@@ -1,0 +1,91 @@
+/// The daemon's effective configuration (SPEC 3), typed and validated. Built only by
+/// `ConfigurationLoader`, so every instance has passed validation.
+public struct IngestConfiguration: Sendable, Equatable {
+    public struct TLS: Sendable, Equatable {
+        public var caFile: String?
+        public var certFile: String?
+        public var keyFile: String?
+        public var insecure: Bool
+    }
+
+    public struct MQTT: Sendable, Equatable {
+        public var host: String
+        public var port: Int
+        public var clientID: String
+        public var topics: [String]
+        public var qos: Int
+        public var cleanSession: Bool
+        public var sharedGroup: String?
+        public var keepaliveSeconds: Int
+        public var username: String?
+        /// From `mqtt.password`, or read from `mqtt.password_file` at load time.
+        public var password: String?
+        public var tls: TLS
+        public var reconnectMinSeconds: Int
+        public var reconnectMaxSeconds: Int
+
+        /// What we subscribe to: `$share/<group>/<topic>` when a shared group is set.
+        public var subscriptions: [String] {
+            guard let group = sharedGroup else { return topics }
+            return topics.map { "$share/\(group)/\($0)" }
+        }
+    }
+
+    public struct Payload: Sendable, Equatable {
+        public var topicTemplate: TopicTemplate
+        public var maxBytes: Int
+    }
+
+    public struct Database: Sendable, Equatable {
+        public var url: String
+        public var poolSize: Int
+        public var table: String
+        public var createSchema: Bool
+        public var dedupe: Bool
+    }
+
+    public struct Queue: Sendable, Equatable {
+        public var capacity: Int
+        public var fullPolicy: BoundedQueue<Message>.FullPolicy
+    }
+
+    public struct BatchSettings: Sendable, Equatable {
+        public var maxRows: Int
+        public var flushIntervalMs: Int
+        public var maxRetries: Int
+        public var limits: Batcher.Limits { .init(maxRows: maxRows, flushInterval: Double(flushIntervalMs) / 1000) }
+    }
+
+    public struct Shutdown: Sendable, Equatable {
+        public var drainTimeoutSeconds: Double
+        public var timeoutSeconds: Double
+    }
+
+    public struct HTTP: Sendable, Equatable {
+        public var host: String
+        /// 0 disables the server.
+        public var port: Int
+    }
+
+    public struct Log: Sendable, Equatable {
+        public enum Format: String, Sendable { case json, text }
+        public var level: String
+        public var format: Format
+    }
+
+    public var mqtt: MQTT
+    public var payload: Payload
+    public var database: Database
+    public var queue: Queue
+    public var workers: Int
+    public var batch: BatchSettings
+    public var shutdown: Shutdown
+    public var spoolDirectory: String
+    public var http: HTTP
+    public var log: Log
+    /// Where the file came from, if any (for reload and for `config_loaded`).
+    public var filePath: String?
+    /// The flat effective values, secrets masked: what `check-config` prints and
+    /// `config_loaded` logs, and what reload diffs.
+    public var redacted: [String: JSONValue]
+}

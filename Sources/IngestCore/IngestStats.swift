@@ -1,0 +1,20 @@
+import Synchronization
+
+/// Running totals that the shutdown sequence, the logs and the readiness body read back.
+/// (swift-metrics counters are write-only; these are the numbers we report ourselves.)
+public final class IngestStats: Sendable {
+    public let messagesReceived = Atomic<Int>(0)
+    public let messagesDropped = Atomic<Int>(0)
+    public let queueFull = Atomic<Int>(0)
+    public let messagesRejected = Atomic<Int>(0)
+    public let rowsWritten = Atomic<Int>(0)
+    public let batchesFlushed = Atomic<Int>(0)
+    public let dbErrors = Atomic<Int>(0)
+    public let spooledRows = Atomic<Int>(0)
+    public let lostRows = Atomic<Int>(0)
+    public let mqttReconnects = Atomic<Int>(0)
+    /// Microseconds since the epoch of the last successful commit, 0 before the first.
+    public let lastFlushAt = Atomic<Int64>(0)
+
+    public init() {}
+}

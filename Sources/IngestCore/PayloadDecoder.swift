@@ -1,0 +1,228 @@
+/// Turns one MQTT message into readings, or into the reason it cannot be stored (SPEC 4).
+///
+/// Pure and synchronous: one instance per worker, no shared state. The rules, in order:
+/// size, topic shape, UTF-8, JSON syntax, then timestamp, finiteness and "has readings".
+public struct PayloadDecoder: Sendable {
+    public let template: TopicTemplate
+    public let maxBytes: Int
+
+    public init(template: TopicTemplate, maxBytes: Int) {
+        self.template = template
+        self.maxBytes = maxBytes
+    }
+
+    /// Appends the message's readings to `readings` and returns nil, or appends nothing and
+    /// returns the reject to store.
+    public func decode(_ message: Message, into readings: inout [Reading]) -> Reject? {
+        if message.payload.count > maxBytes {
+            var reject = Reject(message, reason: .tooLarge, detail: "\(message.payload.count) bytes")
+            reject.payload = Array(message.payload.prefix(maxBytes))
+            return reject
+        }
+        guard let (topicDevice, topicMetric) = template.match(message.topic) else {
+            return Reject(message, reason: .topicMismatch, detail: "topic does not match \(template)")
+        }
+        let first = readings.count
+        let failure: (RejectReason, String)? = message.payload.withUnsafeBufferPointer { bytes in
+            var walk = Walk(message: message, scanner: JSONScanner(bytes),
+                            topicDevice: topicDevice, topicMetric: topicMetric)
+            return walk.run(into: &readings)
+        }
+        if let (reason, detail) = failure {
+            readings.removeSubrange(first...)
+            return Reject(message, reason: reason, detail: detail)
+        }
+        return nil
+    }
+}
+
+/// One decode: the walk over a payload and what it has found so far.
+private struct Walk {
+    let message: Message
+    var scanner: JSONScanner
+    let topicDevice: String?
+    let topicMetric: String?
+
+    /// Timestamps by field, in precedence order: ts, time, timestamp (a tuple, not an array:
+    /// no allocation per message).
+    var timeFields: (Int64?, Int64?, Int64?) = (nil, nil, nil)
+    var timeError: String?
+    var payloadDevice: String?
+    var metricName: String?
+    /// `value` at the top level: the number, or nil with `valueSeen` for a non-numeric one.
+    var value: Double?
+    var valueSeen = false
+    var nonFinite: String?
+
+    init(message: Message, scanner: JSONScanner, topicDevice: String?, topicMetric: String?) {
+        self.message = message
+        self.scanner = scanner
+        self.topicDevice = topicDevice
+        self.topicMetric = topicMetric
+    }
+
+    mutating func run(into readings: inout [Reading]) -> (RejectReason, String)? {
+        if !isASCII(scanner.bytes), String(validating: scanner.bytes, as: UTF8.self) == nil {
+            return (.notUTF8, "payload is not valid UTF-8")
+        }
+        scanner.skipWhitespace()
+        guard let first = scanner.peek else { return (.invalidJSON, "empty payload") }
+        let first_ = readings.count
+        do {
+            if first == 0x7B {
+                try object(prefix: nil, depth: 0, into: &readings)
+            } else if JSONScanner.startsNumber(first) {
+                let number = try scanner.scanNumber()
+                try endOfPayload()
+                guard number.isFinite else { return (.nonFinite, "payload is not a finite number") }
+                return single(metric: topicMetric ?? "value", value: number, into: &readings)
+            } else {
+                try scanner.skipValue()
+                try endOfPayload()
+                return (.noReadings, "payload is neither an object nor a number")
+            }
+            try endOfPayload()
+        } catch {
+            return (.invalidJSON, error.detail)
+        }
+        if let timeError { return (.badTimestamp, timeError) }
+        let time = timeFields.0 ?? timeFields.1 ?? timeFields.2 ?? message.receivedAt
+
+        // `metric`+`value`, or `value` under a {metric} topic: exactly one row.
+        if let name = metricName ?? (valueSeen ? topicMetric : nil), valueSeen {
+            readings.removeSubrange(first_...)
+            guard let value else { return (.noReadings, "\"value\" is not a number") }
+            guard value.isFinite else { return (.nonFinite, "\"value\" is not finite") }
+            return single(metric: name, value: value, time: time, into: &readings)
+        }
+        if let nonFinite { return (.nonFinite, "\(nonFinite) is not finite") }
+        guard readings.count > first_ else { return (.noReadings, "no numeric field") }
+        guard let device = topicDevice ?? payloadDevice else {
+            return (.topicMismatch, "no device_id in topic or payload")
+        }
+        for i in first_..<readings.count {
+            readings[i].time = time
+            if topicDevice == nil { readings[i].deviceID = device }
+        }
+        return nil
+    }
+
+    private mutating func single(metric: String, value: Double, time: Int64? = nil,
+                                 into readings: inout [Reading]) -> (RejectReason, String)? {
+        guard let device = topicDevice ?? payloadDevice else {
+            return (.topicMismatch, "no device_id in topic or payload")
+        }
+        readings.append(Reading(time: time ?? message.receivedAt, deviceID: device, metric: metric,
+                                value: value, source: message))
+        return nil
+    }
+
+    private mutating func endOfPayload() throws(JSONScanner.Malformed) {
+        scanner.skipWhitespace()
+        guard scanner.atEnd else { throw .init(detail: "trailing bytes at \(scanner.index)") }
+    }
+
+    /// Walks an object; numeric and boolean leaves become readings (time filled in later),
+    /// nested objects are flattened with dots, arrays skipped.
+    private mutating func object(prefix: String?, depth: Int, into readings: inout [Reading]) throws(JSONScanner.Malformed) {
+        guard depth < JSONScanner.maxDepth else { throw .init(detail: "nesting too deep") }
+        scanner.index += 1  // {
+        scanner.skipWhitespace()
+        if scanner.peek == 0x7D { scanner.index += 1; return }
+        while true {
+            scanner.skipWhitespace()
+            guard scanner.peek == 0x22 else { throw .init(detail: "expected key at byte \(scanner.index)") }
+            let keyToken = try scanner.scanString()
+            let key = try scanner.string(keyToken)
+            try scanner.expect(0x3A)
+            scanner.skipWhitespace()
+            guard let c = scanner.peek else { throw .init(detail: "unexpected end") }
+            let topLevel = prefix == nil
+            let timeSlot = topLevel ? Self.timeSlot(of: key) : nil
+            if let timeSlot {
+                try timestamp(slot: timeSlot, first: c)
+            } else if c == 0x7B {
+                try object(prefix: topLevel ? key : prefix! + "." + key, depth: depth + 1, into: &readings)
+            } else if c == 0x22 {
+                let token = try scanner.scanString()
+                if topLevel && key == "device_id" { payloadDevice = try scanner.string(token) }
+                if topLevel && key == "metric" { metricName = try scanner.string(token) }
+                if topLevel && key == "value" { valueSeen = true; value = nil }
+            } else if JSONScanner.startsNumber(c) || c == 0x74 || c == 0x66 || c == 0x6E {
+                let number: Double?
+                if JSONScanner.startsNumber(c) {
+                    number = try scanner.scanNumber()
+                } else {
+                    guard let literal = scanner.scanLiteral() else { throw .init(detail: "unexpected byte at \(scanner.index)") }
+                    number = literal.map { $0 ? 1 : 0 }
+                }
+                if topLevel && key == "value" { valueSeen = true; value = number }
+                if let number, !(topLevel && (key == "device_id" || key == "metric")) {
+                    let name = topLevel ? key : prefix! + "." + key
+                    if !number.isFinite { nonFinite = nonFinite ?? name }
+                    readings.append(Reading(time: 0, deviceID: topicDevice ?? "", metric: name,
+                                            value: number, source: message))
+                }
+            } else {
+                try scanner.skipValue(depth: depth + 1)
+            }
+            scanner.skipWhitespace()
+            if scanner.peek == 0x2C { scanner.index += 1; continue }
+            if scanner.peek == 0x7D { scanner.index += 1; return }
+            throw .init(detail: "expected ',' or '}' at byte \(scanner.index)")
+        }
+    }
+
+    private mutating func timestamp(slot: Int, first: UInt8) throws(JSONScanner.Malformed) {
+        if first == 0x22 {
+            let token = try scanner.scanString()
+            let parsed: Int64?
+            if token.hasEscapes {
+                var text = try scanner.string(token)
+                parsed = text.withUTF8 { Timestamp.parseRFC3339($0) }
+            } else {
+                parsed = Timestamp.parseRFC3339(scanner.raw(token))
+            }
+            if let parsed, parsed < Timestamp.endOfYear9999 {
+                setTime(parsed, slot: slot)
+            } else {
+                timeError = timeError ?? "unparseable timestamp"
+            }
+        } else if JSONScanner.startsNumber(first) {
+            let number = try scanner.scanNumber()
+            if let micros = Timestamp.fromEpochNumber(number) {
+                setTime(micros, slot: slot)
+            } else {
+                timeError = timeError ?? "timestamp \(number) is negative, not finite or beyond year 9999"
+            }
+        } else if scanner.scanLiteral() == .some(nil) {
+            return  // null: as if absent
+        } else {
+            try scanner.skipValue()
+            timeError = timeError ?? "timestamp is neither a string nor a number"
+        }
+    }
+
+    private static func timeSlot(of key: String) -> Int? {
+        switch key {
+        case "ts": return 0
+        case "time": return 1
+        case "timestamp": return 2
+        default: return nil
+        }
+    }
+
+    private mutating func setTime(_ micros: Int64, slot: Int) {
+        switch slot {
+        case 0: timeFields.0 = micros
+        case 1: timeFields.1 = micros
+        default: timeFields.2 = micros
+        }
+    }
+
+    private func isASCII(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        var acc: UInt8 = 0
+        for b in bytes { acc |= b }
+        return acc < 0x80
+    }
+}

@@ -1,0 +1,35 @@
+/// Why a message (or one of its rows) could not be stored as readings. The raw values are the
+/// `reason` column of `ingest_rejects` and the `reason` label of the rejects counter: stable.
+public enum RejectReason: String, Sendable, CaseIterable {
+    case invalidJSON = "invalid_json"
+    case notUTF8 = "not_utf8"
+    case noReadings = "no_readings"
+    case badTimestamp = "bad_timestamp"
+    case nonFinite = "non_finite"
+    case tooLarge = "too_large"
+    case topicMismatch = "topic_mismatch"
+    case refusedByDB = "refused_by_db"
+}
+
+/// A row of `ingest_rejects`: a message kept verbatim (cut to `payload.max_bytes`) with the
+/// reason it was not stored, so nothing is silently dropped.
+public struct Reject: Sendable {
+    public var receivedAt: Int64
+    public var topic: String
+    public var payload: [UInt8]
+    public var reason: RejectReason
+    public var detail: String?
+
+    public init(receivedAt: Int64, topic: String, payload: [UInt8], reason: RejectReason, detail: String?) {
+        self.receivedAt = receivedAt
+        self.topic = topic
+        self.payload = payload
+        self.reason = reason
+        self.detail = detail
+    }
+
+    public init(_ message: Message, reason: RejectReason, detail: String? = nil) {
+        self.init(receivedAt: message.receivedAt, topic: message.topic, payload: message.payload,
+                  reason: reason, detail: detail)
+    }
+}

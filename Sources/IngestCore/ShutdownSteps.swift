@@ -1,0 +1,37 @@
+/// What the shutdown sequence does to the rest of the daemon, one method per SPEC 7 step.
+/// The daemon implements it over the real pipeline; tests implement it with fakes to check
+/// order, deadline and failure handling without a broker or a database.
+public protocol ShutdownSteps: Sendable {
+    /// Readiness goes false (step 2, `shutdown_initiated`).
+    func beginShutdown() async
+    /// Stop reading from the broker and send DISCONNECT (step 3).
+    func stopSource() async throws
+    /// Messages still waiting in the queue.
+    func queueDepth() -> Int
+    /// After a drain time-out: decode what is left in the queue and spool it. Returns the
+    /// number of messages taken.
+    func spoolQueue() async throws -> Int
+    /// Close the queue and wait for the workers to finish (step 5).
+    func stopWorkers() async throws
+    /// Seal the open batch, wait for the writers to commit or spool everything (step 6).
+    func flushWriter() async throws
+    /// Close the database connections (step 7).
+    func closePool() async throws
+    /// Forced path: write everything still in memory to the spool, quickly, from any
+    /// thread. Returns the rows spooled.
+    func forceSpool() -> Int
+    /// Running totals for the closing events.
+    func totals() -> ShutdownTotals
+}
+
+public struct ShutdownTotals: Sendable, Equatable {
+    public var recordsWritten: Int
+    public var batchesFlushed: Int
+    public var spooledRows: Int
+
+    public init(recordsWritten: Int, batchesFlushed: Int, spooledRows: Int) {
+        self.recordsWritten = recordsWritten
+        self.batchesFlushed = batchesFlushed
+        self.spooledRows = spooledRows
+    }
+}

@@ -1,0 +1,158 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Time arithmetic on microseconds since the Unix epoch, the unit every row carries.
+///
+/// Hand-written rather than Foundation's ISO8601 formatters: this runs once per message on the
+/// hot path, and a byte scanner that allocates nothing is several times faster.
+public enum Timestamp {
+    /// 10000-01-01T00:00:00Z: the first instant that is "beyond year 9999".
+    public static let endOfYear9999: Int64 = 253_402_300_800 * 1_000_000
+
+    /// Microseconds since the Unix epoch, now.
+    public static func now() -> Int64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return Int64(ts.tv_sec) * 1_000_000 + Int64(ts.tv_nsec) / 1_000
+    }
+
+    /// Seconds on a monotonic clock, for durations.
+    public static func monotonicSeconds() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+    }
+
+    /// An epoch number from a payload: seconds if < 1e11, milliseconds if < 1e14, else
+    /// microseconds (SPEC 4). Nil when negative, not finite, or beyond year 9999.
+    public static func fromEpochNumber(_ number: Double) -> Int64? {
+        guard number.isFinite, number >= 0 else { return nil }
+        let micros: Double
+        if number < 1e11 { micros = number * 1e6 } else if number < 1e14 { micros = number * 1e3 } else { micros = number }
+        guard micros < Double(endOfYear9999) else { return nil }
+        return Int64(micros.rounded())
+    }
+
+    /// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil).
+    static func daysFromCivil(year: Int, month: Int, day: Int) -> Int {
+        let y = month <= 2 ? year - 1 : year
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yoe = y - era * 400
+        let mp = (month + 9) % 12
+        let doy = (153 * mp + 2) / 5 + day - 1
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
+        return era * 146_097 + doe - 719_468
+    }
+
+    static func civilFromDays(_ z0: Int) -> (year: Int, month: Int, day: Int) {
+        let z = z0 + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let doe = z - era * 146_097
+        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+        let mp = (5 * doy + 2) / 153
+        let day = doy - (153 * mp + 2) / 5 + 1
+        let month = mp < 10 ? mp + 3 : mp - 9
+        return (yoe + era * 400 + (month <= 2 ? 1 : 0), month, day)
+    }
+
+    /// Parses an RFC 3339 date-time (`2026-11-21T12:34:56.789Z`, `...+01:00`; `t`, `z` and a
+    /// space separator accepted). Nil when it is not one.
+    public static func parseRFC3339(_ s: UnsafeBufferPointer<UInt8>) -> Int64? {
+        var i = 0
+        let n = s.count
+        func digits(_ count: Int) -> Int? {
+            guard i + count <= n else { return nil }
+            var v = 0
+            for k in 0..<count {
+                let c = s[i + k]
+                guard c >= 48 && c <= 57 else { return nil }
+                v = v * 10 + Int(c - 48)
+            }
+            i += count
+            return v
+        }
+        func expect(_ c: UInt8) -> Bool {
+            guard i < n, s[i] == c else { return false }
+            i += 1
+            return true
+        }
+        guard let year = digits(4), expect(45), let month = digits(2), expect(45), let day = digits(2)
+        else { return nil }
+        guard i < n, s[i] == 84 || s[i] == 116 || s[i] == 32 else { return nil }  // T t space
+        i += 1
+        guard let hour = digits(2), expect(58), let minute = digits(2), expect(58), let second = digits(2)
+        else { return nil }
+        guard (1...12).contains(month), day >= 1, day <= daysIn(month: month, year: year),
+              hour <= 23, minute <= 59, second <= 60 else { return nil }
+        var micros = 0
+        if i < n, s[i] == 46 {  // fraction: keep 6 digits, ignore the rest
+            i += 1
+            var count = 0
+            while i < n, s[i] >= 48, s[i] <= 57 {
+                if count < 6 { micros = micros * 10 + Int(s[i] - 48) }
+                count += 1
+                i += 1
+            }
+            guard count > 0 else { return nil }
+            for _ in count..<max(count, 6) { micros *= 10 }
+        }
+        guard i < n else { return nil }
+        var offsetSeconds = 0
+        switch s[i] {
+        case 90, 122:  // Z z
+            i += 1
+        case 43, 45:  // + -
+            let sign = s[i] == 45 ? -1 : 1
+            i += 1
+            guard let oh = digits(2), expect(58), let om = digits(2), oh <= 23, om <= 59 else { return nil }
+            offsetSeconds = sign * (oh * 3600 + om * 60)
+        default:
+            return nil
+        }
+        guard i == n else { return nil }
+        let days = daysFromCivil(year: year, month: month, day: day)
+        let seconds = days * 86_400 + hour * 3600 + minute * 60 + second - offsetSeconds
+        return Int64(seconds) * 1_000_000 + Int64(micros)
+    }
+
+    static func daysIn(month: Int, year: Int) -> Int {
+        switch month {
+        case 2: return (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 ? 29 : 28
+        case 4, 6, 9, 11: return 30
+        default: return 31
+        }
+    }
+
+    /// `2026-11-21T12:34:56.789Z`, the log line format (milliseconds).
+    public static func iso8601Millis(_ micros: Int64) -> String {
+        format(micros, fractionDigits: 3, separator: "T", zone: "Z")
+    }
+
+    /// `2026-11-21 12:34:56.789012+00`, what PostgreSQL's COPY text format reads back exactly.
+    public static func copyText(_ micros: Int64) -> String {
+        format(micros, fractionDigits: 6, separator: " ", zone: "+00")
+    }
+
+    static func format(_ micros: Int64, fractionDigits: Int, separator: String, zone: String) -> String {
+        let (secs, frac) = micros.quotientAndRemainder(dividingBy: 1_000_000)
+        let s = frac < 0 ? secs - 1 : secs
+        let f = frac < 0 ? frac + 1_000_000 : frac
+        let (d, r) = s.quotientAndRemainder(dividingBy: 86_400)
+        let days = r < 0 ? d - 1 : d
+        let sod = r < 0 ? r + 86_400 : r
+        let date = civilFromDays(Int(days))
+        func pad(_ v: Int, _ w: Int) -> String {
+            let str = String(v)
+            return str.count >= w ? str : String(repeating: "0", count: w - str.count) + str
+        }
+        var out = pad(date.year, 4) + "-" + pad(date.month, 2) + "-" + pad(date.day, 2) + separator
+        out += pad(Int(sod / 3600), 2) + ":" + pad(Int(sod % 3600 / 60), 2) + ":" + pad(Int(sod % 60), 2)
+        let fraction = fractionDigits == 3 ? Int(f / 1000) : Int(f)
+        out += "." + pad(fraction, fractionDigits) + zone
+        return out
+    }
+}

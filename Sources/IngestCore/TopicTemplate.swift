@@ -1,0 +1,68 @@
+/// `payload.topic_template` compiled once: which topic segment is the device id and which (if
+/// any) is the metric, e.g. `devices/{device_id}/telemetry` or `sensors/{device_id}/{metric}`.
+public struct TopicTemplate: Sendable, Equatable, CustomStringConvertible {
+    enum Segment: Sendable, Equatable {
+        case literal([UInt8])
+        case deviceID
+        case metric
+    }
+
+    let segments: [Segment]
+    public let description: String
+    public var hasMetric: Bool { segments.contains(.metric) }
+    public var hasDeviceID: Bool { segments.contains(.deviceID) }
+
+    public struct Invalid: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    public init(_ template: String) throws(Invalid) {
+        var parsed: [Segment] = []
+        for part in template.split(separator: "/", omittingEmptySubsequences: false) {
+            switch part {
+            case "{device_id}": parsed.append(.deviceID)
+            case "{metric}": parsed.append(.metric)
+            default:
+                if part.contains("{") || part.contains("}") || part.contains("+") || part.contains("#") {
+                    throw Invalid(description: "segment '\(part)' must be a literal, {device_id} or {metric}")
+                }
+                parsed.append(.literal(Array(part.utf8)))
+            }
+        }
+        guard parsed.filter({ $0 == .deviceID }).count <= 1, parsed.filter({ $0 == .metric }).count <= 1 else {
+            throw Invalid(description: "{device_id} and {metric} may each appear once")
+        }
+        segments = parsed
+        description = template
+    }
+
+    /// The device id and metric segments of `topic`, or nil when the topic does not have the
+    /// template's shape (or a placeholder segment is empty).
+    public func match(_ topic: String) -> (deviceID: String?, metric: String?)? {
+        var topic = topic
+        return topic.withUTF8 { bytes -> (String?, String?)? in
+            var device: String?
+            var metric: String?
+            var start = 0
+            for (index, segment) in segments.enumerated() {
+                var end = start
+                while end < bytes.count, bytes[end] != 47 { end += 1 }  // '/'
+                let isLast = index == segments.count - 1
+                if isLast ? end != bytes.count : end == bytes.count { return nil }
+                let part = UnsafeBufferPointer(rebasing: bytes[start..<end])
+                switch segment {
+                case .literal(let lit):
+                    guard lit.elementsEqual(part) else { return nil }
+                case .deviceID:
+                    guard !part.isEmpty else { return nil }
+                    device = String(decoding: part, as: UTF8.self)
+                case .metric:
+                    guard !part.isEmpty else { return nil }
+                    metric = String(decoding: part, as: UTF8.self)
+                }
+                start = end + 1
+            }
+            return (device, metric)
+        }
+    }
+}

@@ -1,0 +1,44 @@
+import CMosquitto
+import IngestCore
+
+// libmosquitto's callbacks, called on libmosquitto's own network thread. They are free
+// @convention(c) functions (a closure literal in an actor-isolated context would inherit that
+// isolation and trap when a foreign thread calls it). `userdata` is the MQTTSubscriber, kept
+// alive by the subscriber itself until after mosquitto_loop_stop has joined the thread.
+
+func subscriber(_ userdata: UnsafeMutableRawPointer?) -> MQTTSubscriber {
+    Unmanaged<MQTTSubscriber>.fromOpaque(userdata!).takeUnretainedValue()
+}
+
+func mosquittoOnConnect(_ mosq: OpaquePointer?, _ userdata: UnsafeMutableRawPointer?, _ rc: Int32) {
+    subscriber(userdata).didConnect(code: rc)
+}
+
+func mosquittoOnDisconnect(_ mosq: OpaquePointer?, _ userdata: UnsafeMutableRawPointer?, _ rc: Int32) {
+    subscriber(userdata).didDisconnect(code: rc)
+}
+
+func mosquittoOnSubscribe(_ mosq: OpaquePointer?, _ userdata: UnsafeMutableRawPointer?, _ mid: Int32,
+                          _ count: Int32, _ granted: UnsafePointer<Int32>?) {
+    let codes = (0..<Int(count)).map { granted![$0] }
+    subscriber(userdata).didSubscribe(granted: codes)
+}
+
+/// Copies topic and payload out of libmosquitto's buffers (freed when we return) and hands
+/// the message to the queue. libmosquitto 2.0 has already acknowledged a QoS 1 message by
+/// now, so this never discards: it blocks for room under the `block` policy.
+func mosquittoOnMessage(_ mosq: OpaquePointer?, _ userdata: UnsafeMutableRawPointer?,
+                        _ message: UnsafePointer<mosquitto_message>?) {
+    guard let message else { return }
+    let receivedAt = Timestamp.now()
+    let m = message.pointee
+    let topic = String(cString: m.topic)
+    let count = Int(m.payloadlen)
+    let payload: [UInt8]
+    if count > 0, let bytes = m.payload {
+        payload = Array(UnsafeRawBufferPointer(start: bytes, count: count))
+    } else {
+        payload = []
+    }
+    subscriber(userdata).didReceive(Message(topic: topic, payload: payload, receivedAt: receivedAt))
+}

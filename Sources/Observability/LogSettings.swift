@@ -1,0 +1,34 @@
+import IngestCore
+import Logging
+import Synchronization
+
+/// The live log level and format, shared by every logger of the process: a SIGHUP reload
+/// stores new values here and every existing `Logger` sees them on its next line.
+public final class LogSettings: Sendable {
+    private let levelIndex: Atomic<Int>
+    private let textFormat: Atomic<Bool>
+
+    public init(level: Logger.Level = .info, format: IngestConfiguration.Log.Format = .json) {
+        levelIndex = Atomic(Self.index(of: level))
+        textFormat = Atomic(format == .text)
+    }
+
+    public var level: Logger.Level {
+        get { Logger.Level.allCases[levelIndex.load(ordering: .relaxed)] }
+        set { levelIndex.store(Self.index(of: newValue), ordering: .relaxed) }
+    }
+
+    public var format: IngestConfiguration.Log.Format {
+        get { textFormat.load(ordering: .relaxed) ? .text : .json }
+        set { textFormat.store(newValue == .text, ordering: .relaxed) }
+    }
+
+    public func apply(_ log: IngestConfiguration.Log) {
+        level = Logger.Level(rawValue: log.level) ?? .info
+        format = log.format
+    }
+
+    private static func index(of level: Logger.Level) -> Int {
+        Logger.Level.allCases.firstIndex(of: level) ?? 2
+    }
+}

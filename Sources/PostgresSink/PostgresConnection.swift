@@ -1,0 +1,178 @@
+import CLibPQ
+#if canImport(Glibc)
+import Glibc
+#endif
+import IngestCore
+
+/// One libpq connection, used by exactly one thread at a time (a writer thread, or a
+/// dedicated thread for migration and probes). Every call blocks; none is ever made from a
+/// Swift task on the cooperative pool.
+///
+/// Not Sendable on purpose: libpq connections are not thread-safe. The one thing another
+/// thread may do is cancel the running statement, through `Canceller`.
+public final class PostgresConnection {
+    private var conn: OpaquePointer?
+
+    /// Connection parameters we set unless the URL sets them: fail fast on a dead server,
+    /// detect a silently dropped peer, name ourselves in pg_stat_activity.
+    static let defaults: [(String, String)] = [
+        ("connect_timeout", "5"),
+        ("application_name", "iot-ingest"),
+        ("keepalives", "1"),
+        ("keepalives_idle", "10"),
+        ("keepalives_interval", "5"),
+        ("keepalives_count", "3"),
+        ("tcp_user_timeout", "15000"),
+    ]
+
+    /// Opens a connection from a libpq URI or key=value string; PG* environment variables
+    /// are honoured by libpq as usual. `statementTimeoutMs` bounds every statement.
+    public init(url: String, statementTimeoutMs: Int = 30_000) throws(PostgresError) {
+        let keys = Self.defaults.map(\.0) + ["dbname"]
+        let values = Self.defaults.map(\.1) + [url]
+        conn = withCStrings(keys) { k in
+            withCStrings(values) { v in PQconnectdbParams(k, v, 1) }
+        }
+        guard let conn, PQstatus(conn) == CONNECTION_OK else {
+            let message = conn.map { Self.firstLine(String(cString: PQerrorMessage($0))) } ?? "out of memory"
+            if let conn { PQfinish(conn) }
+            self.conn = nil
+            throw PostgresError(kind: .transient, sqlState: nil, message: message, connectionLost: true)
+        }
+        try execute("SET statement_timeout = \(statementTimeoutMs)")
+    }
+
+    deinit {
+        close()
+    }
+
+    public func close() {
+        if let conn { PQfinish(conn) }
+        conn = nil
+    }
+
+    public var isOpen: Bool { conn.map { PQstatus($0) == CONNECTION_OK } ?? false }
+
+    /// The server's version number (e.g. 150018), for logs.
+    public var serverVersion: Int { conn.map { Int(PQserverVersion($0)) } ?? 0 }
+
+    /// Runs SQL without parameters (schema statements, transaction control, probes). Never
+    /// called with text built from message content.
+    public func execute(_ sql: String) throws(PostgresError) {
+        let result = PQexec(try handle(), sql)
+        defer { PQclear(result) }
+        try check(result, expecting: [PGRES_COMMAND_OK, PGRES_TUPLES_OK])
+    }
+
+    /// Runs a query and returns the first column of the first row as text (nil for NULL or
+    /// no rows).
+    public func scalar(_ sql: String, _ parameters: [String?] = []) throws(PostgresError) -> String? {
+        let c = try handle()
+        let result: OpaquePointer? = withOptionalCStrings(parameters) { params in
+            PQexecParams(c, sql, Int32(parameters.count), nil, params, nil, nil, 0)
+        }
+        defer { PQclear(result) }
+        try check(result, expecting: [PGRES_TUPLES_OK, PGRES_COMMAND_OK])
+        guard PQntuples(result) > 0, PQgetisnull(result, 0, 0) == 0 else { return nil }
+        return String(cString: PQgetvalue(result, 0, 0))
+    }
+
+    /// `COPY <target> FROM STDIN` with `data` as the whole stream (the caller encodes it).
+    public func copy(_ statement: String, data: [UInt8]) throws(PostgresError) {
+        let c = try handle()
+        let start = PQexec(c, statement)
+        defer { PQclear(start) }
+        try check(start, expecting: [PGRES_COPY_IN])
+        let sent = data.withUnsafeBufferPointer { buffer -> Int32 in
+            buffer.withMemoryRebound(to: CChar.self) { PQputCopyData(c, $0.baseAddress, Int32($0.count)) }
+        }
+        if sent != 1 {
+            PQputCopyEnd(c, "client could not send data")
+            drainResults(c)
+            throw lostOrFailed(nil)
+        }
+        guard PQputCopyEnd(c, nil) == 1 else {
+            drainResults(c)
+            throw lostOrFailed(nil)
+        }
+        var failure: PostgresError?
+        while let result = PQgetResult(c) {
+            do { try check(result, expecting: [PGRES_COMMAND_OK]) } catch { failure = failure ?? error }
+            PQclear(result)
+        }
+        if let failure { throw failure }
+    }
+
+    /// Cancels the statement in progress from another thread (shutdown deadline).
+    public func makeCanceller() -> Canceller? {
+        guard let conn, let cancel = PQgetCancel(conn) else { return nil }
+        return Canceller(cancel)
+    }
+
+    /// A handle to cancel this connection's running statement from any thread.
+    public final class Canceller: @unchecked Sendable {
+        // @unchecked: PQcancel on a PGcancel object is documented as safe to call from a
+        // thread other than the one using the connection; the object is freed in deinit.
+        private let handle: OpaquePointer
+
+        init(_ handle: OpaquePointer) { self.handle = handle }
+        deinit { PQfreeCancel(handle) }
+
+        public func cancel() {
+            var buffer = [CChar](repeating: 0, count: 256)
+            _ = PQcancel(handle, &buffer, 256)
+        }
+    }
+
+    // MARK: - Helpers
+
+    private func handle() throws(PostgresError) -> OpaquePointer {
+        guard let conn, PQstatus(conn) == CONNECTION_OK else {
+            throw PostgresError(kind: .transient, sqlState: nil, message: "connection is closed", connectionLost: true)
+        }
+        return conn
+    }
+
+    private func drainResults(_ c: OpaquePointer) {
+        while let r = PQgetResult(c) { PQclear(r) }
+    }
+
+    private func check(_ result: OpaquePointer?, expecting: [ExecStatusType]) throws(PostgresError) {
+        guard let result else { throw lostOrFailed(nil) }
+        let status = PQresultStatus(result)
+        guard !expecting.contains(status) else { return }
+        throw lostOrFailed(result)
+    }
+
+    private func lostOrFailed(_ result: OpaquePointer?) -> PostgresError {
+        let lost = conn.map { PQstatus($0) != CONNECTION_OK } ?? true
+        var state: String?
+        var message = ""
+        if let result {
+            if let s = PQresultErrorField(result, Int32(UInt8(ascii: "C"))) { state = String(cString: s) }
+            if let m = PQresultErrorField(result, Int32(UInt8(ascii: "M"))) { message = String(cString: m) }
+        }
+        if message.isEmpty, let conn { message = Self.firstLine(String(cString: PQerrorMessage(conn))) }
+        if message.isEmpty { message = "unknown libpq error" }
+        let kind: PostgresError.Kind = lost ? .transient : PostgresError.kind(forSQLState: state)
+        return PostgresError(kind: kind, sqlState: state, message: message, connectionLost: lost)
+    }
+
+    static func firstLine(_ s: String) -> String {
+        String(s.split(separator: "\n", maxSplits: 1).first ?? "")
+    }
+}
+
+private func withCStrings<R>(_ strings: [String], _ body: (UnsafePointer<UnsafePointer<CChar>?>) -> R) -> R {
+    let pointers = strings.map { strdup($0) }
+    defer { pointers.forEach { free($0) } }
+    let constPointers: [UnsafePointer<CChar>?] = pointers.map { UnsafePointer($0) } + [nil]
+    return constPointers.withUnsafeBufferPointer { body($0.baseAddress!) }
+}
+
+private func withOptionalCStrings<R>(_ strings: [String?], _ body: (UnsafePointer<UnsafePointer<CChar>?>?) -> R) -> R {
+    let pointers = strings.map { $0.map { strdup($0) } ?? nil }
+    defer { pointers.forEach { free($0) } }
+    let constPointers: [UnsafePointer<CChar>?] = pointers.map { $0.map { UnsafePointer($0) } }
+    return constPointers.withUnsafeBufferPointer { body($0.baseAddress) }
+}

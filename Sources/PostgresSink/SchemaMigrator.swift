@@ -1,0 +1,72 @@
+import IngestCore
+import Logging
+
+/// Creates or upgrades the schema of SPEC 5. Idempotent, and safe when several replicas start
+/// at once: everything runs in one transaction holding a transaction-level advisory lock, so
+/// a second migrator waits and then finds nothing to do.
+public struct SchemaMigrator {
+    /// Arbitrary but fixed: "iot-ingest" folded into 63 bits.
+    static let advisoryLockKey: Int64 = 0x696F_745F_696E_6765
+
+    public let table: String
+    public let dedupe: Bool
+
+    public init(table: String, dedupe: Bool) {
+        self.table = table
+        self.dedupe = dedupe
+    }
+
+    public struct Outcome: Sendable {
+        public var timescale: Bool
+    }
+
+    /// Runs on the caller's thread (blocking): call it from a dedicated thread.
+    public func migrate(_ connection: PostgresConnection) throws(PostgresError) -> Outcome {
+        // `table` has passed the plain-identifier check; quoting keeps case as written.
+        let t = "\"\(table)\""
+        try connection.execute("BEGIN")
+        do {
+            try connection.execute("SELECT pg_advisory_xact_lock(\(Self.advisoryLockKey))")
+            let available = try connection.scalar(
+                "SELECT count(*) FROM pg_available_extensions WHERE name = 'timescaledb'") == "1"
+            if available {
+                try connection.execute("CREATE EXTENSION IF NOT EXISTS timescaledb")
+            }
+            try connection.execute("""
+                CREATE TABLE IF NOT EXISTS \(t) (
+                  time      timestamptz      NOT NULL,
+                  device_id text             NOT NULL,
+                  metric    text             NOT NULL,
+                  value     double precision NOT NULL
+                )
+                """)
+            try connection.execute("""
+                CREATE TABLE IF NOT EXISTS ingest_rejects (
+                  received_at timestamptz NOT NULL, topic text NOT NULL, payload bytea NOT NULL,
+                  reason text NOT NULL, detail text
+                )
+                """)
+            try connection.execute("""
+                CREATE TABLE IF NOT EXISTS ingest_spool_applied (
+                  file text PRIMARY KEY, applied_at timestamptz NOT NULL
+                )
+                """)
+            if available {
+                _ = try connection.scalar(
+                    "SELECT create_hypertable($1::regclass, 'time', if_not_exists => TRUE, migrate_data => TRUE)",
+                    [table])
+            }
+            try connection.execute(
+                "CREATE INDEX IF NOT EXISTS \"\(table)_device_time_idx\" ON \(t) (device_id, time DESC)")
+            if dedupe {
+                try connection.execute(
+                    "CREATE UNIQUE INDEX IF NOT EXISTS \"\(table)_dedupe_idx\" ON \(t) (device_id, metric, time)")
+            }
+            try connection.execute("COMMIT")
+            return Outcome(timescale: available)
+        } catch {
+            try? connection.execute("ROLLBACK")
+            throw error
+        }
+    }
+}

@@ -1,0 +1,88 @@
+import IngestCore
+
+/// The work left of one batch, kept across retries so a retry never writes a part twice.
+///
+/// Rejects go in first (their own COPY), then readings. A COPY the table refuses because of
+/// its data is split in halves until the refused rows stand alone; each of those becomes a
+/// `refused_by_db` reject with the server's message, the rest is written.
+struct WriteJob {
+    private var rejects: [Reject]
+    /// Slices of readings still to write, next one last (a stack, for bisection).
+    private var pending: [ArraySlice<Reading>]
+    private var encoder = CopyEncoder()
+
+    init(batch: Batch) {
+        rejects = batch.rejects
+        pending = batch.readings.isEmpty ? [] : [batch.readings[...]]
+    }
+
+    /// What is still unwritten, as a batch (for the spool).
+    var remaining: Batch {
+        Batch(readings: pending.reversed().flatMap { $0 }, rejects: rejects)
+    }
+
+    /// Writes everything, throwing on the first transient failure with the progress kept.
+    mutating func run(on connection: PostgresConnection, writer: BatchWriter) throws(PostgresError) {
+        while let slice = pending.last {
+            let started = Timestamp.monotonicSeconds()
+            do {
+                try copy(slice, on: connection, settings: writer.settings)
+            } catch where error.kind == .data {
+                pending.removeLast()
+                if slice.count == 1 {
+                    var reject = Reject(slice.first!.source, reason: .refusedByDB, detail: error.description)
+                    reject.receivedAt = slice.first!.source.receivedAt
+                    rejects.append(reject)
+                    writer.stats.messagesRejected.add(1, ordering: .relaxed)
+                } else {
+                    let middle = slice.startIndex + slice.count / 2
+                    pending.append(slice[middle...])
+                    pending.append(slice[..<middle])
+                }
+                continue
+            }
+            pending.removeLast()
+            let seconds = Timestamp.monotonicSeconds() - started
+            writer.stats.rowsWritten.add(slice.count, ordering: .relaxed)
+            writer.stats.lastFlushAt.store(Timestamp.now(), ordering: .relaxed)
+            writer.hooks.committed(slice, seconds)
+        }
+        if !rejects.isEmpty {
+            encoder.encode(rejects: rejects)
+            do {
+                try connection.copy(
+                    "COPY ingest_rejects (received_at, topic, payload, reason, detail) FROM STDIN (FORMAT binary)",
+                    data: encoder.buffer)
+            } catch where error.kind == .data {
+                // A reject row the server will not take (it carries the original bytes as
+                // bytea, so this means a broken table): keep the batch for the spool.
+                throw PostgresError(kind: .transient, sqlState: error.sqlState, message: error.message,
+                                    connectionLost: false)
+            }
+            rejects.removeAll()
+        }
+        writer.stats.batchesFlushed.add(1, ordering: .relaxed)
+    }
+
+    private mutating func copy(_ rows: ArraySlice<Reading>, on connection: PostgresConnection,
+                               settings: BatchWriter.Settings) throws(PostgresError) {
+        encoder.encode(readings: rows)
+        let columns = "(time, device_id, metric, value)"
+        guard settings.dedupe else {
+            try connection.copy("COPY \"\(settings.table)\" \(columns) FROM STDIN (FORMAT binary)", data: encoder.buffer)
+            return
+        }
+        try connection.execute("BEGIN")
+        do {
+            try connection.copy("COPY ingest_staging \(columns) FROM STDIN (FORMAT binary)", data: encoder.buffer)
+            try connection.execute("""
+                INSERT INTO "\(settings.table)" \(columns) SELECT time, device_id, metric, value FROM ingest_staging
+                ON CONFLICT DO NOTHING
+                """)
+            try connection.execute("COMMIT")
+        } catch {
+            if !error.connectionLost { try? connection.execute("ROLLBACK") }
+            throw error
+        }
+    }
+}

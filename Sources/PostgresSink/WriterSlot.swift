@@ -1,0 +1,69 @@
+import IngestCore
+import Logging
+import Synchronization
+
+/// One pool entry: the connection of one writer thread, opened lazily and re-opened after a
+/// loss. Only its writer thread uses the connection until that thread has been joined;
+/// `cancel()` is the only cross-thread call, and it goes through libpq's cancel object.
+final class WriterSlot: @unchecked Sendable {
+    // @unchecked: `connection` and `lostAt` are touched only by the owning writer thread
+    // (and by closeConnection() after that thread is joined); `canceller` and the atomics
+    // are the only state shared with other threads, behind their own synchronisation.
+    let index: Int
+    private var connection: PostgresConnection?
+    private var lost = false
+    private let canceller = Mutex<PostgresConnection.Canceller?>(nil)
+    private let connected = Atomic<Bool>(false)
+    let inFlightRows = Atomic<Int>(0)
+
+    init(index: Int) {
+        self.index = index
+    }
+
+    var isConnected: Bool { connected.load(ordering: .relaxed) }
+
+    func connection(settings: BatchWriter.Settings, logger: Logger) throws(PostgresError) -> PostgresConnection {
+        if let connection, connection.isOpen { return connection }
+        connection?.close()
+        connection = nil
+        let fresh = try PostgresConnection(url: settings.url)
+        if settings.dedupe {
+            try fresh.execute("""
+                CREATE TEMP TABLE IF NOT EXISTS ingest_staging
+                  (LIKE "\(settings.table)" INCLUDING DEFAULTS) ON COMMIT DELETE ROWS
+                """)
+        }
+        connection = fresh
+        canceller.withLock { $0 = fresh.makeCanceller() }
+        connected.store(true, ordering: .relaxed)
+        if lost {
+            lost = false
+            logger.info("db_reconnected", metadata: ["connection": .stringConvertible(index)])
+        }
+        return fresh
+    }
+
+    func connectionLost(_ error: PostgresError, logger: Logger) {
+        connection?.close()
+        connection = nil
+        canceller.withLock { $0 = nil }
+        connected.store(false, ordering: .relaxed)
+        if !lost {
+            lost = true
+            logger.warning("db_connection_lost", metadata: [
+                "connection": .stringConvertible(index), "error": .string(error.description),
+            ])
+        }
+    }
+
+    func cancel() {
+        canceller.withLock { $0?.cancel() }
+    }
+
+    func closeConnection() {
+        connection?.close()
+        connection = nil
+        canceller.withLock { $0 = nil }
+        connected.store(false, ordering: .relaxed)
+    }
+}

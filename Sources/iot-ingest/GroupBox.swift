@@ -1,0 +1,21 @@
+import Synchronization
+import ServiceLifecycle
+
+/// The ServiceGroup, handed to services created before it (the signal service needs to
+/// trigger the group it is part of).
+final class GroupBox: Sendable {
+    private let group = Mutex<ServiceGroup?>(nil)
+
+    func set(_ g: ServiceGroup) { group.withLock { $0 = g } }
+
+    func trigger() async {
+        await group.withLock { $0 }?.triggerGracefulShutdown()
+    }
+}
+
+/// The process exit code decided by the shutdown sequence.
+final class ExitCodeBox: Sendable {
+    private let code = Mutex<Int32>(0)
+    func set(_ c: Int32) { code.withLock { $0 = c } }
+    var value: Int32 { code.withLock { $0 } }
+}

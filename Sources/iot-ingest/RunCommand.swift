@@ -1,0 +1,83 @@
+import ArgumentParser
+import IngestCore
+import Logging
+import ServiceLifecycle
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `iot-ingest run` (the default): the daemon.
+struct RunCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "run", abstract: "Run the ingest daemon (default).")
+
+    @OptionGroup var options: ConfigurationOptions
+
+    func run() async throws {
+        let configuration = try options.load()
+        do {
+            try SpoolDirectory.check(configuration.spoolDirectory)
+        } catch {
+            Console.error("invalid configuration:\n  - spool.dir: \(error) (value: \"\(configuration.spoolDirectory)\")")
+            throw ExitCode(2)
+        }
+        let logger = Bootstrap.logging(configuration)
+        var loaded: Logger.Metadata = ["file": .string(configuration.filePath ?? "none")]
+        for (key, value) in configuration.redacted {
+            switch value {
+            case .null: continue
+            case .string(let s): loaded[key] = .string(s)
+            case .int(let i): loaded[key] = .stringConvertible(i)
+            case .bool(let b): loaded[key] = .stringConvertible(b)
+            case .double(let d): loaded[key] = .stringConvertible(d)
+            default: loaded[key] = .string(value.rendered)
+            }
+        }
+        logger.info("config_loaded", metadata: loaded)
+
+        if configuration.database.createSchema {
+            do {
+                _ = try await Database.migrate(configuration.database, logger: logger)
+            } catch {
+                logger.critical("startup_failed", metadata: ["step": "migrate", "error": .string("\(error)")])
+                throw ExitCode(1)
+            }
+        }
+
+        let pipeline: Pipeline
+        do {
+            pipeline = try Pipeline(configuration: configuration, logger: logger)
+        } catch {
+            logger.critical("startup_failed", metadata: ["step": "mqtt", "error": .string("\(error)")])
+            throw ExitCode(1)
+        }
+        let coordinator = ShutdownCoordinator(
+            steps: pipeline, logger: logger,
+            drainTimeout: { pipeline.configuration.current.shutdown.drainTimeoutSeconds },
+            hardTimeout: { pipeline.configuration.current.shutdown.timeoutSeconds },
+            terminate: { code in Glibc.exit(code) })
+        let exitCode = ExitCodeBox()
+        let groupBox = GroupBox()
+        let signals = SignalService(coordinator: coordinator, logger: logger, group: groupBox,
+                                    reload: { logger.notice("config_reload_unsupported") })
+        var quiet = Logger(label: "service-lifecycle")
+        quiet.logLevel = .critical
+        // Graceful shutdown runs in reverse order: ingest first, signals last (so a second
+        // signal is still caught while ingest drains).
+        let group = ServiceGroup(configuration: .init(
+            services: [
+                .init(service: signals),
+                .init(service: IngestService(pipeline: pipeline, coordinator: coordinator, exitCode: exitCode),
+                      successTerminationBehavior: .gracefullyShutdownGroup,
+                      failureTerminationBehavior: .gracefullyShutdownGroup),
+            ],
+            logger: quiet))
+        groupBox.set(group)
+        do {
+            try await group.run()
+        } catch {
+            logger.critical("fatal", metadata: ["error": .string("\(error)")])
+            throw ExitCode(1)
+        }
+        if exitCode.value != 0 { throw ExitCode(exitCode.value) }
+    }
+}

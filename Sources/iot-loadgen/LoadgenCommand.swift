@@ -1,0 +1,81 @@
+import ArgumentParser
+import IngestCore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `iot-loadgen`: publishes synthetic telemetry for tests, demos and benchmarks (SPEC 2).
+struct LoadgenCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "iot-loadgen",
+        abstract: "Publish synthetic telemetry to an MQTT broker; print a JSON summary.")
+
+    @Option var host = "localhost"
+    @Option var port = 1883
+    @Option(help: "Distinct devices (device_id dev-00000 ...).") var devices = 1000
+    @Option(help: "Messages to publish.") var messages = 10_000
+    @Option(help: "Messages per second; 0 = as fast as possible.") var rate = 0.0
+    @Option var qos = 1
+    @Option(name: .customLong("readings-per-message")) var readingsPerMessage = 2
+    @Option(name: .customLong("invalid-fraction"), help: "Share of messages that are not JSON.") var invalidFraction = 0.0
+    @Option(name: .customLong("topic-prefix")) var topicPrefix = "devices"
+    @Option(name: .customLong("client-id")) var clientID: String?
+    @Option(name: .customLong("ts-base-ms"), help: "First timestamp (Unix ms); default now.") var tsBaseMs: Int64?
+    @Option(help: "Seconds to wait for the broker and for the last acknowledgements.") var timeout = 120.0
+    @Flag(help: "No progress line on stderr.") var quiet = false
+
+    func validate() throws {
+        guard (0...2).contains(qos) else { throw ValidationError("--qos must be 0, 1 or 2") }
+        guard devices >= 1, messages >= 0, readingsPerMessage >= 1, rate >= 0 else {
+            throw ValidationError("--devices and --readings-per-message must be >= 1, --messages and --rate >= 0")
+        }
+        guard (0...1).contains(invalidFraction) else { throw ValidationError("--invalid-fraction must be in 0...1") }
+    }
+
+    func run() throws {
+        let telemetry = Telemetry(devices: devices, readingsPerMessage: readingsPerMessage, topicPrefix: topicPrefix,
+                                  tsBaseMs: tsBaseMs ?? Timestamp.now() / 1000)
+        let publisher = try Publisher(host: host, port: port,
+                                      clientID: clientID ?? "iot-loadgen-\(getpid())", qos: qos)
+        guard publisher.waitConnected(timeout: timeout) else {
+            Console.error("iot-loadgen: could not connect to \(host):\(port)")
+            throw ExitCode(1)
+        }
+        let start = Timestamp.monotonicSeconds()
+        let deadline = start + max(timeout, rate > 0 ? Double(messages) / rate * 2 + timeout : timeout)
+        var valid = 0
+        var invalid = 0
+        var lastProgress = start
+        for i in 0..<messages {
+            if rate > 0 {
+                let due = start + Double(i) / rate
+                let now = Timestamp.monotonicSeconds()
+                if due > now { usleep(UInt32((due - now) * 1_000_000)) }
+            }
+            let isInvalid = invalidFraction > 0 && Int(Double(i + 1) * invalidFraction) > Int(Double(i) * invalidFraction)
+            let (topic, payload) = isInvalid ? telemetry.invalid(i) : telemetry.message(valid)
+            guard publisher.publish(topic: topic, payload: payload, deadline: deadline) else {
+                Console.error("iot-loadgen: timed out publishing")
+                break
+            }
+            if isInvalid { invalid += 1 } else { valid += 1 }
+            let now = Timestamp.monotonicSeconds()
+            if !quiet && now - lastProgress >= 1 {
+                lastProgress = now
+                Console.error("iot-loadgen: published=\(i + 1) acked=\(publisher.ackedCount) "
+                              + "rate=\(Int(Double(i + 1) / (now - start)))/s")
+            }
+        }
+        publisher.waitForAcks(timeout: timeout)
+        let seconds = Timestamp.monotonicSeconds() - start
+        publisher.close()
+        let published = publisher.published
+        let summary = JSONValue.object([
+            ("published", .int(published)), ("acked", .int(publisher.ackedCount)), ("invalid", .int(invalid)),
+            ("seconds", .double((seconds * 1000).rounded() / 1000)),
+            ("rate", .double((Double(published) / max(seconds, 1e-9)).rounded())),
+        ])
+        Console.out(summary.rendered)
+        if publisher.ackedCount < published { throw ExitCode(1) }
+    }
+}

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Installs what building and testing iot-ingest needs on Debian/Ubuntu, if it is missing:
+# the broker, PostgreSQL, and the C libraries' headers. Idempotent; needs root (or sudo).
+set -euo pipefail
+
+packages=(mosquitto mosquitto-clients libmosquitto-dev libpq-dev postgresql pkg-config python3)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+echo "installing: ${missing[*]}" >&2
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# Debian's postgresql package starts a cluster on 5432; we run our own on free ports.

@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# Starts and stops a throw-away mosquitto broker and PostgreSQL server on loopback, on free
+# ports, with all their files under one directory. Used by the test, smoke, demo and bench
+# scripts; nothing here touches the machine's own services.
+#
+#   scripts/services.sh start DIR     start both; writes DIR/env (source it)
+#   scripts/services.sh stop DIR      stop both (by PID)
+#   scripts/services.sh stop-mqtt DIR | start-mqtt DIR     (same port, same persistence)
+#   scripts/services.sh stop-pg DIR   | start-pg DIR
+set -euo pipefail
+
+cmd=${1:?usage: services.sh start|stop|start-mqtt|stop-mqtt|start-pg|stop-pg DIR}
+dir=${2:?directory}
+mkdir -p "$dir"
+dir=$(cd "$dir" && pwd)
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+pg_bin() {
+  local d
+  for d in /usr/lib/postgresql/*/bin; do
+    [ -x "$d/pg_ctl" ] && { echo "$d"; return; }
+  done
+  dirname "$(command -v pg_ctl)"
+}
+
+# PostgreSQL refuses to run as root: run its tools as the postgres user then.
+as_pg() {
+  if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+wait_for() {  # wait_for SECONDS COMMAND...: bounded wait for a command to succeed
+  local limit=$1; shift
+  local end=$((SECONDS + limit))
+  until "$@" >/dev/null 2>&1; do
+    [ $SECONDS -ge $end ] && return 1
+    sleep 0.1
+  done
+}
+
+start_mqtt() {
+  # shellcheck disable=SC1091
+  source "$dir/env"
+  mkdir -p "$dir/mosquitto"
+  if [ "$(id -u)" -eq 0 ]; then chown -R mosquitto "$dir/mosquitto"; fi
+  cat > "$dir/mosquitto.conf" <<CONF
+listener $INGEST_TEST_MQTT_PORT 127.0.0.1
+allow_anonymous true
+persistence true
+persistence_location $dir/mosquitto/
+max_queued_messages 0
+max_inflight_messages 100
+log_dest file $dir/mosquitto/mosquitto.log
+CONF
+  mosquitto -c "$dir/mosquitto.conf" -d
+  wait_for 10 mosquitto_pub -h 127.0.0.1 -p "$INGEST_TEST_MQTT_PORT" -t probe/x -m x \
+    || { echo "mosquitto did not start" >&2; cat "$dir/mosquitto/mosquitto.log" >&2; return 1; }
+  pgrep -f "mosquitto -c $dir/mosquitto.conf" | head -1 > "$dir/mosquitto.pid"
+}
+
+stop_mqtt() {
+  [ -f "$dir/mosquitto.pid" ] || return 0
+  local pid
+  pid=$(cat "$dir/mosquitto.pid")
+  kill "$pid" 2>/dev/null || true
+  wait_for 10 bash -c "! kill -0 $pid" || kill -9 "$pid" 2>/dev/null || true
+  rm -f "$dir/mosquitto.pid"
+}
+
+start_pg() {
+  # shellcheck disable=SC1091
+  source "$dir/env"
+  as_pg "$INGEST_TEST_PG_BIN/pg_ctl" -D "$dir/pgdata" -l "$dir/postgres.log" -w -t 30 \
+    -o "-p $INGEST_TEST_PG_PORT -k $dir/pgsock -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off" \
+    start >/dev/null
+}
+
+stop_pg() {
+  # shellcheck disable=SC1091
+  source "$dir/env"
+  [ -f "$dir/pgdata/postmaster.pid" ] || return 0
+  as_pg "$INGEST_TEST_PG_BIN/pg_ctl" -D "$dir/pgdata" -m fast -w -t 30 stop >/dev/null || true
+}
+
+case "$cmd" in
+  start)
+    mqtt_port=$(free_port)
+    pg_port=$(free_port)
+    bin=$(pg_bin)
+    cat > "$dir/env" <<ENV
+export INGEST_TEST_SERVICES_DIR=$dir
+export INGEST_TEST_MQTT_PORT=$mqtt_port
+export INGEST_TEST_PG_PORT=$pg_port
+export INGEST_TEST_PG_BIN=$bin
+export INGEST_TEST_DATABASE_URL=postgresql://postgres@127.0.0.1:$pg_port/iot_test
+export INGEST_TEST_ADMIN_URL=postgresql://postgres@127.0.0.1:$pg_port/postgres
+ENV
+    mkdir -p "$dir/pgdata" "$dir/pgsock"
+    if [ "$(id -u)" -eq 0 ]; then chown postgres "$dir" "$dir/pgdata" "$dir/pgsock"; fi
+    as_pg "$bin/initdb" -D "$dir/pgdata" -U postgres --auth=trust -E UTF8 >"$dir/initdb.log" 2>&1 \
+      || { cat "$dir/initdb.log" >&2; exit 1; }
+    start_pg
+    psql "postgresql://postgres@127.0.0.1:$pg_port/postgres" -qAtc "CREATE DATABASE iot_test" >/dev/null
+    start_mqtt
+    echo "services up in $dir (mqtt :$mqtt_port, postgres :$pg_port)" >&2
+    ;;
+  stop) stop_mqtt; stop_pg ;;
+  start-mqtt) start_mqtt ;;
+  stop-mqtt) stop_mqtt ;;
+  start-pg) start_pg ;;
+  stop-pg) stop_pg ;;
+  *) echo "unknown command $cmd" >&2; exit 2 ;;
+esac
