@@ -70,19 +70,24 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict),
+        .target(
+            name: "TestSupport",
+            dependencies: ["IngestCore", "PostgresSink"],
+            path: "Tests/TestSupport",
+            swiftSettings: strict),
         .testTarget(
             name: "IngestCoreTests",
-            dependencies: ["IngestCore", "Observability",
+            dependencies: ["IngestCore", "Observability", "TestSupport",
                            .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict),
         .testTarget(
             name: "PostgresSinkTests",
-            dependencies: ["PostgresSink", "IngestCore",
+            dependencies: ["PostgresSink", "IngestCore", "TestSupport",
                            .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict),
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["PostgresSink", "IngestCore",
+            dependencies: ["PostgresSink", "IngestCore", "TestSupport",
                            .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict),
     ]

@@ -63,15 +63,14 @@ public enum ConfigurationLoader {
                 problems.append(.init(key: key.path, value: display(value, key), reason: "\(error.why) (from \(source))"))
             }
         }
+        var configuration: IngestConfiguration?
         do {
-            let configuration = try build(values, filePath: filePath)
-            guard problems.isEmpty else { throw ConfigurationError(problems: problems) }
-            return configuration
-        } catch let error as Problems {
-            throw ConfigurationError(problems: problems + error.problems)
+            configuration = try build(values, filePath: filePath)
         } catch {
-            throw error as! ConfigurationError
+            problems += error.problems
         }
+        guard problems.isEmpty, let configuration else { throw ConfigurationError(problems: problems) }
+        return configuration
     }
 
     // MARK: - File

@@ -1,0 +1,97 @@
+import Synchronization
+import Testing
+import TestSupport
+@testable import IngestCore
+
+@Suite("BoundedQueue: back-pressure, drop policy, close")
+struct BoundedQueueTests {
+    @Test func blockPolicyReallyBlocksTheProducerUntilAConsumerTakes() async throws {
+        let queue = BoundedQueue<Int>(capacity: 2)
+        #expect(queue.put(1, policy: .block) == .enqueued(waited: false))
+        #expect(queue.put(2, policy: .block) == .enqueued(waited: false))
+        let result = Mutex<BoundedQueue<Int>.PutResult?>(nil)
+        let producer = DedicatedThread {
+            let outcome = queue.put(3, policy: .block)
+            result.withLock { $0 = outcome }
+        }
+        try await Task.sleep(for: .milliseconds(200))
+        #expect(result.withLock { $0 } == nil, "the producer must still be waiting for room")
+        #expect(await queue.take(max: 1) == [1])
+        try await waitUntil(5, "producer to finish") { result.withLock { $0 } != nil }
+        producer.detach()
+        #expect(result.withLock { $0 } == .enqueued(waited: true))
+        #expect(await queue.take(max: 10) == [2, 3])
+    }
+
+    @Test func dropNewestRefusesWhenFull() {
+        let queue = BoundedQueue<Int>(capacity: 1)
+        #expect(queue.put(1, policy: .dropNewest) == .enqueued(waited: false))
+        #expect(queue.put(2, policy: .dropNewest) == .dropped)
+        #expect(queue.count == 1)
+    }
+
+    @Test func closeWakesABlockedProducerAndIdleConsumers() async throws {
+        let queue = BoundedQueue<Int>(capacity: 1)
+        _ = queue.put(1, policy: .block)
+        let result = Mutex<BoundedQueue<Int>.PutResult?>(nil)
+        let producer = DedicatedThread {
+            let outcome = queue.put(2, policy: .block)
+            result.withLock { $0 = outcome }
+        }
+        try await Task.sleep(for: .milliseconds(100))
+        queue.close()
+        try await waitUntil(5, "producer to wake") { result.withLock { $0 } != nil }
+        producer.detach()
+        #expect(result.withLock { $0 } == .closed)
+        #expect(await queue.take(max: 5) == [1], "consumers drain what is left")
+        #expect(await queue.take(max: 5) == [], "then get an empty batch")
+    }
+
+    @Test func asyncConsumerWaitingIsHandedTheNextItem() async throws {
+        let queue = BoundedQueue<Int>(capacity: 10)
+        async let taken = queue.take(max: 10)
+        try await Task.sleep(for: .milliseconds(50))
+        _ = queue.put(7, policy: .block)
+        #expect(await taken == [7])
+    }
+
+    @Test func asyncProducerWaitsForRoomAndBlockingConsumerTakes() async throws {
+        let queue = BoundedQueue<Int>(capacity: 1)
+        #expect(await queue.put(1))
+        async let second = queue.put(2)
+        try await Task.sleep(for: .milliseconds(50))
+        let first = try await DedicatedThread.run { queue.takeBlocking(max: 1) }
+        #expect(first == [1])
+        #expect(await second)
+        #expect(try await DedicatedThread.run { queue.takeBlocking(max: 5, timeout: 1) } == [2])
+        #expect(try await DedicatedThread.run { queue.takeBlocking(max: 5, timeout: 0.05) } == [],
+                "a timed take gives up")
+    }
+
+    @Test func manyProducersAndConsumersLoseNothing() async throws {
+        let queue = BoundedQueue<Int>(capacity: 16)
+        let producers = (0..<3).map { p in
+            DedicatedThread { for i in 0..<2000 { _ = queue.put(p * 10_000 + i, policy: .block) } }
+        }
+        let collected = await withTaskGroup(of: [Int].self) { group in
+            for _ in 0..<2 {
+                group.addTask {
+                    var mine: [Int] = []
+                    while true {
+                        let batch = await queue.take(max: 7)
+                        if batch.isEmpty { return mine }
+                        mine += batch
+                    }
+                }
+            }
+            group.addTask {
+                _ = try? await DedicatedThread.run { for p in producers { p.join() } }
+                queue.close()
+                return []
+            }
+            return await group.reduce(into: []) { $0 += $1 }
+        }
+        #expect(collected.count == 6000)
+        #expect(Set(collected).count == 6000)
+    }
+}

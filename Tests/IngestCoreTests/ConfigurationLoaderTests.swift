@@ -1,0 +1,127 @@
+import Foundation
+import Testing
+@testable import IngestCore
+
+@Suite("Configuration: precedence, validation, redaction")
+struct ConfigurationLoaderTests {
+    func file(_ yaml: String) throws -> String {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("cfg-\(UUID().uuidString).yaml").path
+        try yaml.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    func load(_ path: String? = nil, env: [String: String] = [:], set: [(String, String)] = []) throws -> IngestConfiguration {
+        var inputs = ConfigurationLoader.Inputs(configPath: path, environment: env,
+                                                overrides: set.map { (key: $0.0, value: $0.1) })
+        inputs.defaultFilePath = "/nonexistent/ingest.yaml"
+        return try ConfigurationLoader.load(inputs)
+    }
+
+    func problems(_ path: String? = nil, env: [String: String] = [:], set: [(String, String)] = []) -> [ConfigurationProblem] {
+        do {
+            _ = try load(path, env: env, set: set)
+            return []
+        } catch {
+            return (error as? ConfigurationError)?.problems ?? []
+        }
+    }
+
+    @Test func defaultsMatchTheSpec() throws {
+        let c = try load()
+        #expect(c.mqtt.host == "localhost" && c.mqtt.port == 1883 && c.mqtt.qos == 1 && !c.mqtt.cleanSession)
+        #expect(c.mqtt.topics == ["devices/+/telemetry"])
+        #expect(c.mqtt.clientID.hasPrefix("iot-ingest-"))
+        #expect(c.queue.capacity == 50000 && c.queue.fullPolicy == .block && c.workers == 2)
+        #expect(c.batch.maxRows == 500 && c.batch.flushIntervalMs == 1000 && c.batch.maxRetries == 5)
+        #expect(c.shutdown.drainTimeoutSeconds == 10 && c.shutdown.timeoutSeconds == 25)
+        #expect(c.database.url == "postgresql://postgres@localhost:5432/iot" && c.database.poolSize == 2)
+        #expect(c.http.port == 8080 && c.log.level == "info" && c.log.format == .json)
+    }
+
+    @Test func flagsBeatEnvironmentBeatFileBeatDefaults() throws {
+        let path = try file("mqtt:\n  host: from-file\n  port: 1000\n  qos: 2\nworkers: 3\n")
+        let env = ["INGEST_MQTT_PORT": "2000", "INGEST_MQTT_QOS": "0"]
+        let c = try load(path, env: env, set: [("mqtt.qos", "1")])
+        #expect(c.mqtt.host == "from-file")
+        #expect(c.mqtt.port == 2000)
+        #expect(c.mqtt.qos == 1)
+        #expect(c.workers == 3)
+        #expect(c.mqtt.keepaliveSeconds == 30)
+    }
+
+    @Test func fileFromEnvironmentAndListsFromCommas() throws {
+        let path = try file("mqtt:\n  topics: [a/+/t, b/#]\n")
+        #expect(try load(env: ["INGEST_CONFIG": path]).mqtt.topics == ["a/+/t", "b/#"])
+        #expect(try load(env: ["INGEST_MQTT_TOPICS": "x/+, y/#"]).mqtt.topics == ["x/+", "y/#"])
+    }
+
+    @Test func everyProblemIsReportedWithItsKey() throws {
+        let path = try file("mqtt:\n  port: 70000\n  qos: 3\n  bogus: 1\nqueue:\n  capacity: 0\n")
+        let found = problems(path, set: [("database.table", "drop table"), ("log.level", "loud"), ("nope", "1")])
+        let keys = Set(found.map(\.key))
+        #expect(keys == ["mqtt.port", "mqtt.qos", "mqtt.bogus", "queue.capacity", "database.table", "log.level", "nope"])
+        #expect(found.first { $0.key == "mqtt.port" }?.reason.contains("between 1 and 65535") == true)
+    }
+
+    @Test func badYAMLAndUnreadableFileAreProblems() throws {
+        #expect(problems(try file("mqtt: [unclosed\n")).map(\.key) == ["config"])
+        #expect(problems("/nonexistent/file.yaml").map(\.key) == ["config"])
+        #expect(problems(try file("- a\n- b\n")).map(\.key) == ["config"])
+    }
+
+    @Test func crossKeyChecks() {
+        #expect(problems(set: [("mqtt.reconnect_min_s", "10"), ("mqtt.reconnect_max_s", "5")]).map(\.key)
+                == ["mqtt.reconnect_max_s"])
+        #expect(problems(set: [("shutdown.drain_timeout_s", "30")]).map(\.key) == ["shutdown.drain_timeout_s"])
+        #expect(problems(set: [("payload.topic_template", "a/{dev}/b")]).map(\.key) == ["payload.topic_template"])
+        #expect(problems(set: [("mqtt.topics", "a/#/b")]).map(\.key) == ["mqtt.topics"])
+    }
+
+    @Test func secretsAreMaskedEverywhere() throws {
+        let c = try load(set: [("database.url", "postgresql://ingest:s3cret@db:5432/iot?sslmode=require"),
+                               ("mqtt.password", "hunter2")])
+        let printed = c.nestedJSON.pretty()
+        #expect(!printed.contains("s3cret") && !printed.contains("hunter2"))
+        #expect(printed.contains("postgresql://ingest:***@db:5432/iot"))
+        #expect(c.mqtt.password == "hunter2", "the real value is still used")
+        let p = problems(set: [("database.url", "host=db password='p w' port=x"), ("mqtt.port", "x")])
+        #expect(!p.description.contains("p w"))
+    }
+
+    @Test func passwordFileIsReadAndMissingFileIsAProblem() throws {
+        let path = try file("from-file\n")
+        #expect(try load(set: [("mqtt.password_file", path)]).mqtt.password == "from-file")
+        #expect(problems(set: [("mqtt.password_file", "/nonexistent")]).map(\.key) == ["mqtt.password_file"])
+    }
+
+    @Test func sharedGroupPrefixesSubscriptions() throws {
+        let c = try load(set: [("mqtt.shared_group", "ingest"), ("mqtt.topics", "a/+,b/+")])
+        #expect(c.mqtt.subscriptions == ["$share/ingest/a/+", "$share/ingest/b/+"])
+    }
+
+    @Test func reloadableKeysAreTheSpecsOnes() {
+        #expect(IngestConfiguration.isReloadable("log.level"))
+        #expect(IngestConfiguration.isReloadable("batch.max_rows"))
+        #expect(IngestConfiguration.isReloadable("queue.full_policy"))
+        #expect(IngestConfiguration.isReloadable("shutdown.timeout_s"))
+        #expect(!IngestConfiguration.isReloadable("mqtt.host"))
+        #expect(!IngestConfiguration.isReloadable("queue.capacity"))
+    }
+}
+
+@Suite struct RedactionTests {
+    @Test(arguments: [
+        ("postgresql://u:pw@h/db", "postgresql://u:***@h/db"),
+        ("postgres://u@h/db?password=pw&sslmode=require", "postgres://u@h/db?password=***&sslmode=require"),
+        ("host=h password=pw user=u", "host=h password=*** user=u"),
+        ("host=h password='p w\\'x' user=u", "host=h password=*** user=u"),
+        ("postgresql://u@h/db", "postgresql://u@h/db"),
+    ])
+    func databaseURL(_ input: String, _ expected: String) {
+        #expect(Redaction.databaseURL(input) == expected)
+    }
+}
+
+extension [ConfigurationProblem] {
+    var description: String { map(\.description).joined(separator: "\n") }
+}

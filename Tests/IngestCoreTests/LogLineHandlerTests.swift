@@ -1,0 +1,29 @@
+import Foundation
+import Logging
+import Observability
+import Testing
+
+@Suite struct LogLineHandlerTests {
+    @Test func jsonLineHasTheSpecShapeAndTypedFields() throws {
+        let line = LogLineHandler.render(
+            level: .info, event: "queue_drained",
+            fields: ["drained": .stringConvertible(12), "ok": .stringConvertible(true), "note": "a \"quoted\"\nline"],
+            format: .json, now: 1_795_262_400_789_000)
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+        #expect(object["ts"] as? String == "2026-11-21T12:00:00.789Z")
+        #expect(object["level"] as? String == "info")
+        #expect(object["event"] as? String == "queue_drained")
+        #expect(object["service"] as? String == "iot-ingest")
+        #expect(object["drained"] as? Int == 12)
+        #expect(object["ok"] as? Bool == true)
+        #expect(object["note"] as? String == "a \"quoted\"\nline")
+        #expect(line.hasPrefix("{\"ts\":"), "ts, level, event come first for humans reading raw logs")
+    }
+
+    @Test func textFormatCarriesTheSameInformation() {
+        let line = LogLineHandler.render(level: .warning, event: "db_connection_lost",
+                                         fields: ["error": "server closed", "connection": .stringConvertible(1)],
+                                         format: .text, now: 0)
+        #expect(line == "1970-01-01T00:00:00.000Z warning  db_connection_lost connection=1 error=\"server closed\"")
+    }
+}

@@ -1,0 +1,171 @@
+import Testing
+@testable import IngestCore
+
+@Suite("PayloadDecoder: SPEC 4 forms and reject reasons")
+struct PayloadDecoderTests {
+    static let received: Int64 = 1_700_000_000_000_000
+    let telemetry = PayloadDecoder(template: try! TopicTemplate("devices/{device_id}/telemetry"), maxBytes: 1024)
+    let perMetric = PayloadDecoder(template: try! TopicTemplate("sensors/{device_id}/{metric}"), maxBytes: 1024)
+    let noDevice = PayloadDecoder(template: try! TopicTemplate("plant/telemetry"), maxBytes: 1024)
+
+    func decode(_ decoder: PayloadDecoder, _ topic: String, _ payload: String) -> ([Reading], Reject?) {
+        decode(decoder, topic, Array(payload.utf8))
+    }
+
+    func decode(_ decoder: PayloadDecoder, _ topic: String, _ payload: [UInt8]) -> ([Reading], Reject?) {
+        var rows: [Reading] = []
+        let reject = decoder.decode(Message(topic: topic, payload: payload, receivedAt: Self.received), into: &rows)
+        return (rows, reject)
+    }
+
+    func summary(_ rows: [Reading]) -> [String] {
+        rows.map { "\($0.deviceID) \($0.metric)=\($0.value) @\($0.time)" }
+    }
+
+    @Test func everyNumericFieldBecomesARowAndBooleansAreOneOrZero() {
+        let (rows, reject) = decode(telemetry, "devices/d1/telemetry",
+                                    #"{"ts": 1700000001, "temperature": 21.5, "on": true, "off": false, "name": "x", "n": null}"#)
+        #expect(reject == nil)
+        #expect(summary(rows) == [
+            "d1 temperature=21.5 @1700000001000000", "d1 on=1.0 @1700000001000000", "d1 off=0.0 @1700000001000000",
+        ])
+    }
+
+    @Test func nestedObjectsAreFlattenedWithDotsAndArraysIgnored() {
+        let (rows, reject) = decode(telemetry, "devices/d1/telemetry",
+                                    #"{"env": {"t": 1, "deep": {"h": 2}}, "list": [1, 2, {"x": 3}], "v": -0.5e1}"#)
+        #expect(reject == nil)
+        #expect(rows.map(\.metric) == ["env.t", "env.deep.h", "v"])
+        #expect(rows.map(\.value) == [1, 2, -5])
+        #expect(rows.allSatisfy { $0.time == Self.received })
+    }
+
+    @Test func metricAndValueFormIsOneRowAndIgnoresOtherNumbers() {
+        let (rows, reject) = decode(telemetry, "devices/d1/telemetry",
+                                    #"{"metric": "temperature", "value": 21.5, "battery": 90, "time": "2026-11-21T12:00:00Z"}"#)
+        #expect(reject == nil)
+        #expect(summary(rows) == ["d1 temperature=21.5 @1795262400000000"])
+    }
+
+    @Test(arguments: [
+        ("1700000000", Int64(1_700_000_000_000_000)),          // seconds
+        ("1700000000.25", Int64(1_700_000_000_250_000)),       // fractional seconds
+        ("1700000000123", Int64(1_700_000_000_123_000)),       // milliseconds
+        ("1700000000123456", Int64(1_700_000_000_123_456)),    // microseconds
+        ("\"2023-11-14T22:13:20Z\"", Int64(1_700_000_000_000_000)),
+        ("\"2023-11-14T23:13:20.5+01:00\"", Int64(1_700_000_000_500_000)),
+        ("\"2023-11-14 22:13:20.000001z\"", Int64(1_700_000_000_000_001)),
+    ])
+    func timestampForms(_ literal: String, _ expected: Int64) {
+        for key in ["ts", "time", "timestamp"] {
+            let (rows, reject) = decode(telemetry, "devices/d/telemetry", "{\"\(key)\": \(literal), \"x\": 1}")
+            #expect(reject == nil)
+            #expect(rows.map(\.time) == [expected], "\(key): \(literal)")
+            #expect(!rows.contains { $0.metric == key }, "timestamp never stored as a metric")
+        }
+    }
+
+    @Test func bareNumberUsesTopicMetricOrValue() {
+        let (rows, reject) = decode(perMetric, "sensors/d7/temperature", " 21.5\n")
+        #expect(reject == nil)
+        #expect(summary(rows) == ["d7 temperature=21.5 @\(Self.received)"])
+        let (plain, _) = decode(telemetry, "devices/d7/telemetry", "42")
+        #expect(summary(plain) == ["d7 value=42.0 @\(Self.received)"])
+    }
+
+    @Test func valueObjectUnderMetricTemplateIsOneRow() {
+        let (rows, reject) = decode(perMetric, "sensors/d7/humidity", #"{"value": 40, "ts": 1700000000, "other": 1}"#)
+        #expect(reject == nil)
+        #expect(summary(rows) == ["d7 humidity=40.0 @1700000000000000"])
+    }
+
+    @Test func deviceFromPayloadWhenTemplateHasNoneAndTopicWins() {
+        let (rows, reject) = decode(noDevice, "plant/telemetry", #"{"device_id": "p9", "t": 1}"#)
+        #expect(reject == nil)
+        #expect(summary(rows) == ["p9 t=1.0 @\(Self.received)"])
+        let (topicWins, _) = decode(telemetry, "devices/d1/telemetry", #"{"device_id": "other", "t": 1}"#)
+        #expect(topicWins.map(\.deviceID) == ["d1"])
+        #expect(!topicWins.contains { $0.metric == "device_id" })
+    }
+
+    @Test func escapedKeysAndUnicodeAreDecoded() {
+        let (rows, reject) = decode(telemetry, "devices/d/telemetry", #"{"t\u00e9mp\"x": 1, "caf\u00e9": 2}"#)
+        #expect(reject == nil)
+        #expect(rows.map(\.metric) == ["témp\"x", "café"])
+    }
+
+    @Test func numbersParseExactly() {
+        let (rows, _) = decode(telemetry, "devices/d/telemetry",
+                               #"{"a": 0.1, "b": 123456789.123456789, "c": 1e-300, "d": -0, "e": 9007199254740993}"#)
+        #expect(rows.map(\.value) == [0.1, 123456789.123456789, 1e-300, -0.0, 9007199254740992])
+    }
+
+    struct RejectCase: Sendable, CustomTestStringConvertible {
+        let payload: [UInt8]
+        let topic: String
+        let reason: RejectReason
+        var testDescription: String { "\(reason.rawValue): \(String(decoding: payload, as: UTF8.self))" }
+        init(_ payload: String, _ reason: RejectReason, topic: String = "devices/d/telemetry") {
+            self.payload = Array(payload.utf8)
+            self.reason = reason
+            self.topic = topic
+        }
+        init(bytes: [UInt8], _ reason: RejectReason) {
+            payload = bytes
+            self.reason = reason
+            topic = "devices/d/telemetry"
+        }
+    }
+
+    @Test(arguments: [
+        RejectCase("{\"t\": 1", .invalidJSON),
+        RejectCase("hello", .invalidJSON),
+        RejectCase("", .invalidJSON),
+        RejectCase("{\"t\": 01}", .invalidJSON),
+        RejectCase("{\"t\": 1} x", .invalidJSON),
+        RejectCase(bytes: [0x7B, 0x22, 0xFF, 0x22, 0x3A, 0x31, 0x7D], .notUTF8),
+        RejectCase("{\"name\": \"x\"}", .noReadings),
+        RejectCase("[1, 2]", .noReadings),
+        RejectCase("{}", .noReadings),
+        RejectCase("{\"metric\": \"t\", \"value\": \"hot\"}", .noReadings),
+        RejectCase("{\"ts\": \"yesterday\", \"t\": 1}", .badTimestamp),
+        RejectCase("{\"ts\": -5, \"t\": 1}", .badTimestamp),
+        RejectCase("{\"ts\": 1e20, \"t\": 1}", .badTimestamp),
+        RejectCase("{\"ts\": \"2023-02-30T00:00:00Z\", \"t\": 1}", .badTimestamp),
+        RejectCase("{\"t\": NaN}", .nonFinite),
+        RejectCase("{\"t\": 1e999}", .nonFinite),
+        RejectCase("-Infinity", .nonFinite),
+        RejectCase("{\"t\": 1}", .topicMismatch, topic: "devices/d/status"),
+        RejectCase("{\"t\": 1}", .topicMismatch, topic: "devices//telemetry"),
+    ])
+    func rejectReasons(_ c: RejectCase) {
+        let (rows, reject) = decode(telemetry, c.topic, c.payload)
+        #expect(rows.isEmpty)
+        #expect(reject?.reason == c.reason)
+        #expect(reject?.payload == c.payload, "the reject keeps the original payload")
+        #expect(reject?.topic == c.topic)
+    }
+
+    @Test func tooLargeIsCutToMaxBytesWithTheOriginalSizeInDetail() {
+        let small = PayloadDecoder(template: try! TopicTemplate("devices/{device_id}/telemetry"), maxBytes: 8)
+        let (rows, reject) = decode(small, "devices/d/telemetry", #"{"temperature": 21.5}"#)
+        #expect(rows.isEmpty)
+        #expect(reject?.reason == .tooLarge)
+        #expect(reject?.payload.count == 8)
+        #expect(reject?.detail == "21 bytes")
+    }
+
+    @Test func missingDeviceIsATopicMismatch() {
+        let (_, reject) = decode(noDevice, "plant/telemetry", #"{"t": 1}"#)
+        #expect(reject?.reason == .topicMismatch)
+    }
+
+    @Test func aRejectLeavesEarlierRowsOfTheBatchAlone() {
+        var rows: [Reading] = []
+        _ = telemetry.decode(Message(topic: "devices/a/telemetry", payload: Array(#"{"x": 1}"#.utf8), receivedAt: 0), into: &rows)
+        let reject = telemetry.decode(Message(topic: "devices/b/telemetry", payload: Array(#"{"x": 1, "y": NaN}"#.utf8),
+                                              receivedAt: 0), into: &rows)
+        #expect(reject?.reason == .nonFinite)
+        #expect(rows.map(\.deviceID) == ["a"])
+    }
+}

@@ -1,0 +1,132 @@
+import Logging
+import Synchronization
+import Testing
+import TestSupport
+@testable import IngestCore
+
+/// Records calls, can throw from a step, can hang in the flush.
+final class FakeSteps: ShutdownSteps {
+    let calls = Mutex<[String]>([])
+    let depth = Mutex(0)
+    let failStop: Bool
+    let flushDelay: Double
+
+    init(failStop: Bool = false, flushDelay: Double = 0, depth: Int = 0) {
+        self.failStop = failStop
+        self.flushDelay = flushDelay
+        self.depth.withLock { $0 = depth }
+    }
+
+    func record(_ s: String) { calls.withLock { $0.append(s) } }
+    func beginShutdown() async { record("begin") }
+    func stopSource() async throws {
+        record("stopSource")
+        if failStop { throw Failure("broker gone") }
+    }
+    func queueDepth() -> Int { depth.withLock { $0 } }
+    func spoolQueue() async throws -> Int {
+        record("spoolQueue")
+        return depth.withLock { d in defer { d = 0 }; return d }
+    }
+    func stopWorkers() async throws { record("stopWorkers") }
+    func flushWriter() async throws {
+        record("flushWriter")
+        if flushDelay > 0 { try await Task.sleep(for: .seconds(flushDelay)) }
+    }
+    func closePool() async throws { record("closePool") }
+    func forceSpool() -> Int { record("forceSpool"); return 42 }
+    func totals() -> ShutdownTotals { ShutdownTotals(recordsWritten: 7, batchesFlushed: 2, spooledRows: 0) }
+}
+
+final class ExitRecorder: Sendable {
+    let code = Mutex<Int32?>(nil)
+}
+
+/// Captures log events in memory.
+final class EventLog: Sendable {
+    let events = Mutex<[(String, Logger.Metadata)]>([])
+    var names: [String] { events.withLock { $0.map(\.0) } }
+
+    var logger: Logger {
+        Logger(label: "test") { _ in Handler(log: self) }
+    }
+
+    struct Handler: LogHandler {
+        let log: EventLog
+        var metadata: Logger.Metadata = [:]
+        var logLevel: Logger.Level = .trace
+        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+            get { metadata[key] }
+            set { metadata[key] = newValue }
+        }
+        func log(event: LogEvent) {
+            log.events.withLock { $0.append((event.message.description, event.metadata ?? [:])) }
+        }
+    }
+}
+
+@Suite("ShutdownCoordinator with fake steps")
+struct ShutdownCoordinatorTests {
+    func coordinator(_ steps: FakeSteps, _ log: EventLog, drain: Double = 1, hard: Double = 5,
+                     exit: ExitRecorder) -> ShutdownCoordinator {
+        ShutdownCoordinator(steps: steps, logger: log.logger, drainTimeout: { drain }, hardTimeout: { hard },
+                            terminate: { code in exit.code.withLock { $0 = code } })
+    }
+
+    @Test func stepsRunInSpecOrderAndEndWithShutdownComplete() async {
+        let steps = FakeSteps(), log = EventLog(), exit = ExitRecorder()
+        let code = await coordinator(steps, log, exit: exit).run()
+        #expect(code == 0)
+        #expect(log.names == ["shutdown_initiated", "mqtt_disconnected", "queue_drained", "workers_stopped",
+                              "batch_writer_flushed", "db_pool_closed", "shutdown_complete"])
+        #expect(steps.calls.withLock { $0 } == ["begin", "stopSource", "stopWorkers", "flushWriter", "closePool"])
+        #expect(exit.code.withLock { $0 } == nil)
+    }
+
+    @Test func aThrowingStepDoesNotSkipTheFlush() async {
+        let steps = FakeSteps(failStop: true), log = EventLog(), exit = ExitRecorder()
+        let code = await coordinator(steps, log, exit: exit).run()
+        #expect(code == 0)
+        #expect(steps.calls.withLock { $0 }.contains("flushWriter"))
+        let disconnected = log.events.withLock { $0.first { $0.0 == "mqtt_disconnected" } }
+        #expect(disconnected?.1["error"] != nil, "the failure is logged on the step's event")
+    }
+
+    @Test func drainTimeoutSpoolsTheRemainder() async {
+        let steps = FakeSteps(depth: 3), log = EventLog(), exit = ExitRecorder()
+        _ = await coordinator(steps, log, drain: 0.2, exit: exit).run()
+        #expect(log.names.contains("queue_drain_timeout"))
+        #expect(!log.names.contains("queue_drained"))
+        let timeout = log.events.withLock { $0.first { $0.0 == "queue_drain_timeout" } }
+        #expect(timeout?.1["remaining"]?.description == "3")
+        #expect(steps.calls.withLock { $0 }.contains("spoolQueue"))
+    }
+
+    @Test func deadlineForcesExitThreeWithShutdownCompleteLast() async throws {
+        let steps = FakeSteps(flushDelay: 3), log = EventLog(), exit = ExitRecorder()
+        let c = coordinator(steps, log, drain: 0.1, hard: 0.5, exit: exit)
+        Task { _ = await c.run() }
+        try await waitUntil(5, "forced exit") { exit.code.withLock { $0 } != nil }
+        #expect(exit.code.withLock { $0 } == 3)
+        #expect(steps.calls.withLock { $0 }.contains("forceSpool"))
+        let names = log.names
+        #expect(names.suffix(2) == ["shutdown_forced", "shutdown_complete"])
+        let forced = log.events.withLock { $0.first { $0.0 == "shutdown_forced" } }
+        #expect(forced?.1["reason"]?.description == "deadline")
+        #expect(forced?.1["spooled_rows"]?.description == "42")
+        try await Task.sleep(for: .seconds(3))
+        #expect(log.names.last == "shutdown_complete", "the orderly path stays silent after a force")
+        #expect(log.names.filter { $0 == "shutdown_complete" }.count == 1)
+    }
+
+    @Test func secondSignalForcesOnce() async throws {
+        let steps = FakeSteps(flushDelay: 2), log = EventLog(), exit = ExitRecorder()
+        let c = coordinator(steps, log, hard: 30, exit: exit)
+        Task { _ = await c.run() }
+        try await waitUntil(5, "flush to start") { steps.calls.withLock { $0 }.contains("flushWriter") }
+        c.force(reason: "second_signal")
+        c.force(reason: "second_signal")
+        #expect(exit.code.withLock { $0 } == 3)
+        #expect(log.names.filter { $0 == "shutdown_forced" }.count == 1)
+    }
+}

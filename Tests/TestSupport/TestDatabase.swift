@@ -1,0 +1,48 @@
+import Foundation
+import IngestCore
+import PostgresSink
+
+/// A fresh database for one test, created on the test PostgreSQL server and dropped by
+/// `drop()`. Queries run on a dedicated thread (libpq blocks).
+public final class TestDatabase: Sendable {
+    public let name: String
+    public let url: String
+    let adminURL: String
+
+    public static func create() async throws -> TestDatabase {
+        let admin = try TestServices.adminURL()
+        let name = "t_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(16).lowercased()
+        try await Self.run(admin, "CREATE DATABASE \(name)")
+        let url = admin.replacingOccurrences(of: "/postgres", with: "/\(name)")
+        return TestDatabase(name: name, url: url, adminURL: admin)
+    }
+
+    init(name: String, url: String, adminURL: String) {
+        self.name = name
+        self.url = url
+        self.adminURL = adminURL
+    }
+
+    public func drop() async {
+        _ = try? await Self.run(adminURL, "DROP DATABASE IF EXISTS \(name) WITH (FORCE)")
+    }
+
+    /// First column of the first row, as text.
+    @discardableResult
+    public func query(_ sql: String) async throws -> String? {
+        try await Self.run(url, sql)
+    }
+
+    public func count(_ sql: String) async throws -> Int {
+        Int(try await query(sql) ?? "0") ?? 0
+    }
+
+    @discardableResult
+    static func run(_ url: String, _ sql: String) async throws -> String? {
+        try await DedicatedThread.run {
+            let connection = try PostgresConnection(url: url)
+            defer { connection.close() }
+            return try connection.scalar(sql)
+        }
+    }
+}

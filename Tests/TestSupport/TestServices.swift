@@ -1,0 +1,62 @@
+import Foundation
+import IngestCore
+import PostgresSink
+
+/// The broker and database started by `scripts/test.sh` (scripts/services.sh), found through
+/// the environment it exports. Missing services are a failure under CI, a skip elsewhere.
+public enum TestServices {
+    static var env: [String: String] { ProcessInfo.processInfo.environment }
+
+    /// True when the integration tests can run: services exported, or CI (then a missing
+    /// service fails loudly instead of skipping).
+    public static var available: Bool { env["INGEST_TEST_MQTT_PORT"] != nil || env["CI"] != nil }
+
+    public struct Missing: Error, CustomStringConvertible {
+        public let description = "broker/database not running: run the tests through scripts/test.sh"
+    }
+
+    public static func mqttPort() throws -> Int {
+        guard let p = env["INGEST_TEST_MQTT_PORT"].flatMap(Int.init) else { throw Missing() }
+        return p
+    }
+
+    public static func adminURL() throws -> String {
+        guard let u = env["INGEST_TEST_ADMIN_URL"] else { throw Missing() }
+        return u
+    }
+
+    public static var packageRoot: URL {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    }
+
+    public static var binDirectory: URL {
+        if let dir = env["INGEST_BIN_DIR"] { return URL(fileURLWithPath: dir) }
+        return packageRoot.appendingPathComponent(".build/debug")
+    }
+
+    /// Runs `scripts/services.sh <command>` on the test services (stop-mqtt, start-mqtt,
+    /// stop-pg, start-pg).
+    public static func control(_ command: String) throws {
+        guard let dir = env["INGEST_TEST_SERVICES_DIR"] else { throw Missing() }
+        let status = try ChildProcess.run(
+            "/bin/bash", [packageRoot.appendingPathComponent("scripts/services.sh").path, command, dir], timeout: 60)
+        guard status.code == 0 else { throw Failure("services.sh \(command) failed: \(status.output)") }
+    }
+}
+
+public struct Failure: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ d: String) { description = d }
+}
+
+/// Polls `condition` until it holds or `timeout` passes. Every wait in the tests is bounded.
+public func waitUntil(_ timeout: Double, poll: Double = 0.1, _ what: String,
+                      _ condition: () async throws -> Bool) async throws {
+    let end = Timestamp.monotonicSeconds() + timeout
+    while Timestamp.monotonicSeconds() < end {
+        if try await condition() { return }
+        try await Task.sleep(for: .milliseconds(Int(poll * 1000)))
+    }
+    if try await condition() { return }
+    throw Failure("timed out after \(timeout) s waiting for \(what)")
+}
