@@ -27,8 +27,18 @@ pg_bin() {
 }
 
 # PostgreSQL refuses to run as root: run its tools as the postgres user then.
-as_pg() {
-  if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+as_pg=()
+if [ "$(id -u)" -eq 0 ]; then as_pg=(runuser -u postgres --); fi
+
+# Runs a command with every file descriptor above 2 closed: a long-lived server must not
+# keep a caller's pipes (or Foundation's process-monitoring descriptors) open.
+without_fds() {
+  local fd
+  for fd in "/proc/$BASHPID/fd/"*; do
+    fd=${fd##*/}
+    if [ "$fd" -gt 2 ]; then eval "exec $fd>&-"; fi
+  done
+  exec "$@"
 }
 
 wait_for() {  # wait_for SECONDS COMMAND...: bounded wait for a command to succeed
@@ -54,10 +64,20 @@ max_queued_messages 0
 max_inflight_messages 100
 log_dest file $dir/mosquitto/mosquitto.log
 CONF
-  mosquitto -c "$dir/mosquitto.conf" -d
+  # Own session, no inherited stdio: a caller that waits for our output (or for pipes we
+  # hold) must not wait for the broker too.
+  (without_fds setsid mosquitto -c "$dir/mosquitto.conf" </dev/null >>"$dir/mosquitto/stdout.log" 2>&1) &
+  echo $! > "$dir/mosquitto.pid"
   wait_for 10 mosquitto_pub -h 127.0.0.1 -p "$INGEST_TEST_MQTT_PORT" -t probe/x -m x \
     || { echo "mosquitto did not start" >&2; cat "$dir/mosquitto/mosquitto.log" >&2; return 1; }
-  pgrep -f "mosquitto -c $dir/mosquitto.conf" | head -1 > "$dir/mosquitto.pid"
+}
+
+# True while the process exists and is not a zombie (kill -0 succeeds on zombies, which
+# is what an orphan becomes where PID 1 does not reap).
+alive() {
+  local state
+  state=$(ps -o stat= -p "$1" 2>/dev/null) || return 1
+  [[ -n "$state" && "$state" != Z* ]]
 }
 
 stop_mqtt() {
@@ -65,23 +85,25 @@ stop_mqtt() {
   local pid
   pid=$(cat "$dir/mosquitto.pid")
   kill "$pid" 2>/dev/null || true
-  wait_for 10 bash -c "! kill -0 $pid" || kill -9 "$pid" 2>/dev/null || true
+  local end=$((SECONDS + 10))
+  while alive "$pid" && [ $SECONDS -lt $end ]; do sleep 0.1; done
+  if alive "$pid"; then kill -9 "$pid" 2>/dev/null || true; fi
   rm -f "$dir/mosquitto.pid"
 }
 
 start_pg() {
   # shellcheck disable=SC1091
   source "$dir/env"
-  as_pg "$INGEST_TEST_PG_BIN/pg_ctl" -D "$dir/pgdata" -l "$dir/postgres.log" -w -t 30 \
+  (without_fds "${as_pg[@]}" "$INGEST_TEST_PG_BIN/pg_ctl" -D "$dir/pgdata" -l "$dir/postgres.log" -w -t 30 \
     -o "-p $INGEST_TEST_PG_PORT -k $dir/pgsock -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off" \
-    start >/dev/null
+    start </dev/null >>"$dir/pg_ctl.log" 2>&1)
 }
 
 stop_pg() {
   # shellcheck disable=SC1091
   source "$dir/env"
   [ -f "$dir/pgdata/postmaster.pid" ] || return 0
-  as_pg "$INGEST_TEST_PG_BIN/pg_ctl" -D "$dir/pgdata" -m fast -w -t 30 stop >/dev/null || true
+  "${as_pg[@]}" "$INGEST_TEST_PG_BIN/pg_ctl" -D "$dir/pgdata" -m fast -w -t 30 stop </dev/null >>"$dir/pg_ctl.log" 2>&1 || true
 }
 
 case "$cmd" in
@@ -99,7 +121,7 @@ export INGEST_TEST_ADMIN_URL=postgresql://postgres@127.0.0.1:$pg_port/postgres
 ENV
     mkdir -p "$dir/pgdata" "$dir/pgsock"
     if [ "$(id -u)" -eq 0 ]; then chown postgres "$dir" "$dir/pgdata" "$dir/pgsock"; fi
-    as_pg "$bin/initdb" -D "$dir/pgdata" -U postgres --auth=trust -E UTF8 >"$dir/initdb.log" 2>&1 \
+    "${as_pg[@]}" "$bin/initdb" -D "$dir/pgdata" -U postgres --auth=trust -E UTF8 >"$dir/initdb.log" 2>&1 \
       || { cat "$dir/initdb.log" >&2; exit 1; }
     start_pg
     psql "postgresql://postgres@127.0.0.1:$pg_port/postgres" -qAtc "CREATE DATABASE iot_test" >/dev/null

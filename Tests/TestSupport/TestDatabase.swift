@@ -13,7 +13,7 @@ public final class TestDatabase: Sendable {
         let admin = try TestServices.adminURL()
         let name = "t_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(16).lowercased()
         try await Self.run(admin, "CREATE DATABASE \(name)")
-        let url = admin.replacingOccurrences(of: "/postgres", with: "/\(name)")
+        let url = String(admin[..<admin.lastIndex(of: "/")!]) + "/" + name
         return TestDatabase(name: name, url: url, adminURL: admin)
     }
 

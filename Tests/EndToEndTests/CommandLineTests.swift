@@ -1,0 +1,54 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// Exit codes and messages of the command-line surface (SPEC 2 and 3).
+@Suite struct CommandLineTests {
+    var binary: String { TestServices.binDirectory.appendingPathComponent("iot-ingest").path }
+
+    func run(_ arguments: [String], environment: [String: String] = [:]) throws -> ChildProcess.Result {
+        var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("INGEST_") }
+        env.merge(environment) { _, new in new }
+        return try ChildProcess.run(binary, arguments, environment: env, timeout: 30)
+    }
+
+    @Test func checkConfigRejectsBadInputWithExitTwoNamingTheKey() throws {
+        let result = try run(["check-config", "--set", "mqtt.port=70000", "--set", "queue.full_policy=maybe"],
+                             environment: ["INGEST_WORKERS": "zero"])
+        #expect(result.code == 2)
+        #expect(result.errorOutput.contains("mqtt.port"))
+        #expect(result.errorOutput.contains("queue.full_policy"))
+        #expect(result.errorOutput.contains("workers") && result.errorOutput.contains("INGEST_WORKERS"))
+    }
+
+    @Test func checkConfigPrintsNestedJSONWithSecretsMasked() throws {
+        let result = try run(["check-config", "--database-url", "postgresql://u:topsecret@db/iot", "--mqtt-port", "1999"],
+                             environment: ["INGEST_MQTT_PASSWORD": "hunter2"])
+        #expect(result.code == 0)
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [String: Any])
+        let mqtt = try #require(json["mqtt"] as? [String: Any])
+        #expect(mqtt["port"] as? Int == 1999)
+        #expect(mqtt["password"] as? String == "***")
+        #expect((json["database"] as? [String: Any])?["url"] as? String == "postgresql://u:***@db/iot")
+        #expect(!result.output.contains("topsecret") && !result.output.contains("hunter2"))
+    }
+
+    @Test func unknownFlagsAndSubcommandsExitTwo() throws {
+        #expect(try run(["--no-such-flag"]).code == 2)
+        #expect(try run(["check-config", "--bogus"]).code == 2)
+        #expect(try run(["frobnicate"]).code == 2)
+        let help = try run(["--help"])
+        #expect(help.code == 0 && help.output.contains("check-config"))
+    }
+
+    @Test func runRefusesAnUnusableSpoolDirectoryWithExitTwo() throws {
+        let result = try run(["run", "--set", "spool.dir=/proc/iot-ingest-spool"])
+        #expect(result.code == 2)
+        #expect(result.errorOutput.contains("spool.dir"))
+    }
+
+    @Test func loadgenUnknownFlagExitsTwo() throws {
+        let loadgen = TestServices.binDirectory.appendingPathComponent("iot-loadgen").path
+        #expect(try ChildProcess.run(loadgen, ["--nope"], timeout: 10).code == 2)
+    }
+}

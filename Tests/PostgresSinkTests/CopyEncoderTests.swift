@@ -1,0 +1,130 @@
+import IngestCore
+import Logging
+import PostgresSink
+import Testing
+import TestSupport
+
+@Suite("PostgresSink against a real PostgreSQL", .enabled(if: TestServices.available))
+struct PostgresSinkTests {
+    func migrated(dedupe: Bool = false) async throws -> TestDatabase {
+        let db = try await TestDatabase.create()
+        _ = try await DedicatedThread.run {
+            let c = try PostgresConnection(url: db.url)
+            defer { c.close() }
+            return try SchemaMigrator(table: "readings", dedupe: dedupe).migrate(c).timescale
+        }
+        return db
+    }
+
+    static let source = Message(topic: "devices/d/telemetry", payload: Array("{}".utf8), receivedAt: 1_700_000_000_000_000)
+
+    @Test func binaryCopyRoundTripsEveryField() async throws {
+        let db = try await migrated()
+        defer { Task { await db.drop() } }
+        let readings = [
+            Reading(time: 1_700_000_000_123_456, deviceID: "dév-1", metric: "temp.℃", value: -21.25, source: Self.source),
+            Reading(time: -86_400_000_000, deviceID: "d2", metric: "m", value: 1e-300, source: Self.source),
+            Reading(time: 253_402_300_799_999_999, deviceID: "d3", metric: "m", value: 1.7976931348623157e308, source: Self.source),
+        ]
+        let rejects = [
+            Reject(receivedAt: 1_700_000_000_000_001, topic: "t/x", payload: [0, 255, 10], reason: .notUTF8, detail: nil),
+            Reject(receivedAt: 1_700_000_000_000_002, topic: "t/y", payload: Array("{".utf8), reason: .invalidJSON, detail: "d"),
+        ]
+        try await DedicatedThread.run {
+            let c = try PostgresConnection(url: db.url)
+            defer { c.close() }
+            var encoder = CopyEncoder()
+            encoder.encode(readings: readings)
+            try c.copy("COPY readings (time, device_id, metric, value) FROM STDIN (FORMAT binary)", data: encoder.buffer)
+            encoder.encode(rejects: rejects)
+            try c.copy("COPY ingest_rejects (received_at, topic, payload, reason, detail) FROM STDIN (FORMAT binary)",
+                       data: encoder.buffer)
+        }
+        let rows = try await db.query("""
+            SELECT string_agg(format('%s|%s|%s|%s', (extract(epoch from time) * 1000000)::bigint, device_id, metric,
+                   value::text), ';' ORDER BY device_id) FROM readings
+            """)
+        #expect(rows == "-86400000000|d2|m|1e-300;253402300799999999|d3|m|1.7976931348623157e+308;"
+                + "1700000000123456|dév-1|temp.℃|-21.25")
+        let stored = try await db.query("""
+            SELECT string_agg(format('%s|%s|%s|%s', encode(payload, 'hex'), reason, coalesce(detail, 'NULL'), topic), ';'
+                   ORDER BY topic) FROM ingest_rejects
+            """)
+        #expect(stored == "00ff0a|not_utf8|NULL|t/x;7b|invalid_json|d|t/y")
+    }
+
+    @Test func migrationIsIdempotentAndSafeConcurrently() async throws {
+        let db = try await TestDatabase.create()
+        defer { Task { await db.drop() } }
+        try await withThrowingTaskGroup(of: Bool.self) { group in
+            for _ in 0..<4 {
+                group.addTask {
+                    try await DedicatedThread.run {
+                        let c = try PostgresConnection(url: db.url)
+                        defer { c.close() }
+                        return try SchemaMigrator(table: "readings", dedupe: true).migrate(c).timescale
+                    }
+                }
+            }
+            for try await _ in group {}
+        }
+        #expect(try await db.count("SELECT count(*) FROM pg_tables WHERE tablename IN ('readings', 'ingest_rejects', 'ingest_spool_applied')") == 3)
+        #expect(try await db.count("SELECT count(*) FROM pg_indexes WHERE tablename = 'readings'") == 2)
+    }
+
+    func write(_ batches: [Batch], to db: TestDatabase, dedupe: Bool = false) async throws -> IngestStats {
+        let stats = IngestStats()
+        let queue = BoundedQueue<Batch>(capacity: 16)
+        let writer = BatchWriter(
+            settings: .init(url: db.url, table: "readings", dedupe: dedupe, poolSize: 2), batches: queue,
+            maxRetries: { 2 }, stats: stats, logger: Logger(label: "test"),
+            hooks: .init(giveUp: { _, _ in stats.lostRows.add(1, ordering: .relaxed) }))
+        writer.start()
+        for batch in batches { _ = await queue.put(batch) }
+        queue.close()
+        try await DedicatedThread.run { writer.join(); writer.closeConnections() }
+        return stats
+    }
+
+    func readings(_ values: [Double], device: String = "d") -> [Reading] {
+        values.enumerated().map { i, v in
+            Reading(time: 1_700_000_000_000_000 + Int64(i), deviceID: device, metric: "m", value: v, source: Self.source)
+        }
+    }
+
+    @Test func rowsTheTableRefusesAreBisectedOutAndRejected() async throws {
+        let db = try await migrated()
+        defer { Task { await db.drop() } }
+        try await db.query("ALTER TABLE readings ADD CONSTRAINT non_negative CHECK (value >= 0)")
+        let values = (0..<100).map { $0 % 17 == 5 ? -Double($0) : Double($0) }
+        let refused = values.filter { $0 < 0 }.count
+        let stats = try await write([Batch(readings: readings(values))], to: db)
+        #expect(try await db.count("SELECT count(*) FROM readings") == 100 - refused)
+        #expect(try await db.count("SELECT count(*) FROM ingest_rejects WHERE reason = 'refused_by_db' AND detail LIKE '%non_negative%'") == refused)
+        #expect(stats.rowsWritten.load(ordering: .relaxed) == 100 - refused)
+        #expect(stats.lostRows.load(ordering: .relaxed) == 0)
+    }
+
+    @Test func dedupeStoresARedeliveredReadingOnce() async throws {
+        let db = try await migrated(dedupe: true)
+        defer { Task { await db.drop() } }
+        let batch = Batch(readings: readings([1, 2, 3]))
+        _ = try await write([batch, batch], to: db, dedupe: true)
+        #expect(try await db.count("SELECT count(*) FROM readings") == 3)
+    }
+
+    @Test func aDatabaseThatIsNotThereHandsTheBatchToGiveUp() async throws {
+        let stats = IngestStats()
+        let queue = BoundedQueue<Batch>(capacity: 4)
+        let writer = BatchWriter(
+            settings: .init(url: "postgresql://postgres@127.0.0.1:1/none", table: "readings", dedupe: false, poolSize: 1),
+            batches: queue, maxRetries: { 1 }, stats: stats, logger: Logger(label: "test"),
+            hooks: .init(giveUp: { batch, _ in stats.spooledRows.add(batch.readings.count, ordering: .relaxed) }))
+        writer.start()
+        _ = await queue.put(Batch(readings: readings([1, 2])))
+        queue.close()
+        try await DedicatedThread.run { writer.join() }
+        #expect(stats.spooledRows.load(ordering: .relaxed) == 2)
+        #expect(stats.dbErrors.load(ordering: .relaxed) == 2, "one try plus one retry")
+    }
+}
