@@ -39,6 +39,7 @@ public final class DedicatedThread: Sendable {
 
     /// Runs blocking `body` on a fresh thread and suspends (not blocks) the calling task
     /// until it is done. For one-off work such as a migration or MQTT's stop.
+    @discardableResult
     public static func run<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in
             let thread = DedicatedThread {

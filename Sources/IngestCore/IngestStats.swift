@@ -11,6 +11,7 @@ public final class IngestStats: Sendable {
     public let batchesFlushed = Atomic<Int>(0)
     public let dbErrors = Atomic<Int>(0)
     public let spooledRows = Atomic<Int>(0)
+    public let spoolReplayedRows = Atomic<Int>(0)
     public let lostRows = Atomic<Int>(0)
     public let mqttReconnects = Atomic<Int>(0)
     /// Microseconds since the epoch of the last successful commit, 0 before the first.

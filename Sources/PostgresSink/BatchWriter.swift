@@ -50,6 +50,8 @@ public final class BatchWriter: Sendable {
     /// Set at shutdown: one attempt per batch, no backoff, so a dead database cannot hold the
     /// sequence past its deadline; what fails goes straight to the spool.
     let hurry = Atomic<Bool>(false)
+    /// Set when the database is too slow to drain in time: batches go to the spool untried.
+    let spoolOnly = Atomic<Bool>(false)
 
     public init(settings: Settings, batches: BoundedQueue<Batch>, maxRetries: @escaping @Sendable () -> Int,
                 stats: IngestStats, logger: Logger, hooks: Hooks) {
@@ -70,6 +72,12 @@ public final class BatchWriter: Sendable {
     /// Stop retrying: from now on a failed batch is handed to `giveUp` at once.
     public func hurryUp() {
         hurry.store(true, ordering: .relaxed)
+    }
+
+    /// From now on every batch goes straight to `giveUp` (drain time-out, forced shutdown).
+    public func spoolEverything() {
+        hurry.store(true, ordering: .relaxed)
+        spoolOnly.store(true, ordering: .relaxed)
     }
 
     /// Cancels statements in flight (forced shutdown).
@@ -109,6 +117,11 @@ public final class BatchWriter: Sendable {
         var job = WriteJob(batch: batch)
         var attempt = 0
         while true {
+            if spoolOnly.load(ordering: .relaxed) {
+                hooks.giveUp(job.remaining, PostgresError(kind: .transient, sqlState: nil,
+                                                          message: "shutting down: spooled untried", connectionLost: false))
+                return
+            }
             do {
                 let connection = try slot.connection(settings: settings, logger: logger)
                 try job.run(on: connection, writer: self)

@@ -3,6 +3,9 @@ import Logging
 import MQTTSource
 import PostgresSink
 import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The running daemon's parts, wired in data-flow order:
 /// MQTTSubscriber -> messages -> WorkerPool -> Batcher -> batches -> BatchWriter.
@@ -17,6 +20,9 @@ final class Pipeline: ShutdownSteps {
     let batcher: Batcher
     let writer: BatchWriter
     let subscriber: MQTTSubscriber
+    let spool: Spool
+    let replayer: SpoolReplayLoop
+    let decoder: PayloadDecoder
     let logger: Logger
     let shuttingDown = Atomic<Bool>(false)
     private let workersTask = Mutex<Task<Void, Never>?>(nil)
@@ -33,18 +39,17 @@ final class Pipeline: ShutdownSteps {
         batcher = Batcher(limits: c.batch.limits)
         let stats = self.stats
         let log = logger
+        let spool = Spool(directory: c.spoolDirectory)
+        self.spool = spool
+        decoder = PayloadDecoder(template: c.payload.topicTemplate, maxBytes: c.payload.maxBytes)
+        replayer = SpoolReplayLoop(spool: spool, database: c.database, stats: stats, logger: logger)
         writer = BatchWriter(
             settings: .init(url: c.database.url, table: c.database.table, dedupe: c.database.dedupe,
                             poolSize: c.database.poolSize),
             batches: batches, maxRetries: { live.current.batch.maxRetries },
             stats: stats, logger: logger,
             hooks: .init(giveUp: { batch, error in
-                // The spool closes this gap (shutdown issue); until then the loss is loud.
-                stats.lostRows.add(batch.readings.count + batch.rejects.count, ordering: .relaxed)
-                log.error("batch_lost", metadata: [
-                    "rows": .stringConvertible(batch.readings.count), "rejects": .stringConvertible(batch.rejects.count),
-                    "error": .string(error.description),
-                ])
+                Pipeline.spool(batch, to: spool, stats: stats, logger: log, reason: error.description)
             }))
         subscriber = try MQTTSubscriber(settings: c.mqtt, queue: messages, policy: { live.current.queue.fullPolicy },
                                         stats: stats, logger: logger)
@@ -56,12 +61,43 @@ final class Pipeline: ShutdownSteps {
         let c = configuration.current
         writer.start()
         let workers = WorkerPool(
-            messages: messages, batches: batches, batcher: batcher,
-            decoder: PayloadDecoder(template: c.payload.topicTemplate, maxBytes: c.payload.maxBytes),
+            messages: messages, batches: batches, batcher: batcher, decoder: decoder,
             rejectLog: RejectLog(logger: logger), stats: stats)
         workersTask.withLock { $0 = Task { await workers.run(count: c.workers) } }
         tickerTask.withLock { $0 = Task { await self.tick() } }
+        replayer.start()
         try subscriber.start()
+    }
+
+    /// Writes a batch to the spool (blocking: writer threads and the shutdown path). A spool
+    /// that cannot be written is the one way rows are lost; it is logged as critical.
+    @discardableResult
+    static func spool(_ batch: Batch, to spool: Spool, stats: IngestStats, logger: Logger, reason: String) -> Int {
+        guard !batch.isEmpty else { return 0 }
+        do {
+            let rows = try spool.write(batch)
+            stats.spooledRows.add(rows, ordering: .relaxed)
+            logger.warning("batch_spooled", metadata: [
+                "rows": .stringConvertible(batch.readings.count), "rejects": .stringConvertible(batch.rejects.count),
+                "reason": .string(reason),
+            ])
+            return rows
+        } catch {
+            stats.lostRows.add(batch.readings.count + batch.rejects.count, ordering: .relaxed)
+            logger.critical("spool_write_failed", metadata: [
+                "rows": .stringConvertible(batch.readings.count), "error": .string(error.description),
+            ])
+            return 0
+        }
+    }
+
+    /// Decodes messages outside the workers (drain time-out, forced path) into one batch.
+    private func decodeForSpool(_ taken: [Message]) -> Batch {
+        var batch = Batch()
+        for message in taken {
+            if let reject = decoder.decode(message, into: &batch.readings) { batch.rejects.append(reject) }
+        }
+        return batch
     }
 
     /// Seals the open batch once it is `flush_interval_ms` old. Checks at a quarter of the
@@ -80,6 +116,9 @@ final class Pipeline: ShutdownSteps {
 
     func beginShutdown() async {
         shuttingDown.store(true, ordering: .relaxed)
+        // One attempt per batch from now on: a database that is down must not hold the
+        // sequence; what fails goes to the spool.
+        writer.hurryUp()
     }
 
     func stopSource() async throws {
@@ -89,10 +128,17 @@ final class Pipeline: ShutdownSteps {
     func queueDepth() -> Int { messages.count }
 
     func spoolQueue() async throws -> Int {
-        // Until the spool exists the workers keep decoding what is left; the writer stops
-        // retrying so they are not held up by a dead database.
-        writer.hurryUp()
-        return 0
+        // The database is too slow to drain in time: stop trying it and keep everything on
+        // disk instead.
+        writer.spoolEverything()
+        writer.cancelInFlight()
+        let taken = messages.removeAll()
+        let batch = decodeForSpool(taken)
+        let (spool, stats, logger) = (self.spool, self.stats, self.logger)
+        try await DedicatedThread.run {
+            Pipeline.spool(batch, to: spool, stats: stats, logger: logger, reason: "drain timeout")
+        }
+        return taken.count
     }
 
     func stopWorkers() async throws {
@@ -111,18 +157,35 @@ final class Pipeline: ShutdownSteps {
     }
 
     func closePool() async throws {
-        try await DedicatedThread.run { self.writer.closeConnections() }
+        try await DedicatedThread.run {
+            self.replayer.stop()
+            self.writer.closeConnections()
+        }
     }
 
+    /// Everything in memory to the spool: the queue, the open batch, the batches waiting for
+    /// a writer, and (through the cancelled statements) the writers' in-flight batches.
+    /// Swept twice, around a bounded wait for the writers, to catch rows a worker was
+    /// carrying at the first sweep.
     func forceSpool() -> Int {
-        writer.hurryUp()
+        let before = stats.spooledRows.load(ordering: .relaxed)
+        writer.spoolEverything()
         writer.cancelInFlight()
-        let stranded = messages.removeAll().count
-        let open = batcher.sealAll()
-        let queued = batches.removeAll()
-        let rows = (open.map { $0.readings.count } ?? 0) + queued.reduce(0) { $0 + $1.readings.count }
-        stats.lostRows.add(rows + stranded, ordering: .relaxed)
-        return 0
+        messages.close()
+        sweepToSpool()
+        let end = Timestamp.monotonicSeconds() + 2
+        while writer.inFlightRows > 0 && Timestamp.monotonicSeconds() < end { usleep(10_000) }
+        sweepToSpool()
+        return stats.spooledRows.load(ordering: .relaxed) - before
+    }
+
+    private func sweepToSpool() {
+        var batch = decodeForSpool(messages.removeAll())
+        for b in [batcher.sealAll()].compactMap({ $0 }) + batches.removeAll() {
+            batch.readings += b.readings
+            batch.rejects += b.rejects
+        }
+        Pipeline.spool(batch, to: spool, stats: stats, logger: logger, reason: "forced shutdown")
     }
 
     func totals() -> ShutdownTotals {

@@ -1,7 +1,8 @@
 import ArgumentParser
 import IngestCore
 
-/// `iot-ingest replay-spool`: write every spool file to the database, then exit.
+/// `iot-ingest replay-spool`: write every spool file to the database, then exit (0 when the
+/// spool is empty afterwards, 1 if the database could not be reached or files remain).
 struct ReplaySpoolCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "replay-spool", abstract: "Write every spool file to the database, then exit.")
@@ -9,8 +10,27 @@ struct ReplaySpoolCommand: AsyncParsableCommand {
     @OptionGroup var options: ConfigurationOptions
 
     func run() async throws {
-        _ = try options.load()
-        Console.error("replay-spool: the spool arrives with the shutdown issue")
-        throw ExitCode(1)
+        let configuration = try options.load()
+        let logger = Bootstrap.logging(configuration)
+        let spool = Spool(directory: configuration.spoolDirectory)
+        spool.removeTemporaries()
+        if configuration.database.createSchema {
+            do {
+                _ = try await Database.migrate(configuration.database, logger: logger, patience: 10)
+            } catch {
+                logger.error("replay_failed", metadata: ["error": .string("\(error)")])
+                throw ExitCode(1)
+            }
+        }
+        let stats = IngestStats()
+        let outcome = try await DedicatedThread.run {
+            replayOnce(spool: spool, database: configuration.database, stats: stats, logger: logger)
+        }
+        let left = spool.files().count
+        logger.info("spool_replay_finished", metadata: [
+            "files": .stringConvertible(outcome?.files ?? 0), "rows": .stringConvertible(outcome?.rows ?? 0),
+            "remaining_files": .stringConvertible(left),
+        ])
+        if outcome == nil || left > 0 { throw ExitCode(1) }
     }
 }

@@ -50,6 +50,18 @@ struct RunCommand: AsyncParsableCommand {
             logger.critical("startup_failed", metadata: ["step": "mqtt", "error": .string("\(error)")])
             throw ExitCode(1)
         }
+        // Spool left by an earlier run: clean up half-written files, replay the rest now
+        // (what the database cannot take yet waits for the 30 s replay loop).
+        let spool = pipeline.spool
+        let stale = spool.removeTemporaries()
+        if stale > 0 { logger.warning("spool_temporaries_removed", metadata: ["files": .stringConvertible(stale)]) }
+        if !spool.files().isEmpty {
+            let stats = pipeline.stats
+            _ = try? await DedicatedThread.run {
+                replayOnce(spool: spool, database: configuration.database, stats: stats, logger: logger)
+            }
+        }
+
         let coordinator = ShutdownCoordinator(
             steps: pipeline, logger: logger,
             drainTimeout: { pipeline.configuration.current.shutdown.drainTimeoutSeconds },

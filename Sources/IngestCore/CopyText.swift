@@ -1,0 +1,38 @@
+/// PostgreSQL's COPY text format, for spool files: one line per row, tab-separated, `\N` for
+/// NULL, backslash escapes for tab, newline, carriage return and backslash. Text (not binary)
+/// so an operator can read, grep and fix a spool file by hand.
+public enum CopyText {
+    public static func line(_ r: Reading) -> String {
+        Timestamp.copyText(r.time) + "\t" + escape(r.deviceID) + "\t" + escape(r.metric) + "\t" + r.value.description + "\n"
+    }
+
+    public static func line(_ r: Reject) -> String {
+        var hex = "\\\\x"
+        hex.reserveCapacity(4 + r.payload.count * 2)
+        let digits = Array("0123456789abcdef".utf8)
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(r.payload.count * 2)
+        for b in r.payload {
+            bytes.append(digits[Int(b >> 4)])
+            bytes.append(digits[Int(b & 0xF)])
+        }
+        hex += String(decoding: bytes, as: UTF8.self)
+        return Timestamp.copyText(r.receivedAt) + "\t" + escape(r.topic) + "\t" + hex + "\t" + r.reason.rawValue + "\t"
+            + (r.detail.map(escape) ?? "\\N") + "\n"
+    }
+
+    public static func escape(_ s: String) -> String {
+        guard s.utf8.contains(where: { $0 == 0x5C || $0 == 0x09 || $0 == 0x0A || $0 == 0x0D }) else { return s }
+        var out = ""
+        for c in s.unicodeScalars {
+            switch c {
+            case "\\": out += "\\\\"
+            case "\t": out += "\\t"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            default: out.unicodeScalars.append(c)
+            }
+        }
+        return out
+    }
+}

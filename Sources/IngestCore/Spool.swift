@@ -1,0 +1,172 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Synchronization
+
+/// Batches the database could not take, kept on disk until it can (SPEC 8).
+///
+/// One file per batch in COPY text format, named `<unix_ms 13 digits>-<seq 6 digits>.copy`
+/// (rejects: `...-rejects.copy`), so name order is write order. Each file is written to a
+/// `.tmp-` name, fsynced, linked to its final name (link, unlike rename, never overwrites),
+/// and the directory fsynced: after `write` returns, the rows survive a power cut. All calls
+/// block on disk I/O: call them from a thread the daemon owns.
+public final class Spool: Sendable {
+    public struct File: Sendable, Equatable, Comparable {
+        public let name: String
+        public let path: String
+        public let bytes: Int
+        public var isRejects: Bool { name.hasSuffix("-rejects.copy") }
+        public static func < (a: File, b: File) -> Bool { a.name < b.name }
+    }
+
+    public struct WriteError: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    public let directory: String
+    private let sequence = Atomic<Int>(0)
+
+    public init(directory: String) {
+        self.directory = directory
+    }
+
+    /// Writes the batch's readings and rejects (one file each, if any); returns the rows
+    /// written (readings + rejects).
+    @discardableResult
+    public func write(_ batch: Batch) throws(WriteError) -> Int {
+        if !batch.readings.isEmpty {
+            var text = ""
+            text.reserveCapacity(batch.readings.count * 64)
+            for r in batch.readings { text += CopyText.line(r) }
+            try writeFile(text, suffix: ".copy")
+        }
+        if !batch.rejects.isEmpty {
+            var text = ""
+            for r in batch.rejects { text += CopyText.line(r) }
+            try writeFile(text, suffix: "-rejects.copy")
+        }
+        return batch.readings.count + batch.rejects.count
+    }
+
+    private func writeFile(_ text: String, suffix: String) throws(WriteError) {
+        let ms = Timestamp.now() / 1000
+        while true {
+            let seq = sequence.wrappingAdd(1, ordering: .relaxed).oldValue % 1_000_000
+            let name = pad(Int(ms), 13) + "-" + pad(seq, 6) + suffix
+            let tmp = directory + "/.tmp-" + name
+            let final = directory + "/" + name
+            let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o640)
+            guard fd >= 0 else { throw WriteError(description: "cannot create \(tmp): \(errnoText())") }
+            var ok = true
+            var copy = text
+            copy.withUTF8 { buffer in
+                var offset = 0
+                while offset < buffer.count {
+                    let n = Glibc.write(fd, buffer.baseAddress! + offset, buffer.count - offset)
+                    if n < 0 && errno == EINTR { continue }
+                    if n <= 0 { ok = false; return }
+                    offset += n
+                }
+            }
+            ok = ok && fsync(fd) == 0
+            close(fd)
+            guard ok else {
+                let why = errnoText()
+                unlink(tmp)
+                throw WriteError(description: "cannot write \(tmp): \(why)")
+            }
+            if link(tmp, final) != 0 {
+                let code = errno
+                unlink(tmp)
+                if code == EEXIST { continue }  // same ms and seq from a previous run: next seq
+                throw WriteError(description: "cannot link \(final): \(String(cString: strerror(code)))")
+            }
+            unlink(tmp)
+            syncDirectory()
+            return
+        }
+    }
+
+    /// Removes `.tmp-*` files left by a crash mid-write (start-up). Returns how many.
+    @discardableResult
+    public func removeTemporaries() -> Int {
+        var removed = 0
+        for name in entries() where name.hasPrefix(".tmp-") {
+            if unlink(directory + "/" + name) == 0 { removed += 1 }
+        }
+        if removed > 0 { syncDirectory() }
+        return removed
+    }
+
+    /// Spool files waiting, in name (= write) order.
+    public func files() -> [File] {
+        entries().filter { $0.hasSuffix(".copy") && !$0.hasPrefix(".") }.sorted().compactMap { name in
+            let path = directory + "/" + name
+            var st = stat()
+            guard stat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { return nil }
+            return File(name: name, path: path, bytes: Int(st.st_size))
+        }
+    }
+
+    public func remove(_ file: File) {
+        unlink(file.path)
+        syncDirectory()
+    }
+
+    /// Moves a file the database will not take to `corrupt/`, never deleting it.
+    public func quarantine(_ file: File) throws(WriteError) {
+        let dir = directory + "/corrupt"
+        if mkdir(dir, 0o750) != 0 && errno != EEXIST {
+            throw WriteError(description: "cannot create \(dir): \(errnoText())")
+        }
+        guard rename(file.path, dir + "/" + file.name) == 0 else {
+            throw WriteError(description: "cannot move \(file.name) to corrupt/: \(errnoText())")
+        }
+        syncDirectory()
+    }
+
+    /// Reads a file whole.
+    public func contents(of file: File) throws(WriteError) -> [UInt8] {
+        let fd = open(file.path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw WriteError(description: "cannot open \(file.name): \(errnoText())") }
+        defer { close(fd) }
+        var out: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, 65536) }
+            if n < 0 && errno == EINTR { continue }
+            if n < 0 { throw WriteError(description: "cannot read \(file.name): \(errnoText())") }
+            if n == 0 { return out }
+            out.append(contentsOf: buffer[0..<n])
+        }
+    }
+
+    private func entries() -> [String] {
+        guard let dir = opendir(directory) else { return [] }
+        defer { closedir(dir) }
+        var names: [String] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names
+    }
+
+    private func syncDirectory() {
+        let fd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { return }
+        fsync(fd)
+        close(fd)
+    }
+
+    private func pad(_ v: Int, _ width: Int) -> String {
+        let s = String(v)
+        return s.count >= width ? s : String(repeating: "0", count: width - s.count) + s
+    }
+
+    private func errnoText() -> String { String(cString: strerror(errno)) }
+}
