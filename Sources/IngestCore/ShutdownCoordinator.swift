@@ -22,6 +22,7 @@ public actor ShutdownCoordinator {
     /// Claimed by whichever path writes `shutdown_complete` first: the orderly end or force.
     private let finished = Mutex(false)
     private let forcedStart = Mutex<Double?>(nil)
+    private let forcedDone = Mutex(false)
     private let deadlineLock = ConditionLock()
     private nonisolated(unsafe) var deadlineCancelled = false
     // nonisolated(unsafe): read and written only with `deadlineLock` held.
@@ -78,7 +79,12 @@ public actor ShutdownCoordinator {
         await step("db_pool_closed") { try await self.steps.closePool() }
 
         cancelDeadline()
-        guard claimFinish() else { return nil }
+        // Once the forced path has begun it owns the ending (spool, its own closing lines,
+        // exit code 3): wait for it rather than return and let the process exit 0 under it.
+        guard !isForced, claimFinish() else {
+            while !forcedDone.withLock({ $0 }) { try? await Task.sleep(for: .milliseconds(10)) }
+            return nil
+        }
         phase = .completed
         let totals = steps.totals()
         logger.info("shutdown_complete", metadata: [
@@ -99,6 +105,7 @@ public actor ShutdownCoordinator {
             return true
         }
         guard first else { return }
+        defer { forcedDone.withLock { $0 = true } }
         let spooled = steps.forceSpool()
         guard claimFinish() else { return }
         logger.warning("shutdown_forced", metadata: [

@@ -4,7 +4,7 @@ import Testing
 import TestSupport
 
 /// The built daemon against the real broker and database: rows and log lines.
-@Suite("End to end: daemon + mosquitto + PostgreSQL", .serialized, .enabled(if: TestServices.available))
+@Suite("End to end: daemon + mosquitto + PostgreSQL", .serialized, .enabled(if: TestServices.available), .exclusiveServices)
 struct PipelineEndToEndTests {
     static let shutdownSequence = ["signal_received", "shutdown_initiated", "mqtt_disconnected", "queue_drained",
                                    "workers_stopped", "batch_writer_flushed", "db_pool_closed", "shutdown_complete"]

@@ -9,11 +9,16 @@ public final class DaemonProcess: @unchecked Sendable {
     let process = Process()
     public let logFile: URL
     public let directory: URL
+    let usesLauncher: Bool
+    /// The spool directory the daemon was given (unless a test overrode spool.dir).
+    public var spoolDirectory: URL { directory.appendingPathComponent("spool") }
 
     /// Starts `iot-ingest run` against the test broker and `database`, with `settings` as
     /// `--set key=value` (they override the defaults below).
+    /// - Parameter launcher: a command to run the daemon under (e.g. `unshare --pid --fork
+    ///   --mount-proc`, to make it PID 1); signals then go to the daemon, not the launcher.
     public init(database: TestDatabase, settings: [String: String] = [:], arguments: [String] = ["run"],
-                environment: [String: String] = [:]) throws {
+                environment: [String: String] = [:], launcher: [String] = []) throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("daemon-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         logFile = directory.appendingPathComponent("log.jsonl")
@@ -25,8 +30,16 @@ public final class DaemonProcess: @unchecked Sendable {
             "mqtt.reconnect_max_s": "2", "batch.flush_interval_ms": "200",
         ]
         all.merge(settings) { _, new in new }
-        process.executableURL = TestServices.binDirectory.appendingPathComponent("iot-ingest")
-        process.arguments = arguments + all.sorted { $0.key < $1.key }.flatMap { ["--set", "\($0.key)=\($0.value)"] }
+        let binary = TestServices.binDirectory.appendingPathComponent("iot-ingest").path
+        let daemonArguments = arguments + all.sorted { $0.key < $1.key }.flatMap { ["--set", "\($0.key)=\($0.value)"] }
+        if let first = launcher.first {
+            process.executableURL = URL(fileURLWithPath: first)
+            process.arguments = Array(launcher.dropFirst()) + [binary] + daemonArguments
+        } else {
+            process.executableURL = URL(fileURLWithPath: binary)
+            process.arguments = daemonArguments
+        }
+        usesLauncher = !launcher.isEmpty
         var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("INGEST_") }
         env.merge(environment) { _, new in new }
         process.environment = env
@@ -40,8 +53,22 @@ public final class DaemonProcess: @unchecked Sendable {
     public var pid: Int32 { process.processIdentifier }
     public var isRunning: Bool { process.isRunning }
 
+    /// The daemon's PID as seen from here: the launcher's child when there is a launcher.
+    public var daemonPID: Int32 {
+        guard usesLauncher else { return process.processIdentifier }
+        let children = (try? String(contentsOfFile: "/proc/\(process.processIdentifier)/task/\(process.processIdentifier)/children",
+                                    encoding: .utf8)) ?? ""
+        return children.split(separator: " ").first.flatMap { Int32($0) } ?? process.processIdentifier
+    }
+
     public func signal(_ sig: Int32) {
-        kill(process.processIdentifier, sig)
+        kill(daemonPID, sig)
+    }
+
+    /// Spool files (`*.copy`) waiting in the daemon's spool directory.
+    public func spoolFiles() -> [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: spoolDirectory.path)) ?? [])
+            .filter { $0.hasSuffix(".copy") && !$0.hasPrefix(".") }
     }
 
     /// The log lines that parse as JSON objects.
@@ -58,13 +85,33 @@ public final class DaemonProcess: @unchecked Sendable {
 
     public var log: String { (try? String(contentsOf: logFile, encoding: .utf8)) ?? "" }
 
+    /// Milliseconds between the `signal_received` and `shutdown_complete` log lines.
+    public var shutdownMilliseconds: Int? {
+        guard let a = event("signal_received")?["ts"] as? String, let b = event("shutdown_complete")?["ts"] as? String,
+              let start = Self.parse(a), let end = Self.parse(b) else { return nil }
+        return Int((end - start) / 1000)
+    }
+
+    static func parse(_ ts: String) -> Int64? {
+        var s = ts
+        return s.withUTF8 { Timestamp.parseRFC3339($0) }
+    }
+
     public func waitFor(_ event: String, timeout: Double = 30) async throws {
-        try await waitUntil(timeout, "\(event) in the daemon log\n\(log)") { eventNames().contains(event) }
+        do {
+            try await waitUntil(timeout, "\(event) in the daemon log") { eventNames().contains(event) }
+        } catch {
+            throw Failure("\(error)\n--- daemon log ---\n\(log)")
+        }
     }
 
     /// Waits for the process to end (bounded) and returns its exit code.
     public func waitForExit(timeout: Double = 30) async throws -> Int32 {
-        try await waitUntil(timeout, "daemon exit\n\(log)") { !process.isRunning }
+        do {
+            try await waitUntil(timeout, "daemon exit") { !process.isRunning }
+        } catch {
+            throw Failure("\(error)\n--- daemon log ---\n\(log)")
+        }
         return process.terminationStatus
     }
 

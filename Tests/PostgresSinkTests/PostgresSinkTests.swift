@@ -4,7 +4,7 @@ import PostgresSink
 import Testing
 import TestSupport
 
-@Suite("PostgresSink against a real PostgreSQL", .enabled(if: TestServices.available))
+@Suite("PostgresSink against a real PostgreSQL", .enabled(if: TestServices.available), .sharedServices)
 struct PostgresSinkTests {
     func migrated(dedupe: Bool = false) async throws -> TestDatabase {
         let db = try await TestDatabase.create()
