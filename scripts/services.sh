@@ -120,7 +120,11 @@ export INGEST_TEST_DATABASE_URL=postgresql://postgres@127.0.0.1:$pg_port/iot_tes
 export INGEST_TEST_ADMIN_URL=postgresql://postgres@127.0.0.1:$pg_port/postgres
 ENV
     mkdir -p "$dir/pgdata" "$dir/pgsock"
-    if [ "$(id -u)" -eq 0 ]; then chown postgres "$dir" "$dir/pgdata" "$dir/pgsock"; fi
+    if [ "$(id -u)" -eq 0 ]; then
+      chown postgres "$dir" "$dir/pgdata" "$dir/pgsock"
+      # The postgres user must be able to reach $dir (mktemp makes its parents 0700).
+      chmod o+x "$(dirname "$dir")"
+    fi
     "${as_pg[@]}" "$bin/initdb" -D "$dir/pgdata" -U postgres --auth=trust -E UTF8 >"$dir/initdb.log" 2>&1 \
       || { cat "$dir/initdb.log" >&2; exit 1; }
     start_pg

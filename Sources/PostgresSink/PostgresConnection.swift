@@ -39,7 +39,7 @@ public final class PostgresConnection {
             self.conn = nil
             throw PostgresError(kind: .transient, sqlState: nil, message: message, connectionLost: true)
         }
-        try execute("SET statement_timeout = \(statementTimeoutMs)")
+        try execute("SET statement_timeout = \(statementTimeoutMs); SET client_min_messages = warning")
     }
 
     deinit {
