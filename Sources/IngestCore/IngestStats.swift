@@ -17,5 +17,18 @@ public final class IngestStats: Sendable {
     /// Microseconds since the epoch of the last successful commit, 0 before the first.
     public let lastFlushAt = Atomic<Int64>(0)
 
+    /// Rejects by reason (rejects are rare: a lock is fine here).
+    private let rejectsByReason = Mutex<[RejectReason: Int]>([:])
+
     public init() {}
+
+    /// Counts one rejected message (or row refused by the database).
+    public func rejected(_ reason: RejectReason) {
+        messagesRejected.add(1, ordering: .relaxed)
+        rejectsByReason.withLock { $0[reason, default: 0] += 1 }
+    }
+
+    public func rejectedCount(_ reason: RejectReason) -> Int {
+        rejectsByReason.withLock { $0[reason] ?? 0 }
+    }
 }

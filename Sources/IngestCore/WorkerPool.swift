@@ -12,19 +12,16 @@ public struct WorkerPool: Sendable {
     public let decoder: PayloadDecoder
     public let rejectLog: RejectLog
     public let stats: IngestStats
-    public let onReject: @Sendable (RejectReason) -> Void
     public var takeSize = 256
 
     public init(messages: BoundedQueue<Message>, batches: BoundedQueue<Batch>, batcher: Batcher,
-                decoder: PayloadDecoder, rejectLog: RejectLog, stats: IngestStats,
-                onReject: @escaping @Sendable (RejectReason) -> Void = { _ in }) {
+                decoder: PayloadDecoder, rejectLog: RejectLog, stats: IngestStats) {
         self.messages = messages
         self.batches = batches
         self.batcher = batcher
         self.decoder = decoder
         self.rejectLog = rejectLog
         self.stats = stats
-        self.onReject = onReject
     }
 
     /// Runs `count` workers until the message queue is closed and empty.
@@ -47,8 +44,7 @@ public struct WorkerPool: Sendable {
             for message in taken {
                 if let reject = decoder.decode(message, into: &readings) {
                     rejects.append(reject)
-                    stats.messagesRejected.add(1, ordering: .relaxed)
-                    onReject(reject.reason)
+                    stats.rejected(reject.reason)
                     rejectLog.record(reject)
                 }
             }

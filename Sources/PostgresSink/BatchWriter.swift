@@ -39,7 +39,7 @@ public final class BatchWriter: Sendable {
         }
     }
 
-    let settings: Settings
+    public let settings: Settings
     let batches: BoundedQueue<Batch>
     let maxRetries: @Sendable () -> Int
     let stats: IngestStats

@@ -33,7 +33,7 @@ struct WriteJob {
                     var reject = Reject(slice.first!.source, reason: .refusedByDB, detail: error.description)
                     reject.receivedAt = slice.first!.source.receivedAt
                     rejects.append(reject)
-                    writer.stats.messagesRejected.add(1, ordering: .relaxed)
+                    writer.stats.rejected(.refusedByDB)
                 } else {
                     let middle = slice.startIndex + slice.count / 2
                     pending.append(slice[middle...])
@@ -46,6 +46,9 @@ struct WriteJob {
             writer.stats.rowsWritten.add(slice.count, ordering: .relaxed)
             writer.stats.lastFlushAt.store(Timestamp.now(), ordering: .relaxed)
             writer.hooks.committed(slice, seconds)
+            writer.logger.debug("batch_committed", metadata: [
+                "rows": .stringConvertible(slice.count), "ms": .stringConvertible(Int(seconds * 1000)),
+            ])
         }
         if !rejects.isEmpty {
             encoder.encode(rejects: rejects)

@@ -1,6 +1,7 @@
 import IngestCore
 import Logging
 import MQTTSource
+import Observability
 import PostgresSink
 import Synchronization
 #if canImport(Glibc)
@@ -12,7 +13,7 @@ import Glibc
 ///
 /// It implements the shutdown steps over those parts, so `ShutdownCoordinator` stays free
 /// of any knowledge of MQTT or PostgreSQL.
-final class Pipeline: ShutdownSteps {
+final class Pipeline: ShutdownSteps, HealthSource {
     let configuration: LiveConfiguration
     let stats = IngestStats()
     let messages: BoundedQueue<Message>
@@ -23,12 +24,14 @@ final class Pipeline: ShutdownSteps {
     let spool: Spool
     let replayer: SpoolReplayLoop
     let decoder: PayloadDecoder
+    let probe: DatabaseProbe
+    let startedAt = Timestamp.now()
     let logger: Logger
     let shuttingDown = Atomic<Bool>(false)
     private let workersTask = Mutex<Task<Void, Never>?>(nil)
     private let tickerTask = Mutex<Task<Void, Never>?>(nil)
 
-    init(configuration c: IngestConfiguration, logger: Logger) throws {
+    init(configuration c: IngestConfiguration, metrics: IngestMetrics?, logger: Logger) throws {
         let live = LiveConfiguration(c)
         self.configuration = live
         self.logger = logger
@@ -43,14 +46,18 @@ final class Pipeline: ShutdownSteps {
         self.spool = spool
         decoder = PayloadDecoder(template: c.payload.topicTemplate, maxBytes: c.payload.maxBytes)
         replayer = SpoolReplayLoop(spool: spool, database: c.database, stats: stats, logger: logger)
+        probe = DatabaseProbe(url: c.database.url, stats: stats)
+        var hooks = BatchWriter.Hooks(giveUp: { batch, error in
+            Pipeline.spool(batch, to: spool, stats: stats, logger: log, reason: error.description)
+        })
+        if let metrics {
+            hooks.committed = { readings, seconds in metrics.committed(readings, seconds: seconds) }
+        }
         writer = BatchWriter(
             settings: .init(url: c.database.url, table: c.database.table, dedupe: c.database.dedupe,
                             poolSize: c.database.poolSize),
             batches: batches, maxRetries: { live.current.batch.maxRetries },
-            stats: stats, logger: logger,
-            hooks: .init(giveUp: { batch, error in
-                Pipeline.spool(batch, to: spool, stats: stats, logger: log, reason: error.description)
-            }))
+            stats: stats, logger: logger, hooks: hooks)
         subscriber = try MQTTSubscriber(settings: c.mqtt, queue: messages, policy: { live.current.queue.fullPolicy },
                                         stats: stats, logger: logger)
     }
@@ -66,7 +73,35 @@ final class Pipeline: ShutdownSteps {
         workersTask.withLock { $0 = Task { await workers.run(count: c.workers) } }
         tickerTask.withLock { $0 = Task { await self.tick() } }
         replayer.start()
+        probe.start()
         try subscriber.start()
+    }
+
+    // MARK: - HealthSource
+
+    func snapshot() -> HealthSnapshot {
+        let mqtt = subscriber.status
+        let db = probe.current
+        let files = spool.files()
+        var s = HealthSnapshot()
+        s.mqttConnected = mqtt.connected
+        s.mqttSubscribed = mqtt.subscribed
+        s.broker = mqtt.broker
+        s.subscriptions = mqtt.subscriptions
+        s.databaseReachable = db.reachable
+        s.databaseCheckedAt = db.checkedAt
+        s.databaseError = db.error
+        s.poolSize = writer.settings.poolSize
+        s.openConnections = writer.openConnections
+        s.queueDepth = messages.count
+        s.queueCapacity = messages.capacity
+        s.pendingRows = batcher.pendingRows + batches.count * batcher.limits.maxRows + writer.inFlightRows
+        s.lastFlushAt = stats.lastFlushAt.load(ordering: .relaxed)
+        s.spoolFiles = files.count
+        s.spoolBytes = files.reduce(0) { $0 + $1.bytes }
+        s.shuttingDown = shuttingDown.load(ordering: .relaxed)
+        s.startedAt = startedAt
+        return s
     }
 
     /// Writes a batch to the spool (blocking: writer threads and the shutdown path). A spool
@@ -159,6 +194,7 @@ final class Pipeline: ShutdownSteps {
     func closePool() async throws {
         try await DedicatedThread.run {
             self.replayer.stop()
+            self.probe.stop()
             self.writer.closeConnections()
         }
     }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import IngestCore
 import Logging
+import Observability
 import ServiceLifecycle
 #if canImport(Glibc)
 import Glibc
@@ -43,9 +44,10 @@ struct RunCommand: AsyncParsableCommand {
             }
         }
 
+        let metrics = IngestMetrics.bootstrap()
         let pipeline: Pipeline
         do {
-            pipeline = try Pipeline(configuration: configuration, logger: logger)
+            pipeline = try Pipeline(configuration: configuration, metrics: metrics, logger: logger)
         } catch {
             logger.critical("startup_failed", metadata: ["step": "mqtt", "error": .string("\(error)")])
             throw ExitCode(1)
@@ -69,20 +71,30 @@ struct RunCommand: AsyncParsableCommand {
             terminate: { code in Glibc.exit(code) })
         let exitCode = ExitCodeBox()
         let groupBox = GroupBox()
+        let reloader = ConfigurationReloader(inputs: options.inputs, pipeline: pipeline,
+                                             logSettings: Bootstrap.logSettings!, metrics: metrics, logger: logger)
         let signals = SignalService(coordinator: coordinator, logger: logger, group: groupBox,
-                                    reload: { logger.notice("config_reload_unsupported") })
+                                    reload: { reloader.reload() })
+        if configuration.database.createSchema { pipeline.probe.markReachable() }
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: signals)]
+        if configuration.http.port != 0 {
+            let endpoints = HTTPEndpoints(source: pipeline, stats: pipeline.stats, metrics: metrics, version: Version.string)
+            let http = HTTPServer.make(host: configuration.http.host, port: configuration.http.port, endpoints: endpoints,
+                                       logger: logger) { port in
+                logger.info("http_listening", metadata: ["host": .string(configuration.http.host),
+                                                         "port": .stringConvertible(port)])
+            }
+            services.append(.init(service: http))
+        }
+        services.append(.init(service: IngestService(pipeline: pipeline, coordinator: coordinator, exitCode: exitCode),
+                              successTerminationBehavior: .gracefullyShutdownGroup,
+                              failureTerminationBehavior: .gracefullyShutdownGroup))
         var quiet = Logger(label: "service-lifecycle")
         quiet.logLevel = .critical
-        // Graceful shutdown runs in reverse order: ingest first, signals last (so a second
-        // signal is still caught while ingest drains).
-        let group = ServiceGroup(configuration: .init(
-            services: [
-                .init(service: signals),
-                .init(service: IngestService(pipeline: pipeline, coordinator: coordinator, exitCode: exitCode),
-                      successTerminationBehavior: .gracefullyShutdownGroup,
-                      failureTerminationBehavior: .gracefullyShutdownGroup),
-            ],
-            logger: quiet))
+        // Graceful shutdown runs in reverse order: ingest first (the whole SPEC 7 sequence),
+        // then HTTP (so /health and /metrics answer during the drain), signals last (so a
+        // second signal is still caught while ingest drains).
+        let group = ServiceGroup(configuration: .init(services: services, logger: quiet))
         groupBox.set(group)
         do {
             try await group.run()

@@ -1,0 +1,91 @@
+import IngestCore
+
+/// Judges a snapshot (SPEC 9): ready means "writable" — MQTT connected and subscribed, the
+/// database answered recently, not shutting down. Ready but strained (queue above 80 %,
+/// spool files waiting) is `degraded`, still 200. Pure, so the rules are unit-tested.
+public struct HealthReport: Sendable {
+    public enum Status: String, Sendable {
+        case healthy, degraded, unhealthy
+
+        /// The value of `iot_ingest_health_status{component}`.
+        public var gaugeValue: Double {
+            switch self {
+            case .healthy: 1
+            case .degraded: 0.5
+            case .unhealthy: 0
+            }
+        }
+    }
+
+    public struct Component: Sendable {
+        public var name: String
+        public var status: Status
+        public var message: String
+        public var metadata: [(String, JSONValue)]
+    }
+
+    public let status: Status
+    public let components: [Component]
+    public let checkedAt: Int64
+    public let uptimeSeconds: Double
+
+    public var isReady: Bool { status != .unhealthy }
+
+    public init(_ s: HealthSnapshot, now: Int64 = Timestamp.now()) {
+        checkedAt = now
+        uptimeSeconds = Double(now - s.startedAt) / 1e6
+        let queueRatio = Double(s.queueDepth) / Double(max(1, s.queueCapacity))
+        let mqtt = Component(
+            name: "mqtt",
+            status: s.mqttConnected && s.mqttSubscribed ? .healthy : .unhealthy,
+            message: s.mqttConnected ? (s.mqttSubscribed ? "connected and subscribed" : "connected, not subscribed")
+                : "not connected",
+            metadata: [("connected", .bool(s.mqttConnected)), ("broker", .string(s.broker)),
+                       ("subscriptions", .array(s.subscriptions.map(JSONValue.string)))])
+        let database = Component(
+            name: "database",
+            status: s.databaseReachable ? .healthy : .unhealthy,
+            message: s.databaseReachable ? "answered within the last check" : (s.databaseError ?? "not reachable"),
+            metadata: [("connected", .bool(s.databaseReachable)), ("pool_size", .int(s.poolSize)),
+                       ("open_connections", .int(s.openConnections))])
+        let queue = Component(
+            name: "queue",
+            status: queueRatio > 0.8 ? .degraded : .healthy,
+            message: queueRatio > 0.8 ? "above 80% of capacity" : "ok",
+            metadata: [("depth", .int(s.queueDepth)), ("capacity", .int(s.queueCapacity))])
+        let writer = Component(
+            name: "writer", status: .healthy, message: "ok",
+            metadata: [("pending_rows", .int(s.pendingRows)),
+                       ("last_flush_at", s.lastFlushAt > 0 ? .string(Timestamp.iso8601Millis(s.lastFlushAt)) : .null)])
+        let spool = Component(
+            name: "spool",
+            status: s.spoolFiles > 0 ? .degraded : .healthy,
+            message: s.spoolFiles > 0 ? "files waiting for replay" : "empty",
+            metadata: [("files", .int(s.spoolFiles)), ("bytes", .int(s.spoolBytes))])
+        components = [mqtt, database, queue, writer, spool]
+        if s.shuttingDown || components.contains(where: { $0.status == .unhealthy }) {
+            status = .unhealthy
+        } else if components.contains(where: { $0.status == .degraded }) {
+            status = .degraded
+        } else {
+            status = .healthy
+        }
+    }
+
+    /// The /ready body; components filled when `detailed`.
+    public func json(version: String, detailed: Bool) -> JSONValue {
+        let at = JSONValue.string(Timestamp.iso8601Millis(checkedAt))
+        var components: [(String, JSONValue)] = []
+        if detailed {
+            components = self.components.map { c in
+                (c.name, .object([("name", .string(c.name)), ("status", .string(c.status.rawValue)),
+                                  ("message", .string(c.message)), ("checked_at", at), ("metadata", .object(c.metadata))]))
+            }
+        }
+        return .object([
+            ("status", .string(status.rawValue)), ("service", .string("iot-ingest")), ("version", .string(version)),
+            ("checked_at", at), ("uptime_seconds", .double((uptimeSeconds * 1000).rounded() / 1000)),
+            ("components", .object(components)),
+        ])
+    }
+}

@@ -1,0 +1,110 @@
+import IngestCore
+import Metrics
+import Prometheus
+import Synchronization
+
+/// The SPEC 10 metrics, through swift-metrics bootstrapped with swift-prometheus.
+///
+/// Counters mirror `IngestStats`, the daemon's own atomics, at scrape time (one
+/// `increment(by: delta)` each): the hot path pays one relaxed atomic add per event and
+/// /metrics always agrees with what the daemon logs. Histograms are recorded where they
+/// happen (per committed batch, per committed row for latency).
+public final class IngestMetrics: Sendable {
+    public let registry: PrometheusCollectorRegistry
+    private let last = Mutex<[String: Int]>([:])
+
+    private let batchFlush = Metrics.Timer(label: "iot_ingest_batch_flush_seconds")
+    private let batchRows = Recorder(label: "iot_ingest_batch_rows")
+    private let latency = Recorder(label: "iot_ingest_end_to_end_latency_seconds")
+
+    static let counters = [
+        "messages_received_total", "messages_dropped_total", "queue_full_total", "rows_written_total",
+        "batches_flushed_total", "db_errors_total", "mqtt_reconnects_total", "spooled_rows_total",
+        "spool_replayed_rows_total",
+    ]
+
+    /// Creates the registry and bootstraps swift-metrics with it (once per process).
+    public static func bootstrap() -> IngestMetrics {
+        let registry = PrometheusCollectorRegistry()
+        var factory = PrometheusMetricsFactory(registry: registry)
+        factory.durationHistogramBuckets["iot_ingest_batch_flush_seconds"] = [
+            .milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10), .milliseconds(25),
+            .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1),
+            .seconds(2.5), .seconds(5), .seconds(10),
+        ]
+        factory.valueHistogramBuckets["iot_ingest_batch_rows"] = [1, 10, 50, 100, 250, 500, 1000, 2500, 5000, 10000]
+        factory.valueHistogramBuckets["iot_ingest_end_to_end_latency_seconds"] = [
+            0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 0.75, 1, 1.25, 1.5, 2, 3, 5, 10, 30,
+        ]
+        MetricsSystem.bootstrap(factory)
+        return IngestMetrics(registry: registry)
+    }
+
+    init(registry: PrometheusCollectorRegistry) {
+        self.registry = registry
+        // Register every name now so a scrape before the first event still lists them.
+        for name in Self.counters { Counter(label: "iot_ingest_" + name).increment(by: 0) }
+        for reason in RejectReason.allCases {
+            Counter(label: "iot_ingest_messages_rejected_total", dimensions: [("reason", reason.rawValue)]).increment(by: 0)
+        }
+        for result in ["success", "failure"] {
+            Counter(label: "iot_ingest_config_reloads_total", dimensions: [("result", result)]).increment(by: 0)
+        }
+    }
+
+    /// A batch (or part of one) was committed: its duration, size and each row's latency.
+    public func committed(_ readings: ArraySlice<Reading>, seconds: Double, now: Int64 = Timestamp.now()) {
+        batchFlush.recordNanoseconds(Int64(seconds * 1e9))
+        batchRows.record(readings.count)
+        for r in readings { latency.record(Double(now - r.source.receivedAt) / 1e6) }
+    }
+
+    public func configReloaded(success: Bool) {
+        Counter(label: "iot_ingest_config_reloads_total", dimensions: [("result", success ? "success" : "failure")])
+            .increment()
+    }
+
+    /// The Prometheus text exposition, after bringing counters and gauges up to date.
+    public func render(stats: IngestStats, report: HealthReport, snapshot: HealthSnapshot) -> [UInt8] {
+        let values: [String: Int] = [
+            "messages_received_total": stats.messagesReceived.load(ordering: .relaxed),
+            "messages_dropped_total": stats.messagesDropped.load(ordering: .relaxed),
+            "queue_full_total": stats.queueFull.load(ordering: .relaxed),
+            "rows_written_total": stats.rowsWritten.load(ordering: .relaxed),
+            "batches_flushed_total": stats.batchesFlushed.load(ordering: .relaxed),
+            "db_errors_total": stats.dbErrors.load(ordering: .relaxed),
+            "mqtt_reconnects_total": stats.mqttReconnects.load(ordering: .relaxed),
+            "spooled_rows_total": stats.spooledRows.load(ordering: .relaxed),
+            "spool_replayed_rows_total": stats.spoolReplayedRows.load(ordering: .relaxed),
+        ]
+        last.withLock { last in
+            for (name, value) in values {
+                let delta = value - (last[name] ?? 0)
+                if delta > 0 { Counter(label: "iot_ingest_" + name).increment(by: delta) }
+                last[name] = value
+            }
+            for reason in RejectReason.allCases {
+                let key = "rejected." + reason.rawValue
+                let value = stats.rejectedCount(reason)
+                let delta = value - (last[key] ?? 0)
+                if delta > 0 {
+                    Counter(label: "iot_ingest_messages_rejected_total", dimensions: [("reason", reason.rawValue)])
+                        .increment(by: delta)
+                }
+                last[key] = value
+            }
+        }
+        Gauge(label: "iot_ingest_queue_depth").record(snapshot.queueDepth)
+        Gauge(label: "iot_ingest_queue_capacity").record(snapshot.queueCapacity)
+        Gauge(label: "iot_ingest_spool_files").record(snapshot.spoolFiles)
+        Gauge(label: "iot_ingest_uptime_seconds").record(report.uptimeSeconds)
+        Gauge(label: "iot_ingest_shutdown_in_progress").record(snapshot.shuttingDown ? 1 : 0)
+        for component in report.components {
+            Gauge(label: "iot_ingest_health_status", dimensions: [("component", component.name)])
+                .record(component.status.gaugeValue)
+        }
+        var buffer: [UInt8] = []
+        registry.emit(into: &buffer)
+        return buffer
+    }
+}

@@ -1,0 +1,81 @@
+import IngestCore
+import Logging
+import PostgresSink
+import Synchronization
+
+/// Keeps "did the database answer recently?" fresh for /ready (SPEC 9): every 5 s, unless a
+/// batch committed within that window (which already proves it), a `SELECT 1` on its own
+/// connection, on its own thread. /ready only reads the cached answer, so a dead database
+/// never makes a probe request wait.
+final class DatabaseProbe: Sendable {
+    static let interval = 5.0
+
+    struct State: Sendable {
+        var reachable = false
+        var checkedAt: Int64 = 0
+        var error: String?
+    }
+
+    private let url: String
+    private let stats: IngestStats
+    private let state = Mutex(State())
+    private let lock = ConditionLock()
+    private nonisolated(unsafe) var stopping = false
+    private nonisolated(unsafe) var thread: DedicatedThread?
+    // nonisolated(unsafe): `stopping` and `thread` are read and written only with `lock` held.
+
+    init(url: String, stats: IngestStats) {
+        self.url = url
+        self.stats = stats
+    }
+
+    var current: State { state.withLock { $0 } }
+
+    /// Marks the database as reachable (start-up migration just talked to it).
+    func markReachable() {
+        state.withLock { $0 = State(reachable: true, checkedAt: Timestamp.now(), error: nil) }
+    }
+
+    func start() {
+        lock.withLock { thread = DedicatedThread { self.loop() } }
+    }
+
+    func stop() {
+        let t = lock.withLock { () -> DedicatedThread? in
+            stopping = true
+            return thread
+        }
+        lock.broadcast()
+        t?.join()
+    }
+
+    private func loop() {
+        var connection: PostgresConnection?
+        defer { connection?.close() }
+        while true {
+            let stop = lock.withLock { () -> Bool in
+                if !stopping { lock.wait(seconds: Self.interval) }
+                return stopping
+            }
+            if stop { return }
+            let lastFlush = stats.lastFlushAt.load(ordering: .relaxed)
+            let now = Timestamp.now()
+            if now - lastFlush < Int64(Self.interval * 1e6) {
+                state.withLock { $0 = State(reachable: true, checkedAt: lastFlush, error: nil) }
+                continue
+            }
+            do {
+                if connection == nil || !(connection?.isOpen ?? false) {
+                    connection?.close()
+                    connection = try PostgresConnection(url: url, statementTimeoutMs: 2000)
+                }
+                _ = try connection?.scalar("SELECT 1")
+                state.withLock { $0 = State(reachable: true, checkedAt: Timestamp.now(), error: nil) }
+            } catch {
+                connection?.close()
+                connection = nil
+                state.withLock { $0 = State(reachable: false, checkedAt: Timestamp.now(), error: error.description) }
+            }
+        }
+    }
+}

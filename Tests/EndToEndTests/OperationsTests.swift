@@ -1,0 +1,204 @@
+import Foundation
+import IngestCore
+import Testing
+import TestSupport
+
+/// SPEC 9, 10, 3 (reload) and 2 (`healthcheck`) with real HTTP requests against the daemon.
+@Suite("Operations: probes, metrics, reload", .serialized, .enabled(if: TestServices.available), .exclusiveServices)
+struct OperationsTests {
+    func prefix() -> String { "op\(UUID().uuidString.prefix(6).lowercased())" }
+
+    func start(_ db: TestDatabase, _ p: String, port: Int, _ extra: [String: String] = [:],
+               arguments: [String] = ["run"]) async throws -> DaemonProcess {
+        var settings = ["mqtt.topics": "\(p)/+/telemetry", "payload.topic_template": "\(p)/{device_id}/telemetry",
+                        "http.port": String(port), "http.host": "127.0.0.1"]
+        settings.merge(extra) { _, new in new }
+        let daemon = try DaemonProcess(database: db, settings: settings, arguments: arguments)
+        try await daemon.waitFor("http_listening")
+        try await daemon.waitFor("subscribed")
+        return daemon
+    }
+
+    func get(_ port: Int, _ path: String, method: String = "GET") async throws -> HTTPClient.Response {
+        try await DedicatedThread.run { try HTTPClient.request(port: port, method: method, path: path) }
+    }
+
+    func waitForStatus(_ port: Int, _ path: String, _ status: Int, timeout: Double = 20) async throws {
+        try await waitUntil(timeout, "\(path) to answer \(status)") {
+            (try? await get(port, path))?.status == status
+        }
+    }
+
+    /// `name value` pairs of a Prometheus text exposition (labels kept in the name).
+    func samples(_ text: String) -> [String: Double] {
+        var out: [String: Double] = [:]
+        for line in text.split(separator: "\n") where !line.hasPrefix("#") {
+            guard let space = line.lastIndex(of: " "), let value = Double(line[line.index(after: space)...]) else { continue }
+            out[String(line[..<space])] = value
+        }
+        return out
+    }
+
+    @Test func endpointsAnswerAsSpecifiedAndMetricsAgreeWithTheDatabase() async throws {
+        let db = try await TestDatabase.create()
+        defer { Task { await db.drop() } }
+        let p = prefix(), port = HTTPClient.freePort()
+        let daemon = try await start(db, p, port: port)
+
+        let health = try await get(port, "/health")
+        #expect(health.status == 200)
+        let healthBody = try HTTPClient.json(health)
+        #expect(healthBody["status"] as? String == "healthy" && healthBody["service"] as? String == "iot-ingest")
+        #expect(healthBody["checked_at"] is String)
+
+        let ready = try await get(port, "/ready")
+        #expect(ready.status == 200)
+        let readyBody = try HTTPClient.json(ready)
+        for key in ["status", "service", "version", "checked_at", "uptime_seconds", "components"] {
+            #expect(readyBody[key] != nil, "\(key)")
+        }
+        for path in ["/ready?detailed=true", "/health/detailed"] {
+            let detailed = try HTTPClient.json(try await get(port, path))
+            let components = try #require(detailed["components"] as? [String: [String: Any]])
+            #expect(Set(components.keys) == ["mqtt", "database", "queue", "writer", "spool"], "\(path)")
+            for component in components.values {
+                for key in ["name", "status", "message", "checked_at", "metadata"] { #expect(component[key] != nil) }
+            }
+            #expect((components["queue"]?["metadata"] as? [String: Any])?["capacity"] as? Int == 50000)
+        }
+        #expect(try await get(port, "/nope").status == 404)
+        #expect(try await get(port, "/health", method: "POST").status == 405)
+
+        _ = try ChildProcess.loadgen(["--messages", "3000", "--invalid-fraction", "0.1", "--topic-prefix", p])
+        try await waitUntil(20, "rows") { try await db.count("SELECT count(*) FROM readings") >= 5400 }
+        try await Task.sleep(for: .seconds(1.5))  // a quiet period: every batch committed
+        let metrics = try await get(port, "/metrics")
+        #expect(metrics.status == 200)
+        #expect(metrics.headers["content-type"]?.hasPrefix("text/plain") == true)
+        let values = samples(metrics.body)
+        let names = ["messages_received_total", "messages_rejected_total", "messages_dropped_total", "queue_full_total",
+                     "rows_written_total", "batches_flushed_total", "db_errors_total", "mqtt_reconnects_total",
+                     "spooled_rows_total", "spool_replayed_rows_total", "config_reloads_total", "queue_depth",
+                     "queue_capacity", "spool_files", "health_status", "uptime_seconds", "shutdown_in_progress",
+                     "batch_flush_seconds", "batch_rows", "end_to_end_latency_seconds"]
+        for name in names {
+            #expect(metrics.body.contains("# TYPE iot_ingest_\(name) "), "\(name) is exposed")
+        }
+        for line in metrics.body.split(separator: "\n") where !line.hasPrefix("#") {
+            #expect(line.split(separator: " ").count == 2 && Double(line.split(separator: " ").last!) != nil,
+                    "sample line parses: \(line)")
+        }
+        let stored = try await db.count("SELECT count(*) FROM readings")
+        #expect(values["iot_ingest_rows_written_total"] == Double(stored))
+        #expect(values["iot_ingest_messages_rejected_total{reason=\"invalid_json\"}"] == 300)
+        #expect(values["iot_ingest_messages_received_total"] == 3000)
+        #expect(values["iot_ingest_end_to_end_latency_seconds_count"] == Double(stored))
+        #expect(values["iot_ingest_health_status{component=\"mqtt\"}"] == 1)
+        #expect(try await daemon.stop() == 0)
+    }
+
+    @Test func readinessFollowsBrokerDatabaseAndShutdown() async throws {
+        let db = try await TestDatabase.create()
+        defer { Task { await db.drop() } }
+        let p = prefix(), port = HTTPClient.freePort()
+        let daemon = try await start(db, p, port: port, ["shutdown.drain_timeout_s": "4", "shutdown.timeout_s": "20"])
+        try await waitForStatus(port, "/ready", 200)
+
+        try TestServices.control("stop-mqtt")
+        try await waitForStatus(port, "/ready", 503)
+        let down = try await get(port, "/ready")
+        #expect(down.headers["retry-after"] == "10")
+        #expect(try await get(port, "/health").status == 200, "liveness is not readiness")
+        try TestServices.control("start-mqtt")
+        try await waitForStatus(port, "/ready", 200)
+
+        try TestServices.control("stop-pg")
+        do {
+            try await waitForStatus(port, "/ready", 503, timeout: 15)
+        } catch {
+            try? TestServices.control("start-pg")
+            throw error
+        }
+        try TestServices.control("start-pg")
+        try await waitForStatus(port, "/ready", 200, timeout: 15)
+
+        // A slow drain (table locked) keeps the daemon in its shutdown sequence for a while:
+        // /ready answers 503 from shutdown_initiated, /health and /metrics still answer.
+        let lock = try LockHolder(database: db)
+        try await lock.waitUntilHeld()
+        _ = try ChildProcess.loadgen(["--messages", "3000", "--topic-prefix", p])
+        daemon.signal(SIGTERM)
+        try await daemon.waitFor("shutdown_initiated")
+        #expect(try await get(port, "/ready").status == 503)
+        #expect(try await get(port, "/health").status == 200)
+        let metrics = try await get(port, "/metrics")
+        #expect(samples(metrics.body)["iot_ingest_shutdown_in_progress"] == 1)
+        #expect(try await daemon.waitForExit(timeout: 20) == 0)
+        await lock.release()
+    }
+
+    @Test func sighupReloadsWhatItCanAndLosesNothing() async throws {
+        let db = try await TestDatabase.create()
+        defer { Task { await db.drop() } }
+        let p = prefix(), port = HTTPClient.freePort()
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("reload-\(p).yaml")
+        defer { try? FileManager.default.removeItem(at: file) }
+        try "log:\n  level: info\n".write(to: file, atomically: true, encoding: .utf8)
+        let daemon = try await start(db, p, port: port, arguments: ["run", "--config", file.path])
+        _ = try ChildProcess.loadgen(["--messages", "1000", "--topic-prefix", p])
+
+        // mqtt.host is pinned by --set (flags win), so the restart-only key we change is keepalive_s.
+        try "log:\n  level: debug\nmqtt:\n  host: elsewhere.invalid\n  keepalive_s: 45\nbatch:\n  max_rows: 100\n"
+            .write(to: file, atomically: true, encoding: .utf8)
+        daemon.signal(SIGHUP)
+        try await daemon.waitFor("config_reloaded")
+        let reloaded = try #require(daemon.event("config_reloaded"))
+        #expect((reloaded["changed"] as? [String])?.sorted() == ["batch.max_rows", "log.level"])
+        #expect(reloaded["requires_restart"] as? [String] == ["mqtt.keepalive_s"])
+        _ = try ChildProcess.loadgen(["--messages", "1000", "--topic-prefix", p, "--ts-base-ms", "1700000000000"])
+        try await daemon.waitFor("batch_committed")  // a debug line: the new level is live
+
+        try "log: [unclosed\n".write(to: file, atomically: true, encoding: .utf8)
+        daemon.signal(SIGHUP)
+        try await daemon.waitFor("config_reload_failed")
+        _ = try ChildProcess.loadgen(["--messages", "1000", "--topic-prefix", p, "--ts-base-ms", "1600000000000"])
+        try await waitUntil(20, "every reading") { try await db.count("SELECT count(*) FROM readings") >= 6000 }
+        let metrics = samples(try await get(port, "/metrics").body)
+        #expect(metrics["iot_ingest_config_reloads_total{result=\"success\"}"] == 1)
+        #expect(metrics["iot_ingest_config_reloads_total{result=\"failure\"}"] == 1)
+        #expect(try await daemon.stop() == 0)
+        #expect(try await db.count("SELECT count(*) FROM readings") == 6000)
+        #expect(try await db.count("SELECT count(DISTINCT (device_id, metric, time)) FROM readings") == 6000)
+    }
+
+    @Test func garbageAndSlowClientsDoNotDisturbTheProbes() async throws {
+        let db = try await TestDatabase.create()
+        defer { Task { await db.drop() } }
+        let p = prefix(), port = HTTPClient.freePort()
+        let daemon = try await start(db, p, port: port)
+        let garbage = try #require(HTTPClient.connect(port: port))
+        defer { close(garbage) }
+        HTTPClient.send(garbage, [UInt8](repeating: 0x41, count: 1_048_576))
+        let slow = try #require(HTTPClient.connect(port: port))
+        defer { close(slow) }
+        HTTPClient.send(slow, Array("GET /health HTTP/1.1\r\nHost: x\r\n".utf8))  // and never finish
+        for _ in 0..<5 {
+            let started = Timestamp.monotonicSeconds()
+            let health = try await get(port, "/health")
+            #expect(health.status == 200)
+            #expect(Timestamp.monotonicSeconds() - started < 1)
+        }
+        #expect(try await daemon.stop() == 0)
+    }
+
+    @Test func healthcheckCommandExitsZeroOnALiveDaemonAndOneOnAClosedPort() async throws {
+        let db = try await TestDatabase.create()
+        defer { Task { await db.drop() } }
+        let p = prefix(), port = HTTPClient.freePort()
+        let daemon = try await start(db, p, port: port)
+        let binary = TestServices.binDirectory.appendingPathComponent("iot-ingest").path
+        #expect(try ChildProcess.run(binary, ["healthcheck", "--url", "http://127.0.0.1:\(port)/health"], timeout: 10).code == 0)
+        #expect(try await daemon.stop() == 0)
+        #expect(try ChildProcess.run(binary, ["healthcheck", "--url", "http://127.0.0.1:\(port)/health"], timeout: 10).code == 1)
+    }
+}

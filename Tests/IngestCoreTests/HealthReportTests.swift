@@ -1,0 +1,46 @@
+import IngestCore
+import Observability
+import Testing
+
+@Suite struct HealthReportTests {
+    func healthy() -> HealthSnapshot {
+        var s = HealthSnapshot()
+        s.mqttConnected = true
+        s.mqttSubscribed = true
+        s.databaseReachable = true
+        s.queueCapacity = 100
+        return s
+    }
+
+    @Test func readyWhenConnectedSubscribedAndTheDatabaseAnswers() {
+        #expect(HealthReport(healthy()).status == .healthy)
+        var s = healthy()
+        s.mqttSubscribed = false
+        #expect(!HealthReport(s).isReady)
+        s = healthy()
+        s.databaseReachable = false
+        #expect(!HealthReport(s).isReady)
+        s = healthy()
+        s.shuttingDown = true
+        #expect(HealthReport(s).status == .unhealthy)
+    }
+
+    @Test func degradedButReadyWhenTheQueueIsNearlyFullOrTheSpoolHasFiles() {
+        var s = healthy()
+        s.queueDepth = 81
+        #expect(HealthReport(s).status == .degraded)
+        #expect(HealthReport(s).isReady)
+        s = healthy()
+        s.spoolFiles = 1
+        #expect(HealthReport(s).status == .degraded)
+    }
+
+    @Test func detailedBodyListsTheFiveComponents() {
+        let body = HealthReport(healthy()).json(version: "1", detailed: true).rendered
+        for name in ["\"mqtt\"", "\"database\"", "\"queue\"", "\"writer\"", "\"spool\"", "\"pending_rows\"",
+                     "\"last_flush_at\"", "\"subscriptions\"", "\"pool_size\"", "\"capacity\"", "\"bytes\""] {
+            #expect(body.contains(name), "\(name)")
+        }
+        #expect(HealthReport(healthy()).json(version: "1", detailed: false).rendered.contains("\"components\":{}"))
+    }
+}
