@@ -23,6 +23,9 @@ struct LoadgenCommand: ParsableCommand {
     @Option(name: .customLong("ts-base-ms"), help: "First timestamp (Unix ms); default now.") var tsBaseMs: Int64?
     @Option(help: "Seconds to wait for the broker and for the last acknowledgements.") var timeout = 120.0
     @Flag(help: "No progress line on stderr.") var quiet = false
+    @Flag(name: .customLong("count-only"),
+          help: "Do not publish: subscribe to <topic-prefix>/+/telemetry and count --messages arrivals (benchmark ceiling).")
+    var countOnly = false
 
     func validate() throws {
         guard (0...2).contains(qos) else { throw ValidationError("--qos must be 0, 1 or 2") }
@@ -33,6 +36,7 @@ struct LoadgenCommand: ParsableCommand {
     }
 
     func run() throws {
+        if countOnly { return try count() }
         let telemetry = Telemetry(devices: devices, readingsPerMessage: readingsPerMessage, topicPrefix: topicPrefix,
                                   tsBaseMs: tsBaseMs ?? Timestamp.now() / 1000)
         let publisher = try Publisher(host: host, port: port,
@@ -77,5 +81,23 @@ struct LoadgenCommand: ParsableCommand {
         ])
         Console.out(summary.rendered)
         if publisher.ackedCount < published { throw ExitCode(1) }
+    }
+
+    /// `--count-only`: the bare subscriber. Prints `{"received":..,"seconds":..,"rate":..}`,
+    /// seconds from the first to the last message.
+    func count() throws {
+        let subscriber = try BareSubscriber(host: host, port: port, topic: "\(topicPrefix)/+/telemetry", qos: qos)
+        guard subscriber.waitSubscribed(timeout: timeout) else {
+            Console.error("iot-loadgen: could not subscribe")
+            throw ExitCode(1)
+        }
+        Console.error("iot-loadgen: subscribed")
+        let (received, seconds) = subscriber.wait(for: messages, idle: 10)
+        subscriber.close()
+        Console.out(JSONValue.object([
+            ("received", .int(received)), ("seconds", .double((seconds * 1000).rounded() / 1000)),
+            ("rate", .double((Double(received) / max(seconds, 1e-9)).rounded())),
+        ]).rendered)
+        if received < messages { throw ExitCode(1) }
     }
 }

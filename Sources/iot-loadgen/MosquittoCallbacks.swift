@@ -14,3 +14,17 @@ func publisherOnConnect(_ mosq: OpaquePointer?, _ userdata: UnsafeMutableRawPoin
 func publisherOnDisconnect(_ mosq: OpaquePointer?, _ userdata: UnsafeMutableRawPointer?, _ rc: Int32) {
     Unmanaged<Publisher>.fromOpaque(userdata!).takeUnretainedValue().didDisconnect()
 }
+
+func subscriberOnConnect(_ mosq: OpaquePointer?, _ userdata: UnsafeMutableRawPointer?, _ rc: Int32) {
+    Unmanaged<BareSubscriber>.fromOpaque(userdata!).takeUnretainedValue().didConnect(rc)
+}
+
+func subscriberOnSubscribe(_ mosq: OpaquePointer?, _ userdata: UnsafeMutableRawPointer?, _ mid: Int32,
+                           _ count: Int32, _ granted: UnsafePointer<Int32>?) {
+    Unmanaged<BareSubscriber>.fromOpaque(userdata!).takeUnretainedValue().didSubscribe()
+}
+
+func subscriberOnMessage(_ mosq: OpaquePointer?, _ userdata: UnsafeMutableRawPointer?,
+                         _ message: UnsafePointer<mosquitto_message>?) {
+    Unmanaged<BareSubscriber>.fromOpaque(userdata!).takeUnretainedValue().didReceive()
+}

@@ -1,0 +1,317 @@
+#!/usr/bin/env python3
+"""The benchmark run behind scripts/bench.sh (which installs, starts the services, builds).
+
+Every figure is the median of --reps runs with min and max, taken in one run on this
+machine, with the broker, the database, the publisher and the daemon sharing its cores:
+  ceiling   a bare libmosquitto subscriber that only counts (iot-loadgen --count-only)
+  daemon    the same flood through iot-ingest into PostgreSQL, rows checked exactly
+  cpu       the daemon's user+system seconds per 1,000,000 readings (/proc/<pid>/stat)
+  memory    peak RSS (VmHWM) during the flood, and RSS with the queue held full
+  shutdown  SIGTERM to exit with ~50,000 messages queued and a healthy database
+  latency   p50/p99 of end_to_end_latency_seconds at half the ceiling rate
+"""
+import argparse, json, os, signal, statistics, subprocess, threading, time, urllib.request, uuid
+
+A = argparse.ArgumentParser()
+A.add_argument("--messages", type=int, default=500_000)
+A.add_argument("--reps", type=int, default=3)
+A.add_argument("--out", default="bench/results")
+args = A.parse_args()
+
+BIN = os.environ["BENCH_BIN"]
+WORK = os.environ["BENCH_WORK"]
+MQTT_PORT = os.environ["INGEST_TEST_MQTT_PORT"]
+ADMIN = os.environ["INGEST_TEST_ADMIN_URL"]
+CLK = os.sysconf("SC_CLK_TCK")
+
+
+def sh(*cmd, **kw):
+    return subprocess.run(cmd, check=True, capture_output=True, text=True, **kw).stdout.strip()
+
+
+def psql(url, sql):
+    return sh("psql", url, "-qAtc", sql)
+
+
+def new_db():
+    name = "bench_" + uuid.uuid4().hex[:10]
+    psql(ADMIN, f"CREATE DATABASE {name}")
+    return ADMIN.rsplit("/", 1)[0] + "/" + name
+
+
+def free_port():
+    import socket
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def loadgen(*extra, wait=True):
+    cmd = [f"{BIN}/iot-loadgen", "--host", "127.0.0.1", "--port", MQTT_PORT, "--quiet", *map(str, extra)]
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    if not wait:
+        return p
+    out, err = p.communicate(timeout=600)
+    if p.returncode != 0:
+        raise RuntimeError(f"loadgen failed: {err}")
+    return json.loads(out.strip().splitlines()[-1])
+
+
+class Daemon:
+    def __init__(self, url, prefix, **settings):
+        self.http = free_port()
+        self.log = os.path.join(WORK, f"daemon-{prefix}.log")
+        s = {"mqtt.topics": f"{prefix}/+/telemetry", "payload.topic_template": f"{prefix}/{{device_id}}/telemetry",
+             "mqtt.client_id": f"bench-{prefix}", "spool.dir": os.path.join(WORK, f"spool-{prefix}"),
+             "http.host": "127.0.0.1", **settings}
+        cmd = [f"{BIN}/iot-ingest", "run", "--mqtt-host", "127.0.0.1", "--mqtt-port", MQTT_PORT,
+               "--database-url", url, "--http-port", str(self.http)]
+        for k, v in s.items():
+            cmd += ["--set", f"{k}={v}"]
+        self.proc = subprocess.Popen(cmd, stdout=open(self.log, "w"), stderr=subprocess.STDOUT)
+        self.wait_event("subscribed")
+
+    def wait_event(self, event, timeout=60):
+        end = time.time() + timeout
+        while time.time() < end:
+            if f'"event":"{event}"' in open(self.log).read():
+                return
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.05)
+        raise RuntimeError(f"no {event} in {self.log}:\n" + open(self.log).read()[-3000:])
+
+    def metrics(self):
+        text = urllib.request.urlopen(f"http://127.0.0.1:{self.http}/metrics", timeout=5).read().decode()
+        out = {}
+        for line in text.splitlines():
+            if line and not line.startswith("#"):
+                name, value = line.rsplit(" ", 1)
+                out[name] = float(value)
+        return out
+
+    def cpu_seconds(self):
+        fields = open(f"/proc/{self.proc.pid}/stat").read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / CLK
+
+    def memory_kb(self, key):
+        for line in open(f"/proc/{self.proc.pid}/status"):
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+        return 0
+
+    def stop(self, timeout=60):
+        start = time.monotonic()
+        self.proc.send_signal(signal.SIGTERM)
+        code = self.proc.wait(timeout=timeout)
+        return code, time.monotonic() - start
+
+
+def stats(values):
+    return {"median": statistics.median(values), "min": min(values), "max": max(values), "runs": values}
+
+
+def ceiling(qos):
+    prefix = "ceil" + uuid.uuid4().hex[:6]
+    sub = loadgen("--count-only", "--messages", args.messages, "--qos", qos, "--topic-prefix", prefix, wait=False)
+    line = sub.stderr.readline()
+    assert "subscribed" in line, line
+    loadgen("--messages", args.messages, "--qos", qos, "--topic-prefix", prefix, "--devices", 1000)
+    out, _ = sub.communicate(timeout=300)
+    result = json.loads(out.strip().splitlines()[-1])
+    assert result["received"] == args.messages, result
+    return result["rate"]
+
+
+def flood(qos, samples=None):
+    """One daemon flood; returns messages/s, rows/s, cpu s per 1M readings, peak RSS MB."""
+    url = new_db()
+    prefix = "fl" + uuid.uuid4().hex[:6]
+    d = Daemon(url, prefix, **{"mqtt.qos": qos})
+    expected = 2 * args.messages
+    cpu0 = d.cpu_seconds()
+    pub = loadgen("--messages", args.messages, "--qos", qos, "--topic-prefix", prefix, "--devices", 1000, wait=False)
+    t0 = time.monotonic()
+    first = last = None
+    previous = 0
+    while True:
+        m = d.metrics()
+        rows = m.get("iot_ingest_rows_written_total", 0)
+        now = time.monotonic()
+        if samples is not None:
+            samples.append((now - t0, rows, m.get("iot_ingest_queue_depth", 0)))
+        if rows > 0 and first is None:
+            first = now
+        if rows >= expected:
+            last = now
+            break
+        if now - t0 > 300:
+            raise RuntimeError(f"flood stalled at {rows} rows")
+        previous = rows
+        time.sleep(0.05)
+    pub.communicate(timeout=60)
+    cpu = d.cpu_seconds() - cpu0
+    hwm = d.memory_kb("VmHWM") / 1024
+    code, _ = d.stop()
+    stored = int(psql(url, "SELECT count(*) FROM readings"))
+    assert code == 0 and stored == expected, (code, stored, expected)
+    seconds = last - first
+    return args.messages / seconds, expected / seconds, cpu / (expected / 1e6), hwm
+
+
+def memory_with_full_queue():
+    url = new_db()
+    prefix = "mem" + uuid.uuid4().hex[:6]
+    d = Daemon(url, prefix)
+    locker = subprocess.Popen(["psql", url, "-qAtc",
+                               "BEGIN; LOCK TABLE readings IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(300)"],
+                              env={**os.environ, "PGAPPNAME": "bench-locker"},
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(1)
+    messages = 120_000  # more than the queue holds: the rest waits at the broker
+    pub = loadgen("--messages", messages, "--topic-prefix", prefix, wait=False)
+    while d.metrics().get("iot_ingest_queue_depth", 0) < 49_000:
+        time.sleep(0.1)
+    pub.communicate(timeout=120)
+    rss = []
+    for _ in range(10):
+        rss.append(d.memory_kb("VmRSS") / 1024)
+        time.sleep(0.5)
+    psql(url, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'bench-locker'")
+    locker.kill()
+    end = time.time() + 120
+    while d.metrics().get("iot_ingest_rows_written_total", 0) < 2 * messages and time.time() < end:
+        time.sleep(0.1)
+    hwm = d.memory_kb("VmHWM") / 1024
+    d.stop()
+    stored = int(psql(url, "SELECT count(*) FROM readings"))
+    assert stored == 2 * messages, stored
+    return {"rss_first_mb": rss[0], "rss_last_mb": rss[-1], "rss_max_mb": max(rss), "peak_mb": hwm}
+
+
+def shutdown_with_queue():
+    url = new_db()
+    prefix = "sd" + uuid.uuid4().hex[:6]
+    d = Daemon(url, prefix)
+    locker = subprocess.Popen(["psql", url, "-qAtc",
+                               "BEGIN; LOCK TABLE readings IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(300)"],
+                              env={**os.environ, "PGAPPNAME": "bench-locker"},
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(1)
+    loadgen("--messages", 52_000, "--topic-prefix", prefix)
+    while d.metrics().get("iot_ingest_queue_depth", 0) < 49_000:
+        time.sleep(0.05)
+    queued = d.metrics()["iot_ingest_queue_depth"]
+    psql(url, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'bench-locker'")
+    code, seconds = d.stop()
+    locker.kill()
+    stored = int(psql(url, "SELECT count(*) FROM readings"))
+    assert code == 0 and stored == 104_000, (code, stored)
+    return seconds, queued
+
+
+def latency(rate):
+    url = new_db()
+    prefix = "lat" + uuid.uuid4().hex[:6]
+    d = Daemon(url, prefix)
+    messages = int(rate * 10)
+    loadgen("--messages", messages, "--rate", rate, "--topic-prefix", prefix)
+    end = time.time() + 30
+    while d.metrics().get("iot_ingest_rows_written_total", 0) < 2 * messages and time.time() < end:
+        time.sleep(0.1)
+    m = d.metrics()
+    d.stop()
+    buckets = sorted((float(k.split('le="')[1].rstrip('"}')), v) for k, v in m.items()
+                     if k.startswith("iot_ingest_end_to_end_latency_seconds_bucket") and "+Inf" not in k)
+    total = m["iot_ingest_end_to_end_latency_seconds_count"]
+
+    def quantile(q):  # linear interpolation inside the bucket, as Prometheus does
+        rank, lower, below = q * total, 0.0, 0.0
+        for upper, count in buckets:
+            if count >= rank:
+                return lower + (upper - lower) * (rank - below) / max(count - below, 1e-9)
+            lower, below = upper, count
+        return buckets[-1][0]
+    return quantile(0.5), quantile(0.99)
+
+
+def main():
+    os.makedirs(args.out, exist_ok=True)
+    results = {"messages": args.messages, "reps": args.reps, "machine": f"{os.cpu_count()} cores",
+               "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    print("ceiling QoS 1 / QoS 0 ...", flush=True)
+    c1 = [ceiling(1) for _ in range(args.reps)]
+    c0 = [ceiling(0) for _ in range(args.reps)]
+    print("daemon floods ...", flush=True)
+    samples = []
+    f1 = [flood(1, samples if i == 0 else None) for i in range(args.reps)]
+    f0 = [flood(0) for _ in range(args.reps)]
+    print("memory, shutdown, latency ...", flush=True)
+    mem = memory_with_full_queue()
+    sd = [shutdown_with_queue() for _ in range(args.reps)]
+    lat = [latency(statistics.median(c1) / 2) for _ in range(args.reps)]
+
+    results.update({
+        "ceiling_qos1_msgs": stats(c1), "ceiling_qos0_msgs": stats(c0),
+        "daemon_qos1_msgs": stats([f[0] for f in f1]), "daemon_qos1_rows": stats([f[1] for f in f1]),
+        "daemon_qos0_msgs": stats([f[0] for f in f0]), "daemon_qos0_rows": stats([f[1] for f in f0]),
+        "ratio_qos1": statistics.median(f[0] for f in f1) / statistics.median(c1),
+        "ratio_qos0": statistics.median(f[0] for f in f0) / statistics.median(c0),
+        "cpu_s_per_million_readings": stats([f[2] for f in f1]),
+        "peak_rss_mb_flood": stats([f[3] for f in f1]),
+        "memory_full_queue": mem,
+        "shutdown_s_50k_queued": stats([s[0] for s in sd]), "shutdown_queued_messages": [s[1] for s in sd],
+        "latency_rate_msgs": statistics.median(c1) / 2,
+        "latency_p50_s": stats([l[0] for l in lat]), "latency_p99_s": stats([l[1] for l in lat]),
+    })
+    json.dump(results, open(os.path.join(args.out, "latest.json"), "w"), indent=2)
+    with open(os.path.join(WORK, "flood.dat"), "w") as f:
+        prev_t, prev_rows = 0.0, 0.0
+        for t, rows, depth in samples:
+            if t - prev_t >= 0.25:
+                f.write(f"{t:.3f} {(rows - prev_rows) / (t - prev_t):.0f} {depth:.0f}\n")
+                prev_t, prev_rows = t, rows
+    write_markdown(results)
+    print(open(os.path.join(args.out, "latest.md")).read())
+
+
+def fmt(s, unit="", digits=0):
+    f = f"{{:,.{digits}f}}"
+    return f"{f.format(s['median'])}{unit} ({f.format(s['min'])}–{f.format(s['max'])})"
+
+
+def write_markdown(r):
+    def verdict(ok):
+        return "met" if ok else "**missed**"
+    mem = r["memory_full_queue"]
+    rows = [
+        ("Ceiling, bare subscriber, QoS 1", fmt(r["ceiling_qos1_msgs"], " msg/s"), "", ""),
+        ("Ceiling, bare subscriber, QoS 0", fmt(r["ceiling_qos0_msgs"], " msg/s"), "", ""),
+        ("Daemon QoS 1", fmt(r["daemon_qos1_msgs"], " msg/s") + ", " + fmt(r["daemon_qos1_rows"], " rows/s"), "", ""),
+        ("Daemon QoS 0", fmt(r["daemon_qos0_msgs"], " msg/s") + ", " + fmt(r["daemon_qos0_rows"], " rows/s"), "", ""),
+        ("Ratio to ceiling, QoS 1", f"{r['ratio_qos1']:.2f}x", ">= 0.75x", verdict(r["ratio_qos1"] >= 0.75)),
+        ("Ratio to ceiling, QoS 0", f"{r['ratio_qos0']:.2f}x", "(reported)", ""),
+        ("CPU per 1,000,000 readings", fmt(r["cpu_s_per_million_readings"], " s", 2), "<= 3.0 s",
+         verdict(r["cpu_s_per_million_readings"]["median"] <= 3.0)),
+        ("Peak RSS during the flood", fmt(r["peak_rss_mb_flood"], " MB", 1), "<= 64 MB",
+         verdict(r["peak_rss_mb_flood"]["median"] <= 64)),
+        ("RSS with the queue held full (first → last of 5 s)",
+         f"{mem['rss_first_mb']:.1f} → {mem['rss_last_mb']:.1f} MB (peak {mem['peak_mb']:.1f} MB)", "bounded",
+         verdict(mem["rss_last_mb"] <= mem["rss_first_mb"] * 1.05 + 1)),
+        ("SIGTERM to exit, ~50,000 queued", fmt(r["shutdown_s_50k_queued"], " s", 3), "<= 0.5 s",
+         verdict(r["shutdown_s_50k_queued"]["median"] <= 0.5)),
+        (f"Latency p50 at {r['latency_rate_msgs']:,.0f} msg/s", fmt(r["latency_p50_s"], " s", 3), "", ""),
+        (f"Latency p99 at {r['latency_rate_msgs']:,.0f} msg/s", fmt(r["latency_p99_s"], " s", 3), "<= 1.1 s",
+         verdict(r["latency_p99_s"]["median"] <= 1.1)),
+    ]
+    with open(os.path.join(args.out, "latest.md"), "w") as f:
+        f.write(f"Run {r['date']}, {r['machine']}, {r['messages']:,} messages x 2 readings from 1000 devices per flood, "
+                f"median of {r['reps']} (min–max). Every flood's row count was checked exactly.\n\n")
+        f.write("| figure | measured | target | |\n|---|---|---|---|\n")
+        for name, value, target, ok in rows:
+            f.write(f"| {name} | {value} | {target} | {ok} |\n")
+
+
+main()
