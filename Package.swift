@@ -3,6 +3,9 @@ import PackageDescription
 
 let strict: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
+    // Lets generic hot-path code (BoundedQueue<Message>, Mutex) be specialised across our
+    // modules in release builds instead of going through runtime generic metadata.
+    .unsafeFlags(["-cross-module-optimization"], .when(configuration: .release)),
 ]
 
 let package = Package(

@@ -16,6 +16,7 @@ A = argparse.ArgumentParser()
 A.add_argument("--messages", type=int, default=500_000)
 A.add_argument("--reps", type=int, default=3)
 A.add_argument("--out", default="bench/results")
+A.add_argument("--quick-cpu", action="store_true", help="only one QoS 1 flood; print msg/s and CPU (for profiling)")
 args = A.parse_args()
 
 BIN = os.environ["BENCH_BIN"]
@@ -238,6 +239,12 @@ def latency(rate):
 
 
 def main():
+    if args.quick_cpu:
+        for _ in range(args.reps):
+            msgs, rows, cpu, hwm = flood(1)
+            print(f"QoS 1 flood: {msgs:,.0f} msg/s, {rows:,.0f} rows/s, {cpu:.2f} CPU s per 1M readings, peak {hwm:.1f} MB",
+                  flush=True)
+        return
     os.makedirs(args.out, exist_ok=True)
     results = {"messages": args.messages, "reps": args.reps, "machine": f"{os.cpu_count()} cores",
                "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}

@@ -15,7 +15,13 @@ public final class BoundedQueue<Element: Sendable>: @unchecked Sendable {
     private var asyncTakers = Deque<(max: Int, continuation: CheckedContinuation<[Element], Never>)>()
     private var asyncPutters: [CheckedContinuation<Void, Never>] = []
     private var blockedThreads = 0
+    private var lastHandoff = 0.0
     public let capacity: Int
+    /// A waiting task is woken once this many items are there, or `handoffDelay` after the
+    /// previous hand-off, or by `nudge()`: waking a task per message costs more than the
+    /// decode itself, so under load the workers get items in batches.
+    public let handoffBatch: Int
+    public let handoffDelay: Double
 
     public enum FullPolicy: String, Sendable, CaseIterable {
         /// Wait for room: back-pressure reaches the broker.
@@ -31,9 +37,25 @@ public final class BoundedQueue<Element: Sendable>: @unchecked Sendable {
         case closed
     }
 
-    public init(capacity: Int) {
-        precondition(capacity >= 1)
+    public init(capacity: Int, handoffBatch: Int = 1, handoffDelay: Double = 0) {
+        precondition(capacity >= 1 && handoffBatch >= 1)
         self.capacity = capacity
+        self.handoffBatch = handoffBatch
+        self.handoffDelay = handoffDelay
+    }
+
+    /// Hands whatever is waiting to an idle task (called by a short periodic tick, so the
+    /// tail of a burst smaller than `handoffBatch` never waits longer than one tick).
+    public func nudge() {
+        lock.lock()
+        guard !items.isEmpty, let taker = asyncTakers.popFirst() else {
+            lock.unlock()
+            return
+        }
+        let batch = removeLocked(max: taker.max)
+        lastHandoff = Timestamp.monotonicSeconds()
+        lock.unlock()
+        taker.continuation.resume(returning: batch)
     }
 
     /// Items waiting.
@@ -92,6 +114,7 @@ public final class BoundedQueue<Element: Sendable>: @unchecked Sendable {
         lock.lock()
         if !items.isEmpty || closed {
             let batch = removeLocked(max: max)
+            lastHandoff = Timestamp.monotonicSeconds()
             let wake = roomLocked()
             lock.unlock()
             wake()
@@ -156,12 +179,21 @@ public final class BoundedQueue<Element: Sendable>: @unchecked Sendable {
     /// Appends and hands work to a waiting consumer; returns what to resume after unlocking.
     private func appendLocked(_ item: Element) -> (() -> Void)? {
         items.append(item)
-        if let taker = asyncTakers.popFirst() {
+        if !asyncTakers.isEmpty, handoffDue() {
+            let taker = asyncTakers.removeFirst()
             let batch = removeLocked(max: taker.max)
             return { taker.continuation.resume(returning: batch) }
         }
         if blockedThreads > 0 { lock.broadcast() }
         return nil
+    }
+
+    private func handoffDue() -> Bool {
+        if items.count >= handoffBatch || closed { return true }
+        let now = Timestamp.monotonicSeconds()
+        guard now - lastHandoff >= handoffDelay else { return false }
+        lastHandoff = now
+        return true
     }
 
     private func removeLocked(max: Int) -> [Element] {

@@ -52,11 +52,17 @@ public final class IngestMetrics: Sendable {
         }
     }
 
-    /// A batch (or part of one) was committed: its duration, size and each row's latency.
+    /// A batch (or part of one) was committed: its duration, its size, and the latency of
+    /// each message in it (rows of one message are adjacent and share a receive time, so
+    /// they are counted once: the histogram counts messages, not rows).
     public func committed(_ readings: ArraySlice<Reading>, seconds: Double, now: Int64 = Timestamp.now()) {
         batchFlush.recordNanoseconds(Int64(seconds * 1e9))
         batchRows.record(readings.count)
-        for r in readings { latency.record(Double(now - r.source.receivedAt) / 1e6) }
+        var previous = Int64.min
+        for r in readings where r.source.receivedAt != previous {
+            previous = r.source.receivedAt
+            latency.record(Double(now - previous) / 1e6)
+        }
     }
 
     public func configReloaded(success: Bool) {

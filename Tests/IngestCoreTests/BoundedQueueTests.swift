@@ -95,3 +95,24 @@ struct BoundedQueueTests {
         #expect(Set(collected).count == 6000)
     }
 }
+
+@Suite("BoundedQueue: batched hand-off to tasks")
+struct BoundedQueueHandoffTests {
+    @Test func aWaitingTaskIsWokenPerBatchAndNudgeDeliversTheTail() async throws {
+        let queue = BoundedQueue<Int>(capacity: 100, handoffBatch: 4, handoffDelay: 60)
+        _ = queue.put(0, policy: .block)
+        _ = await queue.take(max: 10)  // the first hand-off sets the clock
+        async let first = queue.take(max: 10)
+        try await Task.sleep(for: .milliseconds(50))
+        for i in 1...3 { _ = queue.put(i, policy: .block) }
+        try await Task.sleep(for: .milliseconds(50))
+        #expect(queue.count == 3, "below the batch size and before the delay: still queued")
+        _ = queue.put(4, policy: .block)
+        #expect(await first == [1, 2, 3, 4])
+        async let second = queue.take(max: 10)
+        try await Task.sleep(for: .milliseconds(50))
+        _ = queue.put(5, policy: .block)
+        queue.nudge()
+        #expect(await second == [5])
+    }
+}
