@@ -14,6 +14,8 @@ let package = Package(
     products: [
         .executable(name: "iot-ingest", targets: ["iot-ingest"]),
         .executable(name: "iot-loadgen", targets: ["iot-loadgen"]),
+        // For the micro-benchmarks package in Benchmarks/ (and anyone embedding the pipeline).
+        .library(name: "IngestKit", targets: ["IngestCore", "PostgresSink"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),

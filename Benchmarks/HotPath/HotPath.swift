@@ -1,0 +1,43 @@
+import Benchmark
+import IngestCore
+import PostgresSink
+
+// Per-operation time and allocations of the three things every message goes through.
+let benchmarks: @Sendable () -> Void = {
+    Benchmark.defaultConfiguration = .init(metrics: [.wallClock, .cpuTotal, .mallocCountTotal, .throughput],
+                                           maxDuration: .seconds(3))
+
+    let template = try! TopicTemplate("devices/{device_id}/telemetry")
+    let decoder = PayloadDecoder(template: template, maxBytes: 262_144)
+    let message = Message(topic: "devices/dev-00042/telemetry",
+                          payload: Array(#"{"ts":1795262400123,"temperature":21.53,"humidity":40.10}"#.utf8),
+                          receivedAt: 1_795_262_400_200_000)
+
+    Benchmark("decode one message (2 readings)") { benchmark in
+        var rows: [Reading] = []
+        rows.reserveCapacity(4)
+        for _ in benchmark.scaledIterations {
+            rows.removeAll(keepingCapacity: true)
+            blackHole(decoder.decode(message, into: &rows))
+        }
+    }
+
+    var rows: [Reading] = []
+    _ = decoder.decode(message, into: &rows)
+    let batch = Array(repeating: rows[0], count: 500)
+    Benchmark("COPY binary encode, 500 rows", configuration: .init(scalingFactor: .one)) { benchmark in
+        var encoder = CopyEncoder()
+        for _ in benchmark.scaledIterations {
+            encoder.encode(readings: batch)
+            blackHole(encoder.buffer.count)
+        }
+    }
+
+    let queue = BoundedQueue<Message>(capacity: 1024)
+    Benchmark("queue put + take (blocking, batches of 64)") { benchmark in
+        for _ in benchmark.scaledIterations {
+            for _ in 0..<64 { _ = queue.put(message, policy: .block) }
+            blackHole(queue.takeBlocking(max: 64))
+        }
+    }
+}
