@@ -1,4 +1,5 @@
 // swift-tools-version:6.1
+import Foundation
 import PackageDescription
 
 let strict: [SwiftSetting] = [
@@ -14,8 +15,6 @@ let package = Package(
     products: [
         .executable(name: "iot-ingest", targets: ["iot-ingest"]),
         .executable(name: "iot-loadgen", targets: ["iot-loadgen"]),
-        // For the micro-benchmarks package in Benchmarks/ (and anyone embedding the pipeline).
-        .library(name: "IngestKit", targets: ["IngestCore", "PostgresSink"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
@@ -104,3 +103,17 @@ let package = Package(
             swiftSettings: strict),
     ]
 )
+
+// Micro-benchmarks of the hot path (Benchmarks/HotPath), only when asked for, so the normal
+// build and test run never compile the benchmark framework:
+//   IOT_INGEST_BENCHMARKS=1 swift package benchmark
+if ProcessInfo.processInfo.environment["IOT_INGEST_BENCHMARKS"] != nil {
+    package.dependencies.append(
+        .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: ["MallocInterposer"]))
+    package.targets.append(
+        .executableTarget(
+            name: "HotPath",
+            dependencies: ["IngestCore", "PostgresSink", .product(name: "Benchmark", package: "benchmark")],
+            path: "Benchmarks/HotPath",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]))
+}

@@ -163,15 +163,26 @@ def flood(qos, samples=None):
     return steady_rows / 2, steady_rows, args.messages / (points[-1][0] - first), cpu / (expected / 1e6), hwm
 
 
-def memory_with_full_queue():
-    url = new_db()
-    prefix = "mem" + uuid.uuid4().hex[:6]
-    d = Daemon(url, prefix)
+def lock_readings(url):
+    """A psql session holding LOCK TABLE readings (the writers stall); kill it to release."""
     locker = subprocess.Popen(["psql", url, "-qAtc",
                                "BEGIN; LOCK TABLE readings IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(300)"],
                               env={**os.environ, "PGAPPNAME": "bench-locker"},
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     time.sleep(1)
+    return locker
+
+
+def unlock_readings(url, locker):
+    psql(url, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'bench-locker'")
+    locker.kill()
+
+
+def memory_with_full_queue():
+    url = new_db()
+    prefix = "mem" + uuid.uuid4().hex[:6]
+    d = Daemon(url, prefix)
+    locker = lock_readings(url)
     messages = 120_000  # more than the queue holds: the rest waits at the broker
     pub = loadgen("--messages", messages, "--topic-prefix", prefix, wait=False)
     while d.metrics().get("iot_ingest_queue_depth", 0) < 49_000:
@@ -181,8 +192,7 @@ def memory_with_full_queue():
     for _ in range(10):
         rss.append(d.memory_kb("VmRSS") / 1024)
         time.sleep(0.5)
-    psql(url, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'bench-locker'")
-    locker.kill()
+    unlock_readings(url, locker)
     end = time.time() + 120
     while d.metrics().get("iot_ingest_rows_written_total", 0) < 2 * messages and time.time() < end:
         time.sleep(0.1)
@@ -197,18 +207,13 @@ def shutdown_with_queue():
     url = new_db()
     prefix = "sd" + uuid.uuid4().hex[:6]
     d = Daemon(url, prefix)
-    locker = subprocess.Popen(["psql", url, "-qAtc",
-                               "BEGIN; LOCK TABLE readings IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(300)"],
-                              env={**os.environ, "PGAPPNAME": "bench-locker"},
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    time.sleep(1)
+    locker = lock_readings(url)
     loadgen("--messages", 52_000, "--topic-prefix", prefix)
     while d.metrics().get("iot_ingest_queue_depth", 0) < 49_000:
         time.sleep(0.05)
     queued = d.metrics()["iot_ingest_queue_depth"]
-    psql(url, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'bench-locker'")
-    code, seconds = d.stop()
-    locker.kill()
+    unlock_readings(url, locker)
+    code, seconds = d.stop()  # right after the lock goes: ~50,000 messages still queued
     stored = int(psql(url, "SELECT count(*) FROM readings"))
     assert code == 0 and stored == 104_000, (code, stored)
     return seconds, queued

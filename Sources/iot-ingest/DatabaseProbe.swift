@@ -19,10 +19,8 @@ final class DatabaseProbe: Sendable {
     private let url: String
     private let stats: IngestStats
     private let state = Mutex(State())
-    private let lock = ConditionLock()
-    private nonisolated(unsafe) var stopping = false
-    private nonisolated(unsafe) var thread: DedicatedThread?
-    // nonisolated(unsafe): `stopping` and `thread` are read and written only with `lock` held.
+    private let ticker = Ticker(interval: DatabaseProbe.interval)
+    private let thread = Mutex<DedicatedThread?>(nil)
 
     init(url: String, stats: IngestStats) {
         self.url = url
@@ -37,27 +35,19 @@ final class DatabaseProbe: Sendable {
     }
 
     func start() {
-        lock.withLock { thread = DedicatedThread { self.loop() } }
+        thread.withLock { $0 = DedicatedThread { self.loop() } }
     }
 
+    /// Stops the loop and joins its thread. Blocking.
     func stop() {
-        let t = lock.withLock { () -> DedicatedThread? in
-            stopping = true
-            return thread
-        }
-        lock.broadcast()
-        t?.join()
+        ticker.stop()
+        thread.withLock { $0 }?.join()
     }
 
     private func loop() {
         var connection: PostgresConnection?
         defer { connection?.close() }
-        while true {
-            let stop = lock.withLock { () -> Bool in
-                if !stopping { lock.wait(seconds: Self.interval) }
-                return stopping
-            }
-            if stop { return }
+        while ticker.wait() {
             let lastFlush = stats.lastFlushAt.load(ordering: .relaxed)
             let now = Timestamp.now()
             if now - lastFlush < Int64(Self.interval * 1e6) {

@@ -1,20 +1,17 @@
 import IngestCore
 import Logging
 import PostgresSink
+import Synchronization
 
 /// Replays the spool every 30 s while the daemon runs (SPEC 8), on its own thread with its
 /// own connection, so spooled rows find their way in once the database is back.
 final class SpoolReplayLoop: Sendable {
-    static let interval = 30.0
-
     let spool: Spool
     let database: IngestConfiguration.Database
     let stats: IngestStats
     let logger: Logger
-    private let lock = ConditionLock()
-    private nonisolated(unsafe) var stopping = false
-    private nonisolated(unsafe) var thread: DedicatedThread?
-    // nonisolated(unsafe): both vars are read and written only with `lock` held.
+    private let ticker = Ticker(interval: 30)
+    private let thread = Mutex<DedicatedThread?>(nil)
 
     init(spool: Spool, database: IngestConfiguration.Database, stats: IngestStats, logger: Logger) {
         self.spool = spool
@@ -24,31 +21,21 @@ final class SpoolReplayLoop: Sendable {
     }
 
     func start() {
-        lock.withLock { thread = DedicatedThread { self.loop() } }
+        thread.withLock {
+            $0 = DedicatedThread {
+                while self.ticker.wait() {
+                    guard !self.spool.files().isEmpty else { continue }
+                    replayOnce(spool: self.spool, database: self.database, stats: self.stats, logger: self.logger,
+                               shouldStop: { self.ticker.isStopped })
+                }
+            }
+        }
     }
 
     /// Stops between two files and joins the thread. Blocking.
     func stop() {
-        let t = lock.withLock { () -> DedicatedThread? in
-            stopping = true
-            return thread
-        }
-        lock.broadcast()
-        t?.join()
-    }
-
-    private var isStopping: Bool { lock.withLock { stopping } }
-
-    private func loop() {
-        while true {
-            let stop = lock.withLock { () -> Bool in
-                if !stopping { lock.wait(seconds: Self.interval) }
-                return stopping
-            }
-            if stop { return }
-            guard !spool.files().isEmpty else { continue }
-            _ = replayOnce(spool: spool, database: database, stats: stats, logger: logger, shouldStop: { self.isStopping })
-        }
+        ticker.stop()
+        thread.withLock { $0 }?.join()
     }
 }
 

@@ -1,0 +1,27 @@
+/// Paces a loop on a thread the daemon owns (the spool replay, the database probe): `wait()`
+/// sleeps one interval and says whether to go on; `stop()` wakes it at once to say no.
+public final class Ticker: Sendable {
+    private let interval: Double
+    private let lock = ConditionLock()
+    // Read and written only with `lock` held.
+    private nonisolated(unsafe) var stopped = false
+
+    public init(interval: Double) {
+        self.interval = interval
+    }
+
+    /// Sleeps up to one interval. False once `stop()` was called (then returns at once).
+    public func wait() -> Bool {
+        lock.withLock {
+            if !stopped { lock.wait(seconds: interval) }
+            return !stopped
+        }
+    }
+
+    public var isStopped: Bool { lock.withLock { stopped } }
+
+    public func stop() {
+        lock.withLock { stopped = true }
+        lock.broadcast()
+    }
+}
