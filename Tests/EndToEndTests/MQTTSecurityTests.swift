@@ -1,0 +1,99 @@
+import Foundation
+import IngestCore
+import Testing
+import TestSupport
+
+/// Username/password and TLS against a real mosquitto listener of the test's own, with a
+/// CA, a server certificate and a password file made for the test.
+@Suite("MQTT authentication and TLS", .serialized, .enabled(if: TestServices.available), .sharedServices)
+struct MQTTSecurityTests {
+    final class SecureBroker: @unchecked Sendable {
+        // @unchecked: the Process is configured before run() and then only terminated.
+        let directory: URL
+        let port = HTTPClient.freePort()
+        let process = Process()
+
+        init() throws {
+            directory = FileManager.default.temporaryDirectory.appendingPathComponent("tls-\(UUID().uuidString.prefix(8))")
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            let d = directory.path
+            let script = """
+                set -e
+                cd '\(d)'
+                openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=test-ca -keyout ca.key -out ca.crt 2>/dev/null
+                openssl req -newkey rsa:2048 -nodes -subj /CN=localhost -keyout server.key -out server.csr 2>/dev/null
+                printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\\n' > san.ext
+                openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 -extfile san.ext \
+                  -out server.crt 2>/dev/null
+                mosquitto_passwd -c -b passwd ingest 's3cret-pw' 2>/dev/null
+                printf 's3cret-pw\\n' > client-password
+                chmod 644 server.key passwd
+                chmod 755 .
+                cat > mosquitto.conf <<CONF
+                listener \(port) 127.0.0.1
+                cafile \(d)/ca.crt
+                certfile \(d)/server.crt
+                keyfile \(d)/server.key
+                allow_anonymous false
+                password_file \(d)/passwd
+                persistence false
+                CONF
+                """
+            let made = try ChildProcess.run("/bin/bash", ["-c", script], timeout: 60)
+            guard made.code == 0 else { throw Failure("could not make certificates: \(made.errorOutput)") }
+            process.executableURL = URL(fileURLWithPath: "/usr/sbin/mosquitto")
+            process.arguments = ["-c", directory.appendingPathComponent("mosquitto.conf").path]
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+        }
+
+        func file(_ name: String) -> String { directory.appendingPathComponent(name).path }
+
+        func publish(_ payload: String, topic: String) throws {
+            let result = try ChildProcess.run("/usr/bin/mosquitto_pub", [
+                "-h", "localhost", "-p", String(port), "--cafile", file("ca.crt"), "-u", "ingest", "-P", "s3cret-pw",
+                "-q", "1", "-t", topic, "-m", payload,
+            ], timeout: 20)
+            guard result.code == 0 else { throw Failure("mosquitto_pub: \(result.errorOutput)") }
+        }
+
+        deinit {
+            process.terminate()
+            try? FileManager.default.removeItem(at: directory)
+        }
+    }
+
+    @Test func connectsWithTLSAndAPasswordFileAndNeverLogsThePassword() async throws {
+        let broker = try SecureBroker()
+        let db = try await TestDatabase.create()
+        defer { Task { await db.drop() } }
+        try await Task.sleep(for: .milliseconds(300))
+        let daemon = try DaemonProcess(database: db, settings: [
+            "mqtt.host": "localhost", "mqtt.port": String(broker.port), "mqtt.username": "ingest",
+            "mqtt.password_file": broker.file("client-password"), "mqtt.tls.ca_file": broker.file("ca.crt"),
+            "mqtt.topics": "secure/+/telemetry", "payload.topic_template": "secure/{device_id}/telemetry",
+        ])
+        try await daemon.waitFor("subscribed")
+        try broker.publish(#"{"t": 1.5}"#, topic: "secure/d1/telemetry")
+        try await waitUntil(20, "the row") { try await db.count("SELECT count(*) FROM readings") >= 1 }
+        #expect(try await daemon.stop() == 0)
+        #expect(try await db.query("SELECT device_id || ' ' || metric || '=' || value FROM readings") == "d1 t=1.5")
+        #expect(!daemon.log.contains("s3cret-pw"))
+    }
+
+    @Test func aWrongPasswordIsRefusedAndReportedWithoutTheSecret() async throws {
+        let broker = try SecureBroker()
+        let db = try await TestDatabase.create()
+        defer { Task { await db.drop() } }
+        try await Task.sleep(for: .milliseconds(300))
+        let daemon = try DaemonProcess(database: db, settings: [
+            "mqtt.host": "localhost", "mqtt.port": String(broker.port), "mqtt.username": "ingest",
+            "mqtt.password": "wrong-pw-value", "mqtt.tls.ca_file": broker.file("ca.crt"),
+        ])
+        try await daemon.waitFor("mqtt_connect_refused")
+        #expect(!daemon.eventNames().contains("subscribed"))
+        #expect(try await daemon.stop() == 0)
+        #expect(!daemon.log.contains("wrong-pw-value"))
+    }
+}
