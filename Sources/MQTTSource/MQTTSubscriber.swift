@@ -35,7 +35,6 @@ public final class MQTTSubscriber: Sendable {
     private let stats: IngestStats
     private let logger: Logger
     private let state = Mutex(State())
-    private let onMessageCallback: @Sendable (Message) -> Void
     private let dropLog = Mutex(-Double.infinity)
 
     private static let libraryInitialised: Bool = {
@@ -43,21 +42,17 @@ public final class MQTTSubscriber: Sendable {
         return true
     }()
 
-    /// - Parameters:
-    ///   - policy: read on every full-queue event, so a reload of `queue.full_policy` applies
-    ///     to the next message.
-    ///   - onMessage: called for each received message before it is queued (metrics).
+    /// - Parameter policy: read on every full-queue event, so a reload of
+    ///   `queue.full_policy` applies to the next message.
     public init(settings: IngestConfiguration.MQTT, queue: BoundedQueue<Message>,
                 policy: @escaping @Sendable () -> BoundedQueue<Message>.FullPolicy,
-                stats: IngestStats, logger: Logger,
-                onMessage: @escaping @Sendable (Message) -> Void = { _ in }) throws(MQTTError) {
+                stats: IngestStats, logger: Logger) throws(MQTTError) {
         _ = Self.libraryInitialised
         self.settings = settings
         self.queue = queue
         self.policy = policy
         self.stats = stats
         self.logger = logger
-        self.onMessageCallback = onMessage
         guard let handle = mosquitto_new(settings.clientID, settings.cleanSession, nil) else {
             throw MQTTError(operation: "mosquitto_new", code: MOSQ_ERR_NOMEM.rawValue)
         }
@@ -190,7 +185,6 @@ public final class MQTTSubscriber: Sendable {
 
     func didReceive(_ message: Message) {
         stats.messagesReceived.add(1, ordering: .relaxed)
-        onMessageCallback(message)
         switch queue.put(message, policy: policy()) {
         case .enqueued(let waited):
             if waited { stats.queueFull.add(1, ordering: .relaxed) }

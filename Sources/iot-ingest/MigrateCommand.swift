@@ -14,7 +14,7 @@ struct MigrateCommand: AsyncParsableCommand {
 
     func run() async throws {
         let configuration = try options.load()
-        let logger = Bootstrap.logging(configuration)
+        let logger = Bootstrap.logging(configuration).logger
         do {
             _ = try await Database.migrate(configuration.database, logger: logger)
         } catch {

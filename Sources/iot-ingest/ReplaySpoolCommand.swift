@@ -11,7 +11,7 @@ struct ReplaySpoolCommand: AsyncParsableCommand {
 
     func run() async throws {
         let configuration = try options.load()
-        let logger = Bootstrap.logging(configuration)
+        let logger = Bootstrap.logging(configuration).logger
         let spool = Spool(directory: configuration.spoolDirectory)
         spool.removeTemporaries()
         if configuration.database.createSchema {

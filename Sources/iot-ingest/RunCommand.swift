@@ -21,7 +21,7 @@ struct RunCommand: AsyncParsableCommand {
             Console.error("invalid configuration:\n  - spool.dir: \(error) (value: \"\(configuration.spoolDirectory)\")")
             throw ExitCode(2)
         }
-        let logger = Bootstrap.logging(configuration)
+        let (logger, logSettings) = Bootstrap.logging(configuration)
         var loaded: Logger.Metadata = ["file": .string(configuration.filePath ?? "none")]
         for (key, value) in configuration.redacted {
             switch value {
@@ -72,7 +72,7 @@ struct RunCommand: AsyncParsableCommand {
         let exitCode = ExitCodeBox()
         let groupBox = GroupBox()
         let reloader = ConfigurationReloader(inputs: options.inputs, pipeline: pipeline,
-                                             logSettings: Bootstrap.logSettings!, metrics: metrics, logger: logger)
+                                             logSettings: logSettings, metrics: metrics, logger: logger)
         let signals = SignalService(coordinator: coordinator, logger: logger, group: groupBox,
                                     reload: { reloader.reload() })
         if configuration.database.createSchema { pipeline.probe.markReachable() }
