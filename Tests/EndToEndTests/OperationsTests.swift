@@ -171,6 +171,32 @@ struct OperationsTests {
         #expect(try await db.count("SELECT count(DISTINCT (device_id, metric, time)) FROM readings") == 6000)
     }
 
+    @Test func dropNewestCountsEveryMessageItDropsAndStoresTheRest() async throws {
+        let db = try await TestDatabase.create()
+        defer { Task { await db.drop() } }
+        let p = prefix(), port = HTTPClient.freePort()
+        let daemon = try await start(db, p, port: port, ["queue.capacity": "200", "queue.full_policy": "drop_newest"])
+        let lock = try LockHolder(database: db)
+        try await lock.waitUntilHeld()
+        _ = try ChildProcess.loadgen(["--messages", "5000", "--topic-prefix", p])
+        try await waitUntil(20, "drops") {
+            samples(try await get(port, "/metrics").body)["iot_ingest_messages_dropped_total", default: 0] > 0
+        }
+        await lock.release()
+        try await waitUntil(20, "received and settled") {
+            let m = samples(try await get(port, "/metrics").body)
+            let dropped = m["iot_ingest_messages_dropped_total", default: 0]
+            return m["iot_ingest_messages_received_total"] == 5000
+                && m["iot_ingest_rows_written_total"] == 2 * (5000 - dropped)
+        }
+        let m = samples(try await get(port, "/metrics").body)
+        let dropped = Int(m["iot_ingest_messages_dropped_total", default: 0])
+        #expect(dropped > 0 && m["iot_ingest_queue_full_total", default: 0] >= Double(dropped))
+        #expect(try await daemon.stop() == 0)
+        #expect(try await db.count("SELECT count(*) FROM readings") == 2 * (5000 - dropped))
+        #expect(daemon.eventNames().contains("message_dropped"))
+    }
+
     @Test func garbageAndSlowClientsDoNotDisturbTheProbes() async throws {
         let db = try await TestDatabase.create()
         defer { Task { await db.drop() } }
