@@ -36,23 +36,30 @@ public final class MQTTSubscriber: Sendable {
     private let logger: Logger
     private let state = Mutex(State())
     private let dropLog = Mutex(-Double.infinity)
+    private let stranded: @Sendable (Message) -> Void
 
     private static let libraryInitialised: Bool = {
         mosquitto_lib_init()
         return true
     }()
 
-    /// - Parameter policy: read on every full-queue event, so a reload of
-    ///   `queue.full_policy` applies to the next message.
+    /// - Parameters:
+    ///   - policy: read on every full-queue event, so a reload of `queue.full_policy`
+    ///     applies to the next message.
+    ///   - stranded: takes a message that finds the queue already closed (a forced shutdown
+    ///     while this thread waited for room); libmosquitto has acknowledged it, so it must
+    ///     be kept (spooled), not dropped. Called on libmosquitto's thread; may block.
     public init(settings: IngestConfiguration.MQTT, queue: BoundedQueue<Message>,
                 policy: @escaping @Sendable () -> BoundedQueue<Message>.FullPolicy,
-                stats: IngestStats, logger: Logger) throws(MQTTError) {
+                stats: IngestStats, logger: Logger,
+                stranded: @escaping @Sendable (Message) -> Void) throws(MQTTError) {
         _ = Self.libraryInitialised
         self.settings = settings
         self.queue = queue
         self.policy = policy
         self.stats = stats
         self.logger = logger
+        self.stranded = stranded
         guard let handle = mosquitto_new(settings.clientID, settings.cleanSession, nil) else {
             throw MQTTError(operation: "mosquitto_new", code: MOSQ_ERR_NOMEM.rawValue)
         }
@@ -203,10 +210,9 @@ public final class MQTTSubscriber: Sendable {
                 ])
             }
         case .closed:
-            // Only possible if the queue was closed before stop() joined this thread, which
-            // the shutdown order rules out; count it as lost so it cannot hide.
-            stats.lostRows.add(1, ordering: .relaxed)
-            logger.error("message_after_queue_closed", metadata: ["topic": .string(message.topic)])
+            // The orderly shutdown joins this thread before closing the queue, so only the
+            // forced path gets here.
+            stranded(message)
         }
     }
 }

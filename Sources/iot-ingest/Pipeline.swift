@@ -59,8 +59,16 @@ final class Pipeline: ShutdownSteps, HealthSource {
                             poolSize: c.database.poolSize),
             batches: batches, maxRetries: { live.current.batch.maxRetries },
             stats: stats, logger: logger, hooks: hooks)
-        subscriber = try MQTTSubscriber(settings: c.mqtt, queue: messages, policy: { live.current.queue.fullPolicy },
-                                        stats: stats, logger: logger)
+        let decoder = self.decoder
+        subscriber = try MQTTSubscriber(
+            settings: c.mqtt, queue: messages, policy: { live.current.queue.fullPolicy }, stats: stats, logger: logger,
+            stranded: { message in
+                stats.strandedInFlight.add(1, ordering: .relaxed)
+                defer { stats.strandedInFlight.subtract(1, ordering: .relaxed) }
+                var batch = Batch()
+                if let reject = decoder.decode(message, into: &batch.readings) { batch.rejects.append(reject) }
+                Pipeline.spool(batch, to: spool, stats: stats, logger: log, reason: "forced shutdown")
+            })
     }
 
     /// Writers, workers and the flush ticker first, the subscriber last: by the time a
@@ -210,8 +218,14 @@ final class Pipeline: ShutdownSteps, HealthSource {
         writer.cancelInFlight()
         messages.close()
         sweepToSpool()
-        let end = Timestamp.monotonicSeconds() + 2
-        while writer.inFlightRows > 0 && Timestamp.monotonicSeconds() < end { usleep(10_000) }
+        // Bounded wait for the writers' in-flight batches and for a message the MQTT thread
+        // was holding (it wakes on close() and spools it itself); at least 50 ms for the latter.
+        let start = Timestamp.monotonicSeconds()
+        while Timestamp.monotonicSeconds() - start < 2 {
+            let busy = writer.inFlightRows > 0 || stats.strandedInFlight.load(ordering: .relaxed) > 0
+            if !busy && Timestamp.monotonicSeconds() - start > 0.05 { break }
+            usleep(10_000)
+        }
         sweepToSpool()
         return stats.spooledRows.load(ordering: .relaxed) - before
     }
