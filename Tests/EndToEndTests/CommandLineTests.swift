@@ -6,14 +6,14 @@ import TestSupport
 @Suite struct CommandLineTests {
     var binary: String { TestServices.binDirectory.appendingPathComponent("iot-ingest").path }
 
-    func run(_ arguments: [String], environment: [String: String] = [:]) throws -> ChildProcess.Result {
+    func run(_ arguments: [String], environment: [String: String] = [:]) async throws -> ChildProcess.Result {
         var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("INGEST_") }
         env.merge(environment) { _, new in new }
-        return try ChildProcess.run(binary, arguments, environment: env, timeout: 30)
+        return try await ChildProcess.run(binary, arguments, environment: env, timeout: 30)
     }
 
-    @Test func checkConfigRejectsBadInputWithExitTwoNamingTheKey() throws {
-        let result = try run(["check-config", "--set", "mqtt.port=70000", "--set", "queue.full_policy=maybe"],
+    @Test func checkConfigRejectsBadInputWithExitTwoNamingTheKey() async throws {
+        let result = try await run(["check-config", "--set", "mqtt.port=70000", "--set", "queue.full_policy=maybe"],
                              environment: ["INGEST_WORKERS": "zero"])
         #expect(result.code == 2)
         #expect(result.errorOutput.contains("mqtt.port"))
@@ -21,8 +21,8 @@ import TestSupport
         #expect(result.errorOutput.contains("workers") && result.errorOutput.contains("INGEST_WORKERS"))
     }
 
-    @Test func checkConfigPrintsNestedJSONWithSecretsMasked() throws {
-        let result = try run(["check-config", "--database-url", "postgresql://u:topsecret@db/iot", "--mqtt-port", "1999"],
+    @Test func checkConfigPrintsNestedJSONWithSecretsMasked() async throws {
+        let result = try await run(["check-config", "--database-url", "postgresql://u:topsecret@db/iot", "--mqtt-port", "1999"],
                              environment: ["INGEST_MQTT_PASSWORD": "hunter2"])
         #expect(result.code == 0)
         let json = try #require(try JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [String: Any])
@@ -33,22 +33,22 @@ import TestSupport
         #expect(!result.output.contains("topsecret") && !result.output.contains("hunter2"))
     }
 
-    @Test func unknownFlagsAndSubcommandsExitTwo() throws {
-        #expect(try run(["--no-such-flag"]).code == 2)
-        #expect(try run(["check-config", "--bogus"]).code == 2)
-        #expect(try run(["frobnicate"]).code == 2)
-        let help = try run(["--help"])
+    @Test func unknownFlagsAndSubcommandsExitTwo() async throws {
+        #expect(try await run(["--no-such-flag"]).code == 2)
+        #expect(try await run(["check-config", "--bogus"]).code == 2)
+        #expect(try await run(["frobnicate"]).code == 2)
+        let help = try await run(["--help"])
         #expect(help.code == 0 && help.output.contains("check-config"))
     }
 
-    @Test func runRefusesAnUnusableSpoolDirectoryWithExitTwo() throws {
-        let result = try run(["run", "--set", "spool.dir=/proc/iot-ingest-spool"])
+    @Test func runRefusesAnUnusableSpoolDirectoryWithExitTwo() async throws {
+        let result = try await run(["run", "--set", "spool.dir=/proc/iot-ingest-spool"])
         #expect(result.code == 2)
         #expect(result.errorOutput.contains("spool.dir"))
     }
 
-    @Test func loadgenUnknownFlagExitsTwo() throws {
+    @Test func loadgenUnknownFlagExitsTwo() async throws {
         let loadgen = TestServices.binDirectory.appendingPathComponent("iot-loadgen").path
-        #expect(try ChildProcess.run(loadgen, ["--nope"], timeout: 10).code == 2)
+        #expect(try await ChildProcess.run(loadgen, ["--nope"], timeout: 10).code == 2)
     }
 }

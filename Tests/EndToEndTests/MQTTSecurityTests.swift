@@ -13,8 +13,18 @@ struct MQTTSecurityTests {
         let port = HTTPClient.freePort()
         let process = Process()
 
-        init() throws {
+        static func start() async throws -> SecureBroker {
+            let broker = SecureBroker()
+            try await broker.prepare()
+            try broker.process.run()
+            return broker
+        }
+
+        private init() {
             directory = FileManager.default.temporaryDirectory.appendingPathComponent("tls-\(UUID().uuidString.prefix(8))")
+        }
+
+        private func prepare() async throws {
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
             let d = directory.path
             let script = """
@@ -39,19 +49,18 @@ struct MQTTSecurityTests {
                 persistence false
                 CONF
                 """
-            let made = try ChildProcess.run("/bin/bash", ["-c", script], timeout: 60)
+            let made = try await ChildProcess.run("/bin/bash", ["-c", script], timeout: 60)
             guard made.code == 0 else { throw Failure("could not make certificates: \(made.errorOutput)") }
             process.executableURL = URL(fileURLWithPath: "/usr/sbin/mosquitto")
             process.arguments = ["-c", directory.appendingPathComponent("mosquitto.conf").path]
             process.standardOutput = FileHandle.nullDevice
             process.standardError = FileHandle.nullDevice
-            try process.run()
         }
 
         func file(_ name: String) -> String { directory.appendingPathComponent(name).path }
 
-        func publish(_ payload: String, topic: String) throws {
-            let result = try ChildProcess.run("/usr/bin/mosquitto_pub", [
+        func publish(_ payload: String, topic: String) async throws {
+            let result = try await ChildProcess.run("/usr/bin/mosquitto_pub", [
                 "-h", "localhost", "-p", String(port), "--cafile", file("ca.crt"), "-u", "ingest", "-P", "s3cret-pw",
                 "-q", "1", "-t", topic, "-m", payload,
             ], timeout: 20)
@@ -65,7 +74,7 @@ struct MQTTSecurityTests {
     }
 
     @Test func connectsWithTLSAndAPasswordFileAndNeverLogsThePassword() async throws {
-        let broker = try SecureBroker()
+        let broker = try await SecureBroker.start()
         let db = try await TestDatabase.create()
         defer { Task { await db.drop() } }
         try await Task.sleep(for: .milliseconds(300))
@@ -75,7 +84,7 @@ struct MQTTSecurityTests {
             "mqtt.topics": "secure/+/telemetry", "payload.topic_template": "secure/{device_id}/telemetry",
         ])
         try await daemon.waitFor("subscribed")
-        try broker.publish(#"{"t": 1.5}"#, topic: "secure/d1/telemetry")
+        try await broker.publish(#"{"t": 1.5}"#, topic: "secure/d1/telemetry")
         try await waitUntil(20, "the row") { try await db.count("SELECT count(*) FROM readings") >= 1 }
         #expect(try await daemon.stop() == 0)
         #expect(try await db.query("SELECT device_id || ' ' || metric || '=' || value FROM readings") == "d1 t=1.5")
@@ -83,7 +92,7 @@ struct MQTTSecurityTests {
     }
 
     @Test func aWrongPasswordIsRefusedAndReportedWithoutTheSecret() async throws {
-        let broker = try SecureBroker()
+        let broker = try await SecureBroker.start()
         let db = try await TestDatabase.create()
         defer { Task { await db.drop() } }
         try await Task.sleep(for: .milliseconds(300))

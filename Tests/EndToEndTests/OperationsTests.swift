@@ -69,7 +69,7 @@ struct OperationsTests {
         #expect(try await get(port, "/nope").status == 404)
         #expect(try await get(port, "/health", method: "POST").status == 405)
 
-        _ = try ChildProcess.loadgen(["--messages", "3000", "--invalid-fraction", "0.1", "--topic-prefix", p])
+        _ = try await ChildProcess.loadgen(["--messages", "3000", "--invalid-fraction", "0.1", "--topic-prefix", p])
         try await waitUntil(20, "rows") { try await db.count("SELECT count(*) FROM readings") >= 5400 }
         try await Task.sleep(for: .seconds(1.5))  // a quiet period: every batch committed
         let metrics = try await get(port, "/metrics")
@@ -104,29 +104,29 @@ struct OperationsTests {
         let daemon = try await start(db, p, port: port, ["shutdown.drain_timeout_s": "4", "shutdown.timeout_s": "20"])
         try await waitForStatus(port, "/ready", 200)
 
-        try TestServices.control("stop-mqtt")
+        try await TestServices.control("stop-mqtt")
         try await waitForStatus(port, "/ready", 503)
         let down = try await get(port, "/ready")
         #expect(down.headers["retry-after"] == "10")
         #expect(try await get(port, "/health").status == 200, "liveness is not readiness")
-        try TestServices.control("start-mqtt")
+        try await TestServices.control("start-mqtt")
         try await waitForStatus(port, "/ready", 200)
 
-        try TestServices.control("stop-pg")
+        try await TestServices.control("stop-pg")
         do {
             try await waitForStatus(port, "/ready", 503, timeout: 15)
         } catch {
-            try? TestServices.control("start-pg")
+            try? await TestServices.control("start-pg")
             throw error
         }
-        try TestServices.control("start-pg")
+        try await TestServices.control("start-pg")
         try await waitForStatus(port, "/ready", 200, timeout: 15)
 
         // A slow drain (table locked) keeps the daemon in its shutdown sequence for a while:
         // /ready answers 503 from shutdown_initiated, /health and /metrics still answer.
         let lock = try LockHolder(database: db)
         try await lock.waitUntilHeld()
-        _ = try ChildProcess.loadgen(["--messages", "3000", "--topic-prefix", p])
+        _ = try await ChildProcess.loadgen(["--messages", "3000", "--topic-prefix", p])
         daemon.signal(SIGTERM)
         try await daemon.waitFor("shutdown_initiated")
         #expect(try await get(port, "/ready").status == 503)
@@ -145,7 +145,7 @@ struct OperationsTests {
         defer { try? FileManager.default.removeItem(at: file) }
         try "log:\n  level: info\n".write(to: file, atomically: true, encoding: .utf8)
         let daemon = try await start(db, p, port: port, arguments: ["run", "--config", file.path])
-        _ = try ChildProcess.loadgen(["--messages", "1000", "--topic-prefix", p])
+        _ = try await ChildProcess.loadgen(["--messages", "1000", "--topic-prefix", p])
 
         // mqtt.host is pinned by --set (flags win), so the restart-only key we change is keepalive_s.
         try "log:\n  level: debug\nmqtt:\n  host: elsewhere.invalid\n  keepalive_s: 45\nbatch:\n  max_rows: 100\n"
@@ -155,13 +155,13 @@ struct OperationsTests {
         let reloaded = try #require(daemon.event("config_reloaded"))
         #expect((reloaded["changed"] as? [String])?.sorted() == ["batch.max_rows", "log.level"])
         #expect(reloaded["requires_restart"] as? [String] == ["mqtt.keepalive_s"])
-        _ = try ChildProcess.loadgen(["--messages", "1000", "--topic-prefix", p, "--ts-base-ms", "1700000000000"])
+        _ = try await ChildProcess.loadgen(["--messages", "1000", "--topic-prefix", p, "--ts-base-ms", "1700000000000"])
         try await daemon.waitFor("batch_committed")  // a debug line: the new level is live
 
         try "log: [unclosed\n".write(to: file, atomically: true, encoding: .utf8)
         daemon.signal(SIGHUP)
         try await daemon.waitFor("config_reload_failed")
-        _ = try ChildProcess.loadgen(["--messages", "1000", "--topic-prefix", p, "--ts-base-ms", "1600000000000"])
+        _ = try await ChildProcess.loadgen(["--messages", "1000", "--topic-prefix", p, "--ts-base-ms", "1600000000000"])
         try await waitUntil(20, "every reading") { try await db.count("SELECT count(*) FROM readings") >= 6000 }
         let metrics = samples(try await get(port, "/metrics").body)
         #expect(metrics["iot_ingest_config_reloads_total{result=\"success\"}"] == 1)
@@ -178,7 +178,7 @@ struct OperationsTests {
         let daemon = try await start(db, p, port: port, ["queue.capacity": "200", "queue.full_policy": "drop_newest"])
         let lock = try LockHolder(database: db)
         try await lock.waitUntilHeld()
-        _ = try ChildProcess.loadgen(["--messages", "5000", "--topic-prefix", p])
+        _ = try await ChildProcess.loadgen(["--messages", "5000", "--topic-prefix", p])
         try await waitUntil(20, "drops") {
             samples(try await get(port, "/metrics").body)["iot_ingest_messages_dropped_total", default: 0] > 0
         }
@@ -202,12 +202,19 @@ struct OperationsTests {
         defer { Task { await db.drop() } }
         let p = prefix(), port = HTTPClient.freePort()
         let daemon = try await start(db, p, port: port)
-        let garbage = try #require(HTTPClient.connect(port: port))
-        defer { close(garbage) }
-        HTTPClient.send(garbage, [UInt8](repeating: 0x41, count: 1_048_576))
-        let slow = try #require(HTTPClient.connect(port: port))
-        defer { close(slow) }
-        HTTPClient.send(slow, Array("GET /health HTTP/1.1\r\nHost: x\r\n".utf8))  // and never finish
+        // Socket calls block: make the bad clients on a thread of their own.
+        let (garbage, slow) = try await DedicatedThread.run { () throws -> (Int32, Int32) in
+            guard let garbage = HTTPClient.connect(port: port), let slow = HTTPClient.connect(port: port) else {
+                throw Failure("cannot connect to :\(port)")
+            }
+            HTTPClient.send(garbage, [UInt8](repeating: 0x41, count: 1_048_576))
+            HTTPClient.send(slow, Array("GET /health HTTP/1.1\r\nHost: x\r\n".utf8))  // and never finish
+            return (garbage, slow)
+        }
+        defer {
+            close(garbage)
+            close(slow)
+        }
         for _ in 0..<5 {
             let started = Timestamp.monotonicSeconds()
             let health = try await get(port, "/health")
@@ -223,8 +230,8 @@ struct OperationsTests {
         let p = prefix(), port = HTTPClient.freePort()
         let daemon = try await start(db, p, port: port)
         let binary = TestServices.binDirectory.appendingPathComponent("iot-ingest").path
-        #expect(try ChildProcess.run(binary, ["healthcheck", "--url", "http://127.0.0.1:\(port)/health"], timeout: 10).code == 0)
+        #expect(try await ChildProcess.run(binary, ["healthcheck", "--url", "http://127.0.0.1:\(port)/health"], timeout: 10).code == 0)
         #expect(try await daemon.stop() == 0)
-        #expect(try ChildProcess.run(binary, ["healthcheck", "--url", "http://127.0.0.1:\(port)/health"], timeout: 10).code == 1)
+        #expect(try await ChildProcess.run(binary, ["healthcheck", "--url", "http://127.0.0.1:\(port)/health"], timeout: 10).code == 1)
     }
 }

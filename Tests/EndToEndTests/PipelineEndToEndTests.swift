@@ -25,7 +25,7 @@ struct PipelineEndToEndTests {
         defer { Task { await db.drop() } }
         let p = prefix()
         let daemon = try await start(db, prefix: p)
-        let summary = try ChildProcess.loadgen(["--messages", "20000", "--topic-prefix", p, "--devices", "500"])
+        let summary = try await ChildProcess.loadgen(["--messages", "20000", "--topic-prefix", p, "--devices", "500"])
         #expect(summary["acked"] == 20000)
         try await waitUntil(30, "40,000 rows") { try await db.count("SELECT count(*) FROM readings") >= 40000 }
         #expect(try await daemon.stop() == 0)
@@ -46,13 +46,13 @@ struct PipelineEndToEndTests {
         defer { Task { await db.drop() } }
         let p = prefix()
         let daemon = try await start(db, prefix: p)
-        try Publish.lines([#"{"ts": 1700000000, "temperature": 21.5, "humidity": 40}"#], topic: "\(p)/multi/telemetry")
-        try Publish.lines([#"{"ts": "2023-11-14T22:13:20.5Z", "env": {"t": 1, "h": {"x": 2}}, "tags": [1, 2], "s": "x"}"#],
+        try await Publish.lines([#"{"ts": 1700000000, "temperature": 21.5, "humidity": 40}"#], topic: "\(p)/multi/telemetry")
+        try await Publish.lines([#"{"ts": "2023-11-14T22:13:20.5Z", "env": {"t": 1, "h": {"x": 2}}, "tags": [1, 2], "s": "x"}"#],
                           topic: "\(p)/nested/telemetry")
-        try Publish.lines([#"{"timestamp": 1700000000123, "metric": "co2", "value": 415, "battery": 3}"#],
+        try await Publish.lines([#"{"timestamp": 1700000000123, "metric": "co2", "value": 415, "battery": 3}"#],
                           topic: "\(p)/metricvalue/telemetry")
-        try Publish.lines(["17.25"], topic: "\(p)/bare/telemetry")
-        try Publish.lines([#"{"time": 1700000000123456, "door": true, "alarm": false, "device_id": "ignored"}"#],
+        try await Publish.lines(["17.25"], topic: "\(p)/bare/telemetry")
+        try await Publish.lines([#"{"time": 1700000000123456, "door": true, "alarm": false, "device_id": "ignored"}"#],
                           topic: "\(p)/bools/telemetry")
         try await waitUntil(20, "8 rows") { try await db.count("SELECT count(*) FROM readings") >= 8 }
         #expect(try await daemon.stop() == 0)
@@ -73,11 +73,11 @@ struct PipelineEndToEndTests {
         defer { Task { await db.drop() } }
         let p = prefix()
         let daemon = try await start(db, prefix: p)
-        let summary = try ChildProcess.loadgen(["--messages", "5000", "--invalid-fraction", "0.1", "--topic-prefix", p])
+        let summary = try await ChildProcess.loadgen(["--messages", "5000", "--invalid-fraction", "0.1", "--topic-prefix", p])
         let invalid = Int(summary["invalid"] ?? 0)
         #expect(invalid == 500)
-        try Publish.lines([#"{"ts": -1, "x": 1}"#, "[1,2]", #"{"x": NaN}"#], topic: "\(p)/bad/telemetry")
-        try Publish.lines([#"{"x": 1}"#], topic: "\(p)/bad/other")  // not subscribed: never arrives
+        try await Publish.lines([#"{"ts": -1, "x": 1}"#, "[1,2]", #"{"x": NaN}"#], topic: "\(p)/bad/telemetry")
+        try await Publish.lines([#"{"x": 1}"#], topic: "\(p)/bad/other")  // not subscribed: never arrives
         try await waitUntil(30, "all rows and rejects") {
             let rows = try await db.count("SELECT count(*) FROM readings")
             let rejects = try await db.count("SELECT count(*) FROM ingest_rejects")
@@ -98,15 +98,15 @@ struct PipelineEndToEndTests {
         defer { Task { await db.drop() } }
         let p = prefix()
         let daemon = try await start(db, prefix: p)
-        let publisher = Task.detached {
-            try ChildProcess.loadgen(["--messages", "12000", "--rate", "3000", "--topic-prefix", p,
+        let publisher = Task {
+            try await ChildProcess.loadgen(["--messages", "12000", "--rate", "3000", "--topic-prefix", p,
                                       "--client-id", "lg-\(p)"], timeout: 120)
         }
         try await Task.sleep(for: .seconds(1.5))
-        try TestServices.control("stop-mqtt")
+        try await TestServices.control("stop-mqtt")
         try await waitUntil(10, "mqtt_connection_lost") { daemon.eventNames().contains("mqtt_connection_lost") }
         try await Task.sleep(for: .seconds(1))
-        try TestServices.control("start-mqtt")
+        try await TestServices.control("start-mqtt")
         try await daemon.waitFor("mqtt_reconnected", timeout: 20)
         let summary = try await publisher.value
         let published = Int(summary["published"] ?? 0)
@@ -123,8 +123,8 @@ struct PipelineEndToEndTests {
         defer { Task { await db.drop() } }
         let p = prefix()
         let daemon = try await start(db, prefix: p)
-        let publisher = Task.detached {
-            try ChildProcess.loadgen(["--messages", "15000", "--rate", "5000", "--topic-prefix", p])
+        let publisher = Task {
+            try await ChildProcess.loadgen(["--messages", "15000", "--rate", "5000", "--topic-prefix", p])
         }
         try await waitUntil(10, "first rows") { try await db.count("SELECT count(*) FROM readings") > 0 }
         let killed = try await db.count("""
@@ -148,7 +148,7 @@ struct PipelineEndToEndTests {
         let daemon = try await start(db, prefix: p)
         try await db.query("ALTER TABLE readings ADD CONSTRAINT non_negative CHECK (value >= 0)")
         let payloads = (0..<100).map { i in "{\"ts\": \(1_700_000_000 + i), \"v\": \(i % 10 == 3 ? -1 : i)}" }
-        try Publish.lines(payloads, topic: "\(p)/chk/telemetry")
+        try await Publish.lines(payloads, topic: "\(p)/chk/telemetry")
         try await waitUntil(20, "rows and rejects") {
             let rows = try await db.count("SELECT count(*) FROM readings")
             let rejects = try await db.count("SELECT count(*) FROM ingest_rejects")
@@ -166,7 +166,7 @@ struct PipelineEndToEndTests {
         let p = prefix()
         let a = try await start(db, prefix: p, ["mqtt.shared_group": "g\(p)"])
         let b = try await start(db, prefix: p, ["mqtt.shared_group": "g\(p)", "database.create_schema": "false"])
-        _ = try ChildProcess.loadgen(["--messages", "10000", "--topic-prefix", p])
+        _ = try await ChildProcess.loadgen(["--messages", "10000", "--topic-prefix", p])
         try await waitUntil(30, "20,000 rows") { try await db.count("SELECT count(*) FROM readings") >= 20000 }
         #expect(try await a.stop() == 0)
         #expect(try await b.stop() == 0)

@@ -32,8 +32,8 @@ struct ShutdownTests {
         defer { Task { await db.drop() } }
         let p = prefix()
         let first = try await start(db, settings(p))
-        let publisher = Task.detached {
-            try ChildProcess.loadgen(["--messages", "150000", "--topic-prefix", p, "--client-id", "lg-\(p)"], timeout: 300)
+        let publisher = Task {
+            try await ChildProcess.loadgen(["--messages", "150000", "--topic-prefix", p, "--client-id", "lg-\(p)"], timeout: 300)
         }
         try await waitUntil(30, "the flood to be under way") { try await db.count("SELECT count(*) FROM readings") > 2000 }
         let signalled = Timestamp.monotonicSeconds()
@@ -60,22 +60,23 @@ struct ShutdownTests {
         defer { Task { await db.drop() } }
         let p = prefix()
         let first = try await start(db, settings(p, ["batch.max_retries": "1"]))
-        try TestServices.control("stop-pg")
-        var restarted = false
-        defer { if !restarted { try? TestServices.control("start-pg") } }
-        let summary = try ChildProcess.loadgen(["--messages", "10000", "--topic-prefix", p])
-        #expect(summary["acked"] == 10000)
-        try await Task.sleep(for: .seconds(1))
-        let signalled = Timestamp.monotonicSeconds()
-        first.signal(SIGTERM)
-        #expect(try await first.waitForExit(timeout: 30) == 0)
-        #expect(Timestamp.monotonicSeconds() - signalled < 25, "within the hard deadline")
-        #expect(!first.spoolFiles().isEmpty, "rows are on disk")
-        let spooled = first.event("shutdown_complete")?["spooled_rows"] as? Int ?? 0
-        #expect(spooled == 20000)
-
-        try TestServices.control("start-pg")
-        restarted = true
+        try await TestServices.control("stop-pg")
+        do {
+            let summary = try await ChildProcess.loadgen(["--messages", "10000", "--topic-prefix", p])
+            #expect(summary["acked"] == 10000)
+            try await Task.sleep(for: .seconds(1))
+            let signalled = Timestamp.monotonicSeconds()
+            first.signal(SIGTERM)
+            #expect(try await first.waitForExit(timeout: 30) == 0)
+            #expect(Timestamp.monotonicSeconds() - signalled < 25, "within the hard deadline")
+            #expect(!first.spoolFiles().isEmpty, "rows are on disk")
+            let spooled = first.event("shutdown_complete")?["spooled_rows"] as? Int ?? 0
+            #expect(spooled == 20000)
+        } catch {
+            try? await TestServices.control("start-pg")
+            throw error
+        }
+        try await TestServices.control("start-pg")
         let second = try await start(db, settings(p, ["spool.dir": first.spoolDirectory.path]))
         #expect(second.eventNames().contains("spool_replayed"))
         #expect(try await db.count("SELECT count(*) FROM readings") == 20000)
@@ -92,7 +93,7 @@ struct ShutdownTests {
         let first = try await start(db, settings(p, ["shutdown.drain_timeout_s": "2", "shutdown.timeout_s": "20"]))
         let lock = try LockHolder(database: db)
         try await lock.waitUntilHeld()
-        _ = try ChildProcess.loadgen(["--messages", "20000", "--topic-prefix", p])
+        _ = try await ChildProcess.loadgen(["--messages", "20000", "--topic-prefix", p])
         first.signal(SIGTERM)
         #expect(try await first.waitForExit(timeout: 30) == 0)
         let timeout = try #require(first.event("queue_drain_timeout"))
@@ -114,7 +115,7 @@ struct ShutdownTests {
         let first = try await start(db, settings(p, ["shutdown.drain_timeout_s": "15", "shutdown.timeout_s": "20"]))
         let lock = try LockHolder(database: db)
         try await lock.waitUntilHeld()
-        _ = try ChildProcess.loadgen(["--messages", "10000", "--topic-prefix", p])
+        _ = try await ChildProcess.loadgen(["--messages", "10000", "--topic-prefix", p])
         first.signal(SIGTERM)
         try await first.waitFor("mqtt_disconnected")
         first.signal(SIGTERM)
@@ -171,7 +172,7 @@ struct ShutdownTests {
         defer { Task { await db.drop() } }
         let p = prefix()
         let daemon = try await start(db, settings(p), launcher: ["/usr/bin/unshare", "--pid", "--fork", "--mount-proc"])
-        _ = try ChildProcess.loadgen(["--messages", "2000", "--topic-prefix", p])
+        _ = try await ChildProcess.loadgen(["--messages", "2000", "--topic-prefix", p])
         try await waitUntil(20, "rows") { try await db.count("SELECT count(*) FROM readings") >= 4000 }
         daemon.signal(SIGTERM)
         #expect(try await daemon.waitForExit(timeout: 20) == 0)

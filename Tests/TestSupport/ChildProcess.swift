@@ -3,14 +3,20 @@ import IngestCore
 
 /// Runs a program to completion with a time limit, collecting its output.
 public enum ChildProcess {
-    public struct Result {
+    public struct Result: Sendable {
         public let code: Int32
         public let output: String
         public let errorOutput: String
     }
 
+    /// Runs the program on a thread of its own (the wait blocks) and suspends until it ends.
     public static func run(_ path: String, _ arguments: [String], environment: [String: String]? = nil,
-                           timeout: Double) throws -> Result {
+                           timeout: Double) async throws -> Result {
+        try await DedicatedThread.run { try runBlocking(path, arguments, environment: environment, timeout: timeout) }
+    }
+
+    static func runBlocking(_ path: String, _ arguments: [String], environment: [String: String]?,
+                            timeout: Double) throws -> Result {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: path)
         process.arguments = arguments
@@ -27,7 +33,7 @@ public enum ChildProcess {
         let end = Timestamp.monotonicSeconds() + timeout
         while process.isRunning && Timestamp.monotonicSeconds() < end { usleep(20_000) }
         if process.isRunning {
-            process.terminate()
+            kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
             throw Failure("\(path) \(arguments.joined(separator: " ")) did not finish in \(timeout) s")
         }
@@ -37,9 +43,9 @@ public enum ChildProcess {
     }
 
     /// `iot-loadgen` with the given flags against the test broker; returns its summary.
-    public static func loadgen(_ arguments: [String], timeout: Double = 180) throws -> [String: Double] {
+    public static func loadgen(_ arguments: [String], timeout: Double = 180) async throws -> [String: Double] {
         let port = try TestServices.mqttPort()
-        let result = try run(TestServices.binDirectory.appendingPathComponent("iot-loadgen").path,
+        let result = try await run(TestServices.binDirectory.appendingPathComponent("iot-loadgen").path,
                              ["--host", "127.0.0.1", "--port", String(port), "--quiet"] + arguments, timeout: timeout)
         guard result.code == 0,
               let line = result.output.split(separator: "\n").last,

@@ -36,9 +36,9 @@ public enum TestServices {
 
     /// Runs `scripts/services.sh <command>` on the test services (stop-mqtt, start-mqtt,
     /// stop-pg, start-pg).
-    public static func control(_ command: String) throws {
+    public static func control(_ command: String) async throws {
         guard let dir = env["INGEST_TEST_SERVICES_DIR"] else { throw Missing() }
-        let status = try ChildProcess.run(
+        let status = try await ChildProcess.run(
             "/bin/bash", [packageRoot.appendingPathComponent("scripts/services.sh").path, command, dir], timeout: 60)
         guard status.code == 0 else { throw Failure("services.sh \(command) failed: \(status.output)") }
     }
