@@ -167,6 +167,30 @@ struct ShutdownTests {
         #expect(try await db.count("SELECT count(*) FROM ingest_spool_applied") == files)
     }
 
+    @Test func aCorruptSpoolFileIsMovedAsideAndTheRestIsReplayed() async throws {
+        let db = try await TestDatabase.create()
+        defer { Task { await db.drop() } }
+        let p = prefix()
+        let spoolDir = FileManager.default.temporaryDirectory.appendingPathComponent("spool-\(p)")
+        try FileManager.default.createDirectory(at: spoolDir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: spoolDir) }
+        let spool = Spool(directory: spoolDir.path)
+        let source = Message(topic: "t", payload: [], receivedAt: 0)
+        try spool.write(Batch(readings: [Reading(time: 1_700_000_000_000_000, deviceID: "good", metric: "m", value: 1,
+                                                 source: source)]))
+        try "not\ta\tcopy\tline\textra\n".write(to: spoolDir.appendingPathComponent("1700000000000-999999.copy"),
+                                                  atomically: false, encoding: .utf8)
+        try "half written".write(to: spoolDir.appendingPathComponent(".tmp-1700000000000-999998.copy"),
+                                 atomically: false, encoding: .utf8)
+        let daemon = try await start(db, settings(p, ["spool.dir": spoolDir.path]))
+        #expect(try await db.count("SELECT count(*) FROM readings WHERE device_id = 'good'") == 1)
+        #expect(FileManager.default.fileExists(atPath: spoolDir.appendingPathComponent("corrupt/1700000000000-999999.copy").path))
+        #expect(spool.files().isEmpty)
+        #expect(!FileManager.default.fileExists(atPath: spoolDir.appendingPathComponent(".tmp-1700000000000-999998.copy").path))
+        #expect(daemon.eventNames().contains("spool_file_corrupt"))
+        #expect(try await daemon.stop() == 0)
+    }
+
     @Test func asPIDOneSigtermStillRunsTheWholeSequence() async throws {
         let db = try await TestDatabase.create()
         defer { Task { await db.drop() } }
