@@ -67,7 +67,7 @@ private struct Walk {
         }
         scanner.skipWhitespace()
         guard let first = scanner.peek else { return (.invalidJSON, "empty payload") }
-        let first_ = readings.count
+        let firstRow = readings.count
         do {
             if first == 0x7B {
                 try object(prefix: nil, depth: 0, into: &readings)
@@ -90,17 +90,17 @@ private struct Walk {
 
         // `metric`+`value`, or `value` under a {metric} topic: exactly one row.
         if let name = metricName ?? (valueSeen ? topicMetric : nil), valueSeen {
-            readings.removeSubrange(first_...)
+            readings.removeSubrange(firstRow...)
             guard let value else { return (.noReadings, "\"value\" is not a number") }
             guard value.isFinite else { return (.nonFinite, "\"value\" is not finite") }
             return single(metric: name, value: value, time: time, into: &readings)
         }
         if let nonFinite { return (.nonFinite, "\(nonFinite) is not finite") }
-        guard readings.count > first_ else { return (.noReadings, "no numeric field") }
+        guard readings.count > firstRow else { return (.noReadings, "no numeric field") }
         guard let device = topicDevice ?? payloadDevice else {
             return (.topicMismatch, "no device_id in topic or payload")
         }
-        for i in first_..<readings.count {
+        for i in firstRow..<readings.count {
             readings[i].time = time
             if topicDevice == nil { readings[i].deviceID = device }
         }

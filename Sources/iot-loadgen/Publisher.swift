@@ -109,8 +109,3 @@ final class Publisher: @unchecked Sendable {
         lock.withLock { connected = false }
     }
 }
-
-struct LoadgenError: Error, CustomStringConvertible {
-    let description: String
-    init(_ d: String) { description = d }
-}

@@ -1,0 +1,5 @@
+/// Why the load generator could not do its job.
+struct LoadgenError: Error, CustomStringConvertible {
+    let description: String
+    init(_ d: String) { description = d }
+}
