@@ -164,13 +164,14 @@ public final class BoundedQueue<Element: Sendable>: @unchecked Sendable {
     public func close() {
         lock.lock()
         closed = true
-        let takers = asyncTakers
+        // A waiting task may still be owed items held back for batching: give them out.
+        let handed = asyncTakers.map { ($0.continuation, removeLocked(max: $0.max)) }
         asyncTakers.removeAll()
         let putters = asyncPutters
         asyncPutters.removeAll()
         lock.broadcast()
         lock.unlock()
-        for taker in takers { taker.continuation.resume(returning: []) }
+        for (continuation, batch) in handed { continuation.resume(returning: batch) }
         for putter in putters { putter.resume() }
     }
 

@@ -114,5 +114,10 @@ struct BoundedQueueHandoffTests {
         _ = queue.put(5, policy: .block)
         queue.nudge()
         #expect(await second == [5])
+        async let third = queue.take(max: 10)
+        try await Task.sleep(for: .milliseconds(50))
+        _ = queue.put(6, policy: .block)
+        queue.close()
+        #expect(await third == [6], "close hands held-back items to the waiting task")
     }
 }
