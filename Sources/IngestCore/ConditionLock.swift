@@ -64,5 +64,17 @@ public final class ConditionLock: @unchecked Sendable {
         return pthread_cond_timedwait(cond, mutex, &deadline) == 0
     }
 
+    /// Waits (lock held) until `done()` holds or `timeout` seconds pass, re-checking after
+    /// every wake-up so spurious ones are harmless. Returns whether `done()` holds.
+    public func wait(timeout: Double, until done: () -> Bool) -> Bool {
+        let end = Timestamp.monotonicSeconds() + timeout
+        while !done() {
+            let left = end - Timestamp.monotonicSeconds()
+            if left <= 0 { return false }
+            wait(seconds: left)
+        }
+        return true
+    }
+
     public func broadcast() { pthread_cond_broadcast(cond) }
 }

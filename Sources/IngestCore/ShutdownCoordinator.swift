@@ -23,9 +23,8 @@ public actor ShutdownCoordinator {
     private let finished = Mutex(false)
     private let forcedStart = Mutex<Double?>(nil)
     private let forcedDone = Mutex(false)
-    private let deadlineLock = ConditionLock()
-    private nonisolated(unsafe) var deadlineCancelled = false
-    // nonisolated(unsafe): read and written only with `deadlineLock` held.
+    /// Paces the deadline thread; stopped when the orderly sequence finishes first.
+    private var deadline: Ticker?
 
     /// - Parameters:
     ///   - drainTimeout, hardTimeout: read when the sequence starts, so a reload of
@@ -155,22 +154,14 @@ public actor ShutdownCoordinator {
     }
 
     private func startDeadline(after seconds: Double) {
+        let ticker = Ticker(interval: seconds)
+        deadline = ticker
         DedicatedThread { [self] in
-            deadlineLock.lock()
-            let end = Timestamp.monotonicSeconds() + seconds
-            while !deadlineCancelled {
-                let left = end - Timestamp.monotonicSeconds()
-                if left <= 0 { break }
-                deadlineLock.wait(seconds: left)
-            }
-            let cancelled = deadlineCancelled
-            deadlineLock.unlock()
-            if !cancelled { force(reason: "deadline") }
+            if ticker.wait() { force(reason: "deadline") }
         }.detach()
     }
 
     private func cancelDeadline() {
-        deadlineLock.withLock { deadlineCancelled = true }
-        deadlineLock.broadcast()
+        deadline?.stop()
     }
 }

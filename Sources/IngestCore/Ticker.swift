@@ -10,12 +10,9 @@ public final class Ticker: Sendable {
         self.interval = interval
     }
 
-    /// Sleeps up to one interval. False once `stop()` was called (then returns at once).
+    /// Sleeps one interval. False once `stop()` was called (then returns at once).
     public func wait() -> Bool {
-        lock.withLock {
-            if !stopped { lock.wait(seconds: interval) }
-            return !stopped
-        }
+        lock.withLock { !lock.wait(timeout: interval) { stopped } }
     }
 
     public var isStopped: Bool { lock.withLock { stopped } }

@@ -6,7 +6,7 @@ import Synchronization
 /// loss. Only its writer thread uses the connection until that thread has been joined;
 /// `cancel()` is the only cross-thread call, and it goes through libpq's cancel object.
 final class WriterSlot: @unchecked Sendable {
-    // @unchecked: `connection` and `lostAt` are touched only by the owning writer thread
+    // @unchecked: `connection` and `lost` are touched only by the owning writer thread
     // (and by closeConnection() after that thread is joined); `canceller` and the atomics
     // are the only state shared with other threads, behind their own synchronisation.
     let index: Int

@@ -35,15 +35,7 @@ final class BareSubscriber: @unchecked Sendable {
     deinit { mosquitto_destroy(mosq) }
 
     func waitSubscribed(timeout: Double) -> Bool {
-        lock.withLock {
-            let end = Timestamp.monotonicSeconds() + timeout
-            while !subscribed {
-                let left = end - Timestamp.monotonicSeconds()
-                if left <= 0 { return false }
-                lock.wait(seconds: left)
-            }
-            return true
-        }
+        lock.withLock { lock.wait(timeout: timeout) { subscribed } }
     }
 
     /// Waits until `count` messages arrived, or `idle` seconds pass without one.

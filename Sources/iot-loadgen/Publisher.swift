@@ -44,15 +44,7 @@ final class Publisher: @unchecked Sendable {
 
     /// Waits (bounded) for the first connection.
     func waitConnected(timeout: Double) -> Bool {
-        lock.withLock {
-            let end = Timestamp.monotonicSeconds() + timeout
-            while !connected {
-                let left = end - Timestamp.monotonicSeconds()
-                if left <= 0 { return false }
-                lock.wait(seconds: left)
-            }
-            return true
-        }
+        lock.withLock { lock.wait(timeout: timeout) { connected } }
     }
 
     /// Publishes one message, waiting for room in the window and for a connection. Returns
@@ -80,14 +72,7 @@ final class Publisher: @unchecked Sendable {
 
     /// Waits (bounded) until every published message is acknowledged.
     func waitForAcks(timeout: Double) {
-        lock.withLock {
-            let end = Timestamp.monotonicSeconds() + timeout
-            while acked < published {
-                let left = end - Timestamp.monotonicSeconds()
-                if left <= 0 { return }
-                lock.wait(seconds: left)
-            }
-        }
+        _ = lock.withLock { lock.wait(timeout: timeout) { acked >= published } }
     }
 
     func close() {
