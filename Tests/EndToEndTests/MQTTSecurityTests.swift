@@ -17,6 +17,13 @@ struct MQTTSecurityTests {
             let broker = SecureBroker()
             try await broker.prepare()
             try broker.process.run()
+            try await waitUntil(10, "the TLS listener") {
+                try await DedicatedThread.run {
+                    guard let fd = HTTPClient.connect(port: broker.port) else { return false }
+                    close(fd)
+                    return true
+                }
+            }
             return broker
         }
 
@@ -59,6 +66,14 @@ struct MQTTSecurityTests {
 
         func file(_ name: String) -> String { directory.appendingPathComponent(name).path }
 
+        /// A daemon pointed at this broker over TLS as user `ingest`, plus `settings`.
+        func daemon(_ db: TestDatabase, _ settings: [String: String]) throws -> DaemonProcess {
+            try DaemonProcess(database: db, settings: [
+                "mqtt.host": "localhost", "mqtt.port": String(port), "mqtt.username": "ingest",
+                "mqtt.tls.ca_file": file("ca.crt"),
+            ].merging(settings) { _, new in new })
+        }
+
         func publish(_ payload: String, topic: String) async throws {
             let result = try await ChildProcess.run("/usr/bin/mosquitto_pub", [
                 "-h", "localhost", "-p", String(port), "--cafile", file("ca.crt"), "-u", "ingest", "-P", "s3cret-pw",
@@ -77,10 +92,8 @@ struct MQTTSecurityTests {
         let broker = try await SecureBroker.start()
         let db = try await TestDatabase.create()
         defer { Task { await db.drop() } }
-        try await Task.sleep(for: .milliseconds(300))
-        let daemon = try DaemonProcess(database: db, settings: [
-            "mqtt.host": "localhost", "mqtt.port": String(broker.port), "mqtt.username": "ingest",
-            "mqtt.password_file": broker.file("client-password"), "mqtt.tls.ca_file": broker.file("ca.crt"),
+        let daemon = try broker.daemon(db, [
+            "mqtt.password_file": broker.file("client-password"),
             "mqtt.topics": "secure/+/telemetry", "payload.topic_template": "secure/{device_id}/telemetry",
         ])
         try await daemon.waitFor("subscribed")
@@ -95,11 +108,7 @@ struct MQTTSecurityTests {
         let broker = try await SecureBroker.start()
         let db = try await TestDatabase.create()
         defer { Task { await db.drop() } }
-        try await Task.sleep(for: .milliseconds(300))
-        let daemon = try DaemonProcess(database: db, settings: [
-            "mqtt.host": "localhost", "mqtt.port": String(broker.port), "mqtt.username": "ingest",
-            "mqtt.password": "wrong-pw-value", "mqtt.tls.ca_file": broker.file("ca.crt"),
-        ])
+        let daemon = try broker.daemon(db, ["mqtt.password": "wrong-pw-value"])
         try await daemon.waitFor("mqtt_connect_refused")
         #expect(!daemon.eventNames().contains("subscribed"))
         #expect(try await daemon.stop() == 0)

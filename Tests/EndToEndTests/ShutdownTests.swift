@@ -23,6 +23,25 @@ struct ShutdownTests {
         return daemon
     }
 
+    /// Locks the readings table (the writers stall), then publishes `messages`.
+    func floodWithWritersStalled(_ db: TestDatabase, _ p: String, messages: Int) async throws -> LockHolder {
+        let lock = try LockHolder(database: db)
+        try await lock.waitUntilHeld()
+        _ = try await ChildProcess.loadgen(["--messages", String(messages), "--topic-prefix", p])
+        return lock
+    }
+
+    /// Starts a second daemon on the first one's spool and expects exactly `rows` readings,
+    /// each once, after its replay.
+    func restartExpectingEveryReading(_ db: TestDatabase, _ p: String, spoolOf first: DaemonProcess,
+                                      rows: Int) async throws {
+        let second = try await start(db, settings(p, ["spool.dir": first.spoolDirectory.path]))
+        try await waitUntil(30, "all rows") { try await db.count("SELECT count(*) FROM readings") >= rows }
+        #expect(try await second.stop() == 0)
+        #expect(try await db.count("SELECT count(*) FROM readings") == rows)
+        #expect(try await distinct(db) == rows)
+    }
+
     func distinct(_ db: TestDatabase) async throws -> Int {
         try await db.count("SELECT count(DISTINCT (device_id, metric, time)) FROM readings")
     }
@@ -91,21 +110,14 @@ struct ShutdownTests {
         defer { Task { await db.drop() } }
         let p = prefix()
         let first = try await start(db, settings(p, ["shutdown.drain_timeout_s": "2", "shutdown.timeout_s": "20"]))
-        let lock = try LockHolder(database: db)
-        try await lock.waitUntilHeld()
-        _ = try await ChildProcess.loadgen(["--messages", "20000", "--topic-prefix", p])
+        let lock = try await floodWithWritersStalled(db, p, messages: 20000)
         first.signal(SIGTERM)
         #expect(try await first.waitForExit(timeout: 30) == 0)
         let timeout = try #require(first.event("queue_drain_timeout"))
         #expect((timeout["remaining"] as? Int ?? 0) > 0)
         #expect(first.eventNames().last == "shutdown_complete")
         await lock.release()
-
-        let second = try await start(db, settings(p, ["spool.dir": first.spoolDirectory.path]))
-        try await waitUntil(30, "all rows") { try await db.count("SELECT count(*) FROM readings") >= 40000 }
-        #expect(try await second.stop() == 0)
-        #expect(try await db.count("SELECT count(*) FROM readings") == 40000)
-        #expect(try await distinct(db) == 40000)
+        try await restartExpectingEveryReading(db, p, spoolOf: first, rows: 40000)
     }
 
     @Test func secondSigtermForcesExitThreeAndNothingIsLostAfterReplay() async throws {
@@ -113,9 +125,7 @@ struct ShutdownTests {
         defer { Task { await db.drop() } }
         let p = prefix()
         let first = try await start(db, settings(p, ["shutdown.drain_timeout_s": "15", "shutdown.timeout_s": "20"]))
-        let lock = try LockHolder(database: db)
-        try await lock.waitUntilHeld()
-        _ = try await ChildProcess.loadgen(["--messages", "10000", "--topic-prefix", p])
+        let lock = try await floodWithWritersStalled(db, p, messages: 10000)
         first.signal(SIGTERM)
         try await first.waitFor("mqtt_disconnected")
         first.signal(SIGTERM)
@@ -126,12 +136,7 @@ struct ShutdownTests {
         #expect(first.eventNames().last == "shutdown_complete")
         #expect(first.events().last?["exit_code"] as? Int == 3)
         await lock.release()
-
-        let second = try await start(db, settings(p, ["spool.dir": first.spoolDirectory.path]))
-        try await waitUntil(30, "all rows") { try await db.count("SELECT count(*) FROM readings") >= 20000 }
-        #expect(try await second.stop() == 0)
-        #expect(try await db.count("SELECT count(*) FROM readings") == 20000)
-        #expect(try await distinct(db) == 20000)
+        try await restartExpectingEveryReading(db, p, spoolOf: first, rows: 20000)
     }
 
     @Test func sigkillDuringSpoolReplayNeverStoresAReadingTwice() async throws {
