@@ -1,12 +1,17 @@
 import DequeModule
 
 /// The bounded FIFO between two stages that live in different worlds: a thread the daemon
-/// owns on one side (libmosquitto's callback, a libpq writer thread), Swift tasks on the other.
+/// owns on one side (libmosquitto's callback, a writer lane), Swift tasks on the other.
 ///
 /// Threads block (`put(_:policy:)`, `takeBlocking(max:)`); tasks suspend (`put(_:)`,
-/// `take(max:)`), so no task ever parks a cooperative-pool thread. Takers get items in
-/// batches to keep the per-message cost of the hand-off low. `close()` wakes everyone:
-/// producers get `.closed`, consumers drain what is left and then get an empty batch.
+/// `take(max:)`, `waitUntilEmpty(timeout:)`), so no task ever parks a cooperative-pool
+/// thread. Takers get items in batches to keep the per-message cost of the hand-off low.
+/// `close()` wakes everyone: producers get `.closed`, consumers drain what is left and then
+/// get an empty batch.
+///
+/// Invariant: every path that removes items wakes the producers waiting for room (a missed
+/// wake-up with a small capacity would leave libmosquitto's thread asleep for good) and,
+/// when the queue is left empty, the tasks waiting for it to drain.
 public final class BoundedQueue<Element: Sendable>: @unchecked Sendable {
     // @unchecked: every stored var below is read and written only with `lock` held.
     private let lock = ConditionLock()
@@ -14,6 +19,8 @@ public final class BoundedQueue<Element: Sendable>: @unchecked Sendable {
     private var closed = false
     private var asyncTakers = Deque<(max: Int, continuation: CheckedContinuation<[Element], Never>)>()
     private var asyncPutters: [CheckedContinuation<Void, Never>] = []
+    private var emptyWaiters: [Int: CheckedContinuation<Void, Never>] = [:]
+    private var nextWaiterID = 0
     private var blockedThreads = 0
     private var lastHandoff = 0.0
     public let capacity: Int
@@ -44,6 +51,17 @@ public final class BoundedQueue<Element: Sendable>: @unchecked Sendable {
         self.handoffDelay = handoffDelay
     }
 
+    /// Items waiting.
+    public var count: Int { lock.withLock { items.count } }
+    public var isClosed: Bool { lock.withLock { closed } }
+    /// Threads blocked in `put` or `takeBlocking` right now (tests wait for a producer to
+    /// be really parked before they check that it is woken).
+    public var blockedThreadCount: Int { lock.withLock { blockedThreads } }
+    /// Tasks suspended in `take` right now.
+    public var waitingTakerCount: Int { lock.withLock { asyncTakers.count } }
+    /// Tasks suspended in `put` right now.
+    public var waitingPutterCount: Int { lock.withLock { asyncPutters.count } }
+
     /// Hands whatever is waiting to an idle task (called by a short periodic tick, so the
     /// tail of a burst smaller than `handoffBatch` never waits longer than one tick).
     public func nudge() {
@@ -54,13 +72,11 @@ public final class BoundedQueue<Element: Sendable>: @unchecked Sendable {
         }
         let batch = removeLocked(max: taker.max)
         lastHandoff = Timestamp.monotonicSeconds()
+        let wake = removedLocked()
         lock.unlock()
         taker.continuation.resume(returning: batch)
+        wake()
     }
-
-    /// Items waiting.
-    public var count: Int { lock.withLock { items.count } }
-    public var isClosed: Bool { lock.withLock { closed } }
 
     /// Blocking put for threads the daemon owns. Never call it from a Swift task.
     /// `policy` is evaluated only when the queue is full.
@@ -83,11 +99,12 @@ public final class BoundedQueue<Element: Sendable>: @unchecked Sendable {
         }
         let wake = appendLocked(item)
         lock.unlock()
-        wake?()
+        wake()
         return .enqueued(waited: waited)
     }
 
-    /// Suspending put for tasks: waits for room. Returns false if the queue was closed.
+    /// Suspending put for tasks: waits for room. Returns false if the queue was closed (the
+    /// caller still owns `item` and must keep it elsewhere).
     public func put(_ item: Element) async -> Bool {
         while true {
             lock.lock()
@@ -98,7 +115,7 @@ public final class BoundedQueue<Element: Sendable>: @unchecked Sendable {
             if items.count < capacity {
                 let wake = appendLocked(item)
                 lock.unlock()
-                wake?()
+                wake()
                 return true
             }
             await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
@@ -115,7 +132,7 @@ public final class BoundedQueue<Element: Sendable>: @unchecked Sendable {
         if !items.isEmpty || closed {
             let batch = removeLocked(max: max)
             lastHandoff = Timestamp.monotonicSeconds()
-            let wake = roomLocked()
+            let wake = removedLocked()
             lock.unlock()
             wake()
             return batch
@@ -143,21 +160,33 @@ public final class BoundedQueue<Element: Sendable>: @unchecked Sendable {
             blockedThreads -= 1
         }
         let batch = removeLocked(max: max)
-        let wake = roomLocked()
+        let wake = removedLocked()
         lock.unlock()
         wake()
         return batch
     }
 
-    /// Removes everything at once (forced shutdown: what is left goes to the spool).
+    /// Removes everything at once (drain time-out, forced shutdown: it goes to the spool).
     public func removeAll() -> [Element] {
         lock.lock()
         let all = Array(items)
         items.removeAll()
-        let wake = roomLocked()
+        let wake = removedLocked()
         lock.unlock()
         wake()
         return all
+    }
+
+    /// Suspends until the queue is empty or `timeout` seconds have passed; returns whether
+    /// it is empty. The drain step of the shutdown awaits this instead of polling.
+    public func waitUntilEmpty(timeout: Double) async -> Bool {
+        await firstFinished([
+            { await self.untilEmpty(); return true },
+            {
+                try? await Task.sleep(for: .seconds(timeout))
+                return self.count == 0
+            },
+        ])
     }
 
     /// No more puts; wakes blocked producers (`.closed`) and idle consumers (empty batch).
@@ -167,26 +196,50 @@ public final class BoundedQueue<Element: Sendable>: @unchecked Sendable {
         // A waiting task may still be owed items held back for batching: give them out.
         let handed = asyncTakers.map { ($0.continuation, removeLocked(max: $0.max)) }
         asyncTakers.removeAll()
-        let putters = asyncPutters
-        asyncPutters.removeAll()
+        let wake = removedLocked()
         lock.broadcast()
         lock.unlock()
         for (continuation, batch) in handed { continuation.resume(returning: batch) }
-        for putter in putters { putter.resume() }
+        wake()
     }
 
     // MARK: - with the lock held
 
+    private func untilEmpty() async {
+        let id = lock.withLock {
+            nextWaiterID += 1
+            return nextWaiterID
+        }
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                lock.lock()
+                if items.isEmpty || Task.isCancelled {
+                    lock.unlock()
+                    continuation.resume()
+                    return
+                }
+                emptyWaiters[id] = continuation
+                lock.unlock()
+            }
+        } onCancel: {
+            lock.withLock { emptyWaiters.removeValue(forKey: id) }?.resume()
+        }
+    }
+
     /// Appends and hands work to a waiting consumer; returns what to resume after unlocking.
-    private func appendLocked(_ item: Element) -> (() -> Void)? {
+    private func appendLocked(_ item: Element) -> () -> Void {
         items.append(item)
         if !asyncTakers.isEmpty, handoffDue() {
             let taker = asyncTakers.removeFirst()
             let batch = removeLocked(max: taker.max)
-            return { taker.continuation.resume(returning: batch) }
+            let wake = removedLocked()
+            return {
+                taker.continuation.resume(returning: batch)
+                wake()
+            }
         }
         if blockedThreads > 0 { lock.broadcast() }
-        return nil
+        return {}
     }
 
     private func handoffDue() -> Bool {
@@ -205,12 +258,22 @@ public final class BoundedQueue<Element: Sendable>: @unchecked Sendable {
         return batch
     }
 
-    /// Room was made: wake producers waiting for it.
-    private func roomLocked() -> () -> Void {
+    /// Items left (or the queue closed): wake the threads blocked for room, the tasks
+    /// waiting to put, and, if it is now empty, the tasks waiting for that. Returns what to
+    /// resume after unlocking.
+    private func removedLocked() -> () -> Void {
         if blockedThreads > 0 { lock.broadcast() }
-        guard !asyncPutters.isEmpty else { return {} }
         let putters = asyncPutters
         asyncPutters.removeAll()
-        return { for p in putters { p.resume() } }
+        var drained: [CheckedContinuation<Void, Never>] = []
+        if items.isEmpty && !emptyWaiters.isEmpty {
+            drained = Array(emptyWaiters.values)
+            emptyWaiters.removeAll()
+        }
+        if putters.isEmpty && drained.isEmpty { return {} }
+        return {
+            for p in putters { p.resume() }
+            for d in drained { d.resume() }
+        }
     }
 }

@@ -366,9 +366,18 @@ extension IngestConfiguration {
         return .object(root)
     }
 
-    /// Keys whose effective value differs from `other`'s (reload).
+    /// Keys whose effective value differs from `other`'s (reload). Secrets are compared by
+    /// their real values: masked, a changed password would look unchanged.
     public func changedKeys(comparedTo other: IngestConfiguration) -> [String] {
-        ConfigurationKey.all.map(\.path).filter { redacted[$0] != other.redacted[$0] }
+        ConfigurationKey.all.map(\.path).filter { key in
+            if let mine = secretValues[key] { return mine != other.secretValues[key] }
+            return redacted[key] != other.redacted[key]
+        }
+    }
+
+    /// The unmasked value of every secret key (never printed or logged).
+    var secretValues: [String: String?] {
+        ["database.url": database.url, "mqtt.password": mqtt.password]
     }
 
     /// Whether `key` takes effect on SIGHUP without a restart.

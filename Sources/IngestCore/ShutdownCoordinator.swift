@@ -22,7 +22,7 @@ public actor ShutdownCoordinator {
     /// Claimed by whichever path writes `shutdown_complete` first: the orderly end or force.
     private let finished = Mutex(false)
     private let forcedStart = Mutex<Double?>(nil)
-    private let forcedDone = Mutex(false)
+    private let forcedDone = Latch()
     /// Paces the deadline thread; stopped when the orderly sequence finishes first.
     private var deadline: Ticker?
 
@@ -56,11 +56,8 @@ public actor ShutdownCoordinator {
         await step("mqtt_disconnected") { try await self.steps.stopSource() }
 
         let initial = steps.queueDepth()
-        let drainDeadline = Timestamp.monotonicSeconds() + drainTimeout()
-        while steps.queueDepth() > 0 && Timestamp.monotonicSeconds() < drainDeadline {
-            try? await Task.sleep(for: .milliseconds(5))
-        }
-        let remaining = steps.queueDepth()
+        let drained = await steps.waitForEmptyQueue(timeout: drainTimeout())
+        let remaining = drained ? 0 : steps.queueDepth()
         if remaining == 0 {
             log("queue_drained", ["drained": .stringConvertible(initial)])
         } else {
@@ -81,7 +78,7 @@ public actor ShutdownCoordinator {
         // Once the forced path has begun it owns the ending (spool, its own closing lines,
         // exit code 3): wait for it rather than return and let the process exit 0 under it.
         guard !isForced, claimFinish() else {
-            while !forcedDone.withLock({ $0 }) { try? await Task.sleep(for: .milliseconds(10)) }
+            await forcedDone.wait()
             return nil
         }
         phase = .completed
@@ -104,7 +101,7 @@ public actor ShutdownCoordinator {
             return true
         }
         guard first else { return }
-        defer { forcedDone.withLock { $0 = true } }
+        defer { forcedDone.fire() }
         let spooled = steps.forceSpool()
         guard claimFinish() else { return }
         logger.warning("shutdown_forced", metadata: [

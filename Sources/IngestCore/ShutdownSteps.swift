@@ -8,6 +8,9 @@ public protocol ShutdownSteps: Sendable {
     func stopSource() async throws
     /// Messages still waiting in the queue.
     func queueDepth() -> Int
+    /// Suspends until the queue is empty or `timeout` seconds pass (step 4); returns whether
+    /// it is empty. Awaited, never polled.
+    func waitForEmptyQueue(timeout: Double) async -> Bool
     /// After a drain time-out: decode what is left in the queue and spool it. Returns the
     /// number of messages taken.
     func spoolQueue() async throws -> Int

@@ -23,7 +23,7 @@ final class Pipeline: ShutdownSteps, HealthSource {
     let subscriber: MQTTSubscriber
     let spool: Spool
     let replayer: SpoolReplayLoop
-    let decoder: PayloadDecoder
+    let decoder: BatchDecoder
     let probe: DatabaseProbe
     let startedAt = Timestamp.now()
     let logger: Logger
@@ -45,7 +45,9 @@ final class Pipeline: ShutdownSteps, HealthSource {
         let log = logger
         let spool = Spool(directory: c.spoolDirectory)
         self.spool = spool
-        decoder = PayloadDecoder(template: c.payload.topicTemplate, maxBytes: c.payload.maxBytes)
+        let decoder = BatchDecoder(decoder: PayloadDecoder(template: c.payload.topicTemplate, maxBytes: c.payload.maxBytes),
+                                   stats: stats, rejectLog: RejectLog(logger: logger))
+        self.decoder = decoder
         replayer = SpoolReplayLoop(spool: spool, database: c.database, stats: stats, logger: logger)
         probe = DatabaseProbe(url: c.database.url, stats: stats)
         var hooks = BatchWriter.Hooks(giveUp: { batch, error in
@@ -59,15 +61,13 @@ final class Pipeline: ShutdownSteps, HealthSource {
                             poolSize: c.database.poolSize),
             batches: batches, maxRetries: { live.current.batch.maxRetries },
             stats: stats, logger: logger, hooks: hooks)
-        let decoder = self.decoder
         subscriber = try MQTTSubscriber(
             settings: c.mqtt, queue: messages, policy: { live.current.queue.fullPolicy }, stats: stats, logger: logger,
             stranded: { message in
                 stats.strandedInFlight.add(1, ordering: .relaxed)
                 defer { stats.strandedInFlight.subtract(1, ordering: .relaxed) }
-                var batch = Batch()
-                if let reject = decoder.decode(message, into: &batch.readings) { batch.rejects.append(reject) }
-                Pipeline.spool(batch, to: spool, stats: stats, logger: log, reason: "forced shutdown")
+                Pipeline.spool(decoder.decode(CollectionOfOne(message)), to: spool, stats: stats, logger: log,
+                               reason: "forced shutdown")
             })
     }
 
@@ -76,9 +76,8 @@ final class Pipeline: ShutdownSteps, HealthSource {
     func start() throws {
         let c = configuration.current
         writer.start()
-        let workers = WorkerPool(
-            messages: messages, batches: batches, batcher: batcher, decoder: decoder,
-            rejectLog: RejectLog(logger: logger), stats: stats)
+        let workers = WorkerPool(messages: messages, batches: batches, batcher: batcher, decoder: decoder,
+                                 orphaned: { batch in await self.spoolFromTask(batch, reason: "forced shutdown") })
         workersTask.withLock { $0 = Task { await workers.run(count: c.workers) } }
         tickerTask.withLock { $0 = Task { await self.tick() } }
         replayer.start()
@@ -135,13 +134,10 @@ final class Pipeline: ShutdownSteps, HealthSource {
         }
     }
 
-    /// Decodes messages outside the workers (drain time-out, forced path) into one batch.
-    private func decodeForSpool(_ taken: [Message]) -> Batch {
-        var batch = Batch()
-        for message in taken {
-            if let reject = decoder.decode(message, into: &batch.readings) { batch.rejects.append(reject) }
-        }
-        return batch
+    /// Spools a batch from a task: the write blocks on fsync, so it runs on its own thread.
+    private func spoolFromTask(_ batch: Batch, reason: String) async {
+        let (spool, stats, logger) = (self.spool, self.stats, self.logger)
+        _ = try? await DedicatedThread.run { Pipeline.spool(batch, to: spool, stats: stats, logger: logger, reason: reason) }
     }
 
     /// Every 10 ms: hands a burst's tail to the workers, and seals the open batch once it
@@ -150,8 +146,8 @@ final class Pipeline: ShutdownSteps, HealthSource {
         while !Task.isCancelled {
             try? await Task.sleep(for: .milliseconds(10))
             messages.nudge()
-            if let batch = batcher.sealIfDue() {
-                _ = await batches.put(batch)
+            if let batch = batcher.sealIfDue(), await !batches.put(batch) {
+                await spoolFromTask(batch, reason: "forced shutdown")
             }
         }
     }
@@ -171,13 +167,15 @@ final class Pipeline: ShutdownSteps, HealthSource {
 
     func queueDepth() -> Int { messages.count }
 
+    func waitForEmptyQueue(timeout: Double) async -> Bool { await messages.waitUntilEmpty(timeout: timeout) }
+
     func spoolQueue() async throws -> Int {
         // The database is too slow to drain in time: stop trying it and keep everything on
         // disk instead.
         writer.spoolEverything()
         writer.cancelInFlight()
         let taken = messages.removeAll()
-        let batch = decodeForSpool(taken)
+        let batch = decoder.decode(taken)
         let (spool, stats, logger) = (self.spool, self.stats, self.logger)
         try await DedicatedThread.run {
             Pipeline.spool(batch, to: spool, stats: stats, logger: logger, reason: "drain timeout")
@@ -193,8 +191,8 @@ final class Pipeline: ShutdownSteps, HealthSource {
     }
 
     func flushWriter() async throws {
-        if let last = batcher.sealAll() {
-            _ = await batches.put(last)
+        if let last = batcher.sealAll(), await !batches.put(last) {
+            await spoolFromTask(last, reason: "forced shutdown")
         }
         batches.close()
         try await DedicatedThread.run { self.writer.join() }
@@ -231,7 +229,7 @@ final class Pipeline: ShutdownSteps, HealthSource {
     }
 
     private func sweepToSpool() {
-        var batch = decodeForSpool(messages.removeAll())
+        var batch = decoder.decode(messages.removeAll())
         for b in [batcher.sealAll()].compactMap({ $0 }) + batches.removeAll() {
             batch.readings += b.readings
             batch.rejects += b.rejects

@@ -10,8 +10,7 @@ final class SpoolReplayLoop: Sendable {
     let database: IngestConfiguration.Database
     let stats: IngestStats
     let logger: Logger
-    private let ticker = Ticker(interval: 30)
-    private let thread = Mutex<DedicatedThread?>(nil)
+    private let thread = Mutex<PeriodicThread?>(nil)
 
     init(spool: Spool, database: IngestConfiguration.Database, stats: IngestStats, logger: Logger) {
         self.spool = spool
@@ -22,20 +21,17 @@ final class SpoolReplayLoop: Sendable {
 
     func start() {
         thread.withLock {
-            $0 = DedicatedThread {
-                while self.ticker.wait() {
-                    guard !self.spool.files().isEmpty else { continue }
-                    replayOnce(spool: self.spool, database: self.database, stats: self.stats, logger: self.logger,
-                               shouldStop: { self.ticker.isStopped })
-                }
+            $0 = PeriodicThread(every: 30) { stopping in
+                guard !self.spool.files().isEmpty else { return }
+                replayOnce(spool: self.spool, database: self.database, stats: self.stats, logger: self.logger,
+                           shouldStop: stopping)
             }
         }
     }
 
     /// Stops between two files and joins the thread. Blocking.
     func stop() {
-        ticker.stop()
-        thread.withLock { $0 }?.join()
+        thread.withLock { $0 }?.stop()
     }
 }
 

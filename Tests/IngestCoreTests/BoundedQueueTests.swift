@@ -14,7 +14,7 @@ struct BoundedQueueTests {
             let outcome = queue.put(3, policy: .block)
             result.withLock { $0 = outcome }
         }
-        try await Task.sleep(for: .milliseconds(200))
+        try await waitUntil(5, "the producer to park") { queue.blockedThreadCount == 1 }
         #expect(result.withLock { $0 } == nil, "the producer must still be waiting for room")
         #expect(await queue.take(max: 1) == [1])
         try await waitUntil(5, "producer to finish") { result.withLock { $0 } != nil }
@@ -38,7 +38,8 @@ struct BoundedQueueTests {
             let outcome = queue.put(2, policy: .block)
             result.withLock { $0 = outcome }
         }
-        try await Task.sleep(for: .milliseconds(100))
+        try await waitUntil(5, "the producer to park") { queue.blockedThreadCount == 1 }
+        #expect(result.withLock { $0 } == nil)
         queue.close()
         try await waitUntil(5, "producer to wake") { result.withLock { $0 } != nil }
         producer.detach()
@@ -50,7 +51,7 @@ struct BoundedQueueTests {
     @Test func asyncConsumerWaitingIsHandedTheNextItem() async throws {
         let queue = BoundedQueue<Int>(capacity: 10)
         async let taken = queue.take(max: 10)
-        try await Task.sleep(for: .milliseconds(50))
+        try await waitUntil(5, "the consumer to park") { queue.waitingTakerCount == 1 }
         _ = queue.put(7, policy: .block)
         #expect(await taken == [7])
     }
@@ -59,7 +60,7 @@ struct BoundedQueueTests {
         let queue = BoundedQueue<Int>(capacity: 1)
         #expect(await queue.put(1))
         async let second = queue.put(2)
-        try await Task.sleep(for: .milliseconds(50))
+        try await waitUntil(5, "the second put to wait") { queue.count == 1 && queue.waitingPutterCount == 1 }
         let first = try await DedicatedThread.run { queue.takeBlocking(max: 1) }
         #expect(first == [1])
         #expect(await second)
@@ -103,21 +104,105 @@ struct BoundedQueueHandoffTests {
         _ = queue.put(0, policy: .block)
         _ = await queue.take(max: 10)  // the first hand-off sets the clock
         async let first = queue.take(max: 10)
-        try await Task.sleep(for: .milliseconds(50))
+        try await waitUntil(5, "the consumer to park") { queue.waitingTakerCount == 1 }
         for i in 1...3 { _ = queue.put(i, policy: .block) }
-        try await Task.sleep(for: .milliseconds(50))
         #expect(queue.count == 3, "below the batch size and before the delay: still queued")
+        #expect(queue.waitingTakerCount == 1)
         _ = queue.put(4, policy: .block)
         #expect(await first == [1, 2, 3, 4])
         async let second = queue.take(max: 10)
-        try await Task.sleep(for: .milliseconds(50))
+        try await waitUntil(5, "the consumer to park") { queue.waitingTakerCount == 1 }
         _ = queue.put(5, policy: .block)
         queue.nudge()
         #expect(await second == [5])
         async let third = queue.take(max: 10)
-        try await Task.sleep(for: .milliseconds(50))
+        try await waitUntil(5, "the consumer to park") { queue.waitingTakerCount == 1 }
         _ = queue.put(6, policy: .block)
         queue.close()
         #expect(await third == [6], "close hands held-back items to the waiting task")
+    }
+}
+
+@Suite("BoundedQueue: small capacities and the drain wait")
+struct BoundedQueueSmallCapacityTests {
+    /// A burst through a queue smaller than the hand-off batch, consumed only through the
+    /// tick's `nudge()`: before the fix, nudge removed items without waking the producer
+    /// blocked for room, and the burst stalled for good.
+    @Test(arguments: [1, 16, 63])
+    func aBurstThroughAQueueBelowTheHandoffBatchNeverStalls(capacity: Int) async throws {
+        let queue = BoundedQueue<Int>(capacity: capacity, handoffBatch: 64, handoffDelay: 60)
+        let total = 2000
+        _ = queue.put(-1, policy: .block)
+        #expect(await queue.take(max: 1) == [-1], "the first hand-off sets the clock")
+        let producer = DedicatedThread { for i in 0..<total { _ = queue.put(i, policy: .block) } }
+        // The tick also bounds the test: past 30 s it closes the queue, which wakes everyone.
+        let end = Timestamp.monotonicSeconds() + 30
+        let ticker = Task {
+            while !Task.isCancelled {
+                queue.nudge()
+                if Timestamp.monotonicSeconds() > end { queue.close() }
+                try? await Task.sleep(for: .milliseconds(1))
+            }
+        }
+        var received: [Int] = []
+        while received.count < total {
+            let taken = await queue.take(max: 256)
+            if taken.isEmpty { break }
+            received += taken
+        }
+        ticker.cancel()
+        await ticker.value
+        queue.close()
+        _ = try await DedicatedThread.run { producer.join() }
+        #expect(received.count == total, "stalled after \(received.count) of \(total)")
+        #expect(received == Array(0..<received.count), "in order")
+    }
+
+    @Test func waitUntilEmptyReturnsWhenTheLastItemIsTakenAndTimesOutOtherwise() async throws {
+        let queue = BoundedQueue<Int>(capacity: 10)
+        #expect(await queue.waitUntilEmpty(timeout: 5), "empty already")
+        _ = queue.put(1, policy: .block)
+        let start = Timestamp.monotonicSeconds()
+        #expect(await !queue.waitUntilEmpty(timeout: 0.2), "times out while an item waits")
+        #expect(Timestamp.monotonicSeconds() - start >= 0.2)
+        async let drained = queue.waitUntilEmpty(timeout: 30)
+        _ = queue.put(2, policy: .block)
+        #expect(try await DedicatedThread.run { queue.takeBlocking(max: 1) } == [1])
+        #expect(try await DedicatedThread.run { queue.takeBlocking(max: 1) } == [2])
+        let before = Timestamp.monotonicSeconds()
+        #expect(await drained)
+        #expect(Timestamp.monotonicSeconds() - before < 5, "woken by the take, not by the time-out")
+    }
+}
+
+@Suite("Latch and firstFinished")
+struct LatchTests {
+    @Test func everyWaiterReturnsOnFireAndLaterWaitersReturnAtOnce() async throws {
+        let latch = Latch()
+        async let a: Void = latch.wait()
+        async let b: Void = latch.wait()
+        #expect(!latch.isFired)
+        latch.fire()
+        _ = await (a, b)
+        await latch.wait()
+        #expect(latch.isFired)
+    }
+
+    @Test func aCancelledWaiterReturns() async {
+        let latch = Latch()
+        let waiter = Task { await latch.wait(); return Task.isCancelled }
+        waiter.cancel()
+        #expect(await waiter.value)
+        #expect(!latch.isFired)
+    }
+
+    @Test func firstFinishedReturnsTheFirstResultWithoutWaitingForTheOthers() async {
+        let start = Timestamp.monotonicSeconds()
+        let winner = await firstFinished([
+            { @Sendable in try? await Task.sleep(for: .seconds(30)); return "slow" },
+            { @Sendable in "fast" },
+        ])
+        #expect(winner == "fast")
+        #expect(Timestamp.monotonicSeconds() - start < 5, "the slow one was cancelled, not awaited")
     }
 }

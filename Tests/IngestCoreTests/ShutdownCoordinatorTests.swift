@@ -24,6 +24,11 @@ final class FakeSteps: ShutdownSteps {
         if failStop { throw Failure("broker gone") }
     }
     func queueDepth() -> Int { depth.withLock { $0 } }
+    func waitForEmptyQueue(timeout: Double) async -> Bool {
+        if queueDepth() == 0 { return true }
+        try? await Task.sleep(for: .seconds(timeout))
+        return queueDepth() == 0
+    }
     func spoolQueue() async throws -> Int {
         record("spoolQueue")
         return depth.withLock { d in defer { d = 0 }; return d }
@@ -105,7 +110,7 @@ struct ShutdownCoordinatorTests {
     @Test func deadlineForcesExitThreeWithShutdownCompleteLast() async throws {
         let steps = FakeSteps(flushDelay: 3), log = EventLog(), exit = ExitRecorder()
         let c = coordinator(steps, log, drain: 0.1, hard: 0.5, exit: exit)
-        Task { _ = await c.run() }
+        let orderly = Task { await c.run() }
         try await waitUntil(5, "forced exit") { exit.code.withLock { $0 } != nil }
         #expect(exit.code.withLock { $0 } == 3)
         #expect(steps.calls.withLock { $0 }.contains("forceSpool"))
@@ -114,7 +119,7 @@ struct ShutdownCoordinatorTests {
         let forced = log.events.withLock { $0.first { $0.0 == "shutdown_forced" } }
         #expect(forced?.1["reason"]?.description == "deadline")
         #expect(forced?.1["spooled_rows"]?.description == "42")
-        try await Task.sleep(for: .seconds(3))
+        #expect(await orderly.value == nil, "the orderly path ends without an exit code of its own")
         #expect(log.names.last == "shutdown_complete", "the orderly path stays silent after a force")
         #expect(log.names.filter { $0 == "shutdown_complete" }.count == 1)
     }
@@ -122,11 +127,13 @@ struct ShutdownCoordinatorTests {
     @Test func secondSignalForcesOnce() async throws {
         let steps = FakeSteps(flushDelay: 2), log = EventLog(), exit = ExitRecorder()
         let c = coordinator(steps, log, hard: 30, exit: exit)
-        Task { _ = await c.run() }
+        let orderly = Task { await c.run() }
         try await waitUntil(5, "flush to start") { steps.calls.withLock { $0 }.contains("flushWriter") }
         c.force(reason: "second_signal")
         c.force(reason: "second_signal")
         #expect(exit.code.withLock { $0 } == 3)
         #expect(log.names.filter { $0 == "shutdown_forced" }.count == 1)
+        #expect(await orderly.value == nil)
+        #expect(log.names.filter { $0 == "shutdown_complete" }.count == 1)
     }
 }
