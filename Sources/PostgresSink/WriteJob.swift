@@ -2,9 +2,10 @@ import IngestCore
 
 /// The work left of one batch, kept across retries so a retry never writes a part twice.
 ///
-/// Rejects go in first (their own COPY), then readings. A COPY the table refuses because of
-/// its data is split in halves until the refused rows stand alone; each of those becomes a
-/// `refused_by_db` reject with the server's message, the rest is written.
+/// Readings go in first, then the rejects (their own COPY), so the rows the table refuses
+/// while the readings are bisected join the rejects of the same batch. A COPY the table
+/// refuses because of its data is split in halves until the refused rows stand alone; each
+/// of those becomes a `refused_by_db` reject with the server's message, the rest is written.
 struct WriteJob {
     private var rejects: [Reject]
     /// Slices of readings still to write, next one last (a stack, for bisection).

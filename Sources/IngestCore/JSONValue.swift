@@ -1,5 +1,5 @@
 /// Just enough JSON writing for log lines and `check-config`: string escaping and a value
-/// tree with sorted keys. A hand-written writer because Foundation's JSONSerialization
+/// tree whose objects keep their keys in insertion order. A hand-written writer because Foundation's JSONSerialization
 /// neither keeps our key order nor avoids boxing every field of every log line.
 public enum JSONValue: Sendable, Equatable {
     case string(String)
