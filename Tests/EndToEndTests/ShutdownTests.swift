@@ -31,15 +31,20 @@ struct ShutdownTests {
         return lock
     }
 
-    /// Starts a second daemon on the first one's spool and expects exactly `rows` readings,
-    /// each once, after its replay.
+    /// Starts a second daemon on the first one's spool and expects every one of `rows`
+    /// readings after its replay: none lost, exactly. Duplicates are bounded, not zero: a
+    /// stop under load may not get its last PUBACKs out, and the broker redelivers up to its
+    /// in-flight window (`max_inflight_messages 100`, 2 readings each) to the second daemon
+    /// under the same client id, which SPEC 12 stores twice without `database.dedupe`. A
+    /// batch written twice by the daemon itself (500 rows) would exceed that bound.
     func restartExpectingEveryReading(_ db: TestDatabase, _ p: String, spoolOf first: DaemonProcess,
                                       rows: Int) async throws {
         let second = try await start(db, settings(p, ["spool.dir": first.spoolDirectory.path]))
-        try await waitUntil(30, "all rows") { try await db.count("SELECT count(*) FROM readings") >= rows }
+        try await waitUntil(30, "all rows") { try await distinct(db) >= rows }
         #expect(try await second.stop() == 0)
-        #expect(try await db.count("SELECT count(*) FROM readings") == rows)
-        #expect(try await distinct(db) == rows)
+        #expect(try await distinct(db) == rows, "no reading lost")
+        let extra = try await db.count("SELECT count(*) FROM readings") - rows
+        #expect((0...200).contains(extra), "\(extra) duplicate rows: more than broker redelivery explains")
     }
 
     func distinct(_ db: TestDatabase) async throws -> Int {
