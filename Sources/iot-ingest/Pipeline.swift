@@ -171,16 +171,15 @@ final class Pipeline: ShutdownSteps, HealthSource {
 
     func spoolQueue() async throws -> Int {
         // The database is too slow to drain in time: stop trying it and keep everything on
-        // disk instead.
-        writer.spoolEverything()
-        writer.cancelInFlight()
-        let taken = messages.removeAll()
-        let batch = decoder.decode(taken)
-        let (spool, stats, logger) = (self.spool, self.stats, self.logger)
+        // disk instead. On a thread of its own: PQcancel talks to the server and can block.
         try await DedicatedThread.run {
-            Pipeline.spool(batch, to: spool, stats: stats, logger: logger, reason: "drain timeout")
+            self.writer.spoolEverything()
+            self.writer.cancelInFlight()
+            let taken = self.messages.removeAll()
+            Pipeline.spool(self.decoder.decode(taken), to: self.spool, stats: self.stats, logger: self.logger,
+                           reason: "drain timeout")
+            return taken.count
         }
-        return taken.count
     }
 
     func stopWorkers() async throws {
