@@ -10,4 +10,7 @@ public struct Batch: Sendable {
     }
 
     public var isEmpty: Bool { readings.isEmpty && rejects.isEmpty }
+
+    /// Readings plus rejects: the rows this batch puts in the database.
+    public var rowCount: Int { readings.count + rejects.count }
 }

@@ -1,54 +1,123 @@
 import Logging
 import Synchronization
 
-/// Runs the shutdown sequence of SPEC 7 exactly once, logging each step, and enforces the
-/// hard deadline and the second-signal escape hatch.
+/// Runs the shutdown sequence of SPEC 7 once, logging each step, against the hard deadline
+/// and the second-signal escape hatch, and decides the exit code (0 orderly, 3 forced).
+///
+/// The orderly sequence, a sleep until the deadline and the second signal race in one
+/// place (`firstFinished`). If the orderly one loses, it is left where it is stuck (it can
+/// only be stuck in a step that never returns) and its later lines are suppressed; the
+/// forced path spools what is in memory on a thread the daemon owns. Either way
+/// `shutdown_complete` is written here, once, and the code is returned, not exited with:
+/// the process ends in `main`, after the other services have stopped.
 ///
 /// Every step runs even if an earlier one failed (a failed MQTT disconnect must never skip
-/// the flush); the failure is logged on the step's own event as `error`. The forced path
-/// is synchronous and runs on whichever thread triggers it (the deadline thread or the
-/// signal task): it spools what is in memory and terminates with exit code 3, whatever the
-/// orderly sequence is doing at that moment.
-public actor ShutdownCoordinator {
-    private enum Phase { case idle, running, completed }
+/// the flush); the failure is logged on the step's own event as `error`.
+public final class ShutdownCoordinator: Sendable {
+    private enum Ending: Sendable {
+        case orderly
+        case forced(reason: String)
+    }
+
+    private struct State {
+        var started = false
+        var forced = false
+        var exitCode: Int32?
+        var waiters: [CheckedContinuation<Int32, Never>] = []
+    }
 
     private let steps: any ShutdownSteps
     private let logger: Logger
     private let drainTimeout: @Sendable () -> Double
     private let hardTimeout: @Sendable () -> Double
-    private let terminate: @Sendable (Int32) -> Void
-    private var phase = Phase.idle
-    private var startedAt = 0.0
-    /// Claimed by whichever path writes `shutdown_complete` first: the orderly end or force.
-    private let finished = Mutex(false)
-    private let forcedStart = Mutex<Double?>(nil)
-    private let forcedDone = Latch()
-    /// Paces the deadline thread; stopped when the orderly sequence finishes first.
-    private var deadline: Ticker?
+    private let state = Mutex(State())
+    private let secondSignal = Latch()
 
     /// - Parameters:
     ///   - drainTimeout, hardTimeout: read when the sequence starts, so a reload of
     ///     `shutdown.*` applies to the next shutdown.
-    ///   - terminate: ends the process with the code (tests pass a recorder).
     public init(steps: any ShutdownSteps, logger: Logger, drainTimeout: @escaping @Sendable () -> Double,
-                hardTimeout: @escaping @Sendable () -> Double, terminate: @escaping @Sendable (Int32) -> Void) {
+                hardTimeout: @escaping @Sendable () -> Double) {
         self.steps = steps
         self.logger = logger
         self.drainTimeout = drainTimeout
         self.hardTimeout = hardTimeout
-        self.terminate = terminate
     }
 
-    public var isRunning: Bool { phase != .idle }
+    public var isRunning: Bool { state.withLock { $0.started } }
 
-    /// The orderly sequence. Returns 0, or nil if the forced path finished first.
-    public func run() async -> Int32? {
-        guard phase == .idle else { return nil }
-        phase = .running
-        startedAt = Timestamp.monotonicSeconds()
+    /// The exit code, once the sequence has ended.
+    public var exitCode: Int32? { state.withLock { $0.exitCode } }
+
+    /// Forces the shutdown (a second SIGTERM/SIGINT): now if the sequence is running, at its
+    /// start otherwise. Returns at once; the forced path runs inside `run()`.
+    public func force() {
+        secondSignal.fire()
+    }
+
+    /// Runs the sequence and returns the exit code; a second caller waits for the same code.
+    public func run() async -> Int32 {
+        let first = state.withLock { s -> Bool in
+            defer { s.started = true }
+            return !s.started
+        }
+        guard first else {
+            return await withCheckedContinuation { continuation in
+                let done = state.withLock { s -> Int32? in
+                    if s.exitCode == nil { s.waiters.append(continuation) }
+                    return s.exitCode
+                }
+                if let done { continuation.resume(returning: done) }
+            }
+        }
+        let startedAt = Timestamp.monotonicSeconds()
         let hard = hardTimeout()
-        startDeadline(after: hard)
+        let signal = secondSignal
+        let racers: [@Sendable () async -> Ending] = [
+            { await self.orderly(hardTimeout: hard); return .orderly },
+            {
+                try? await Task.sleep(for: .seconds(hard))
+                return Task.isCancelled ? .orderly : .forced(reason: "deadline")
+            },
+            {
+                await signal.wait()
+                return Task.isCancelled ? .orderly : .forced(reason: "second_signal")
+            },
+        ]
+        // A second signal that came before the sequence started forces it outright.
+        let ending = signal.isFired ? .forced(reason: "second_signal") : await firstFinished(racers)
+        let code: Int32
+        switch ending {
+        case .orderly:
+            code = 0
+        case .forced(let reason):
+            state.withLock { $0.forced = true }
+            let steps = self.steps
+            let spooled = (try? await DedicatedThread.run { steps.forceSpool() }) ?? 0
+            logger.warning("shutdown_forced", metadata: [
+                "reason": .string(reason), "spooled_rows": .stringConvertible(spooled),
+            ])
+            code = 3
+        }
+        let totals = steps.totals()
+        logger.info("shutdown_complete", metadata: [
+            "duration_ms": .stringConvertible(Int((Timestamp.monotonicSeconds() - startedAt) * 1000)),
+            "records_written": .stringConvertible(totals.recordsWritten),
+            "spooled_rows": .stringConvertible(totals.spooledRows),
+            "exit_code": .stringConvertible(code),
+        ])
+        let waiters = state.withLock { s -> [CheckedContinuation<Int32, Never>] in
+            s.exitCode = code
+            defer { s.waiters.removeAll() }
+            return s.waiters
+        }
+        for waiter in waiters { waiter.resume(returning: code) }
+        return code
+    }
 
+    // MARK: - The orderly sequence
+
+    private func orderly(hardTimeout hard: Double) async {
         await steps.beginShutdown()
         log("shutdown_initiated", ["drain_timeout_s": .stringConvertible(drainTimeout()),
                                    "timeout_s": .stringConvertible(hard)])
@@ -73,65 +142,14 @@ public actor ShutdownCoordinator {
         await step("workers_stopped") { try await self.steps.stopWorkers() }
         await step("batch_writer_flushed", totals: true) { try await self.steps.flushWriter() }
         await step("db_pool_closed") { try await self.steps.closePool() }
-
-        cancelDeadline()
-        // Once the forced path has begun it owns the ending (spool, its own closing lines,
-        // exit code 3): wait for it rather than return and let the process exit 0 under it.
-        guard !isForced, claimFinish() else {
-            await forcedDone.wait()
-            return nil
-        }
-        phase = .completed
-        let totals = steps.totals()
-        logger.info("shutdown_complete", metadata: [
-            "duration_ms": .stringConvertible(Int((Timestamp.monotonicSeconds() - startedAt) * 1000)),
-            "records_written": .stringConvertible(totals.recordsWritten),
-            "spooled_rows": .stringConvertible(totals.spooledRows),
-            "exit_code": .stringConvertible(0),
-        ])
-        return 0
     }
 
-    /// The forced path: spool what is in memory, log `shutdown_forced` and
-    /// `shutdown_complete` with exit code 3, terminate. Safe from any thread; once.
-    public nonisolated func force(reason: String) {
-        let first = forcedStart.withLock { start -> Bool in
-            guard start == nil else { return false }
-            start = Timestamp.monotonicSeconds()
-            return true
-        }
-        guard first else { return }
-        defer { forcedDone.fire() }
-        let spooled = steps.forceSpool()
-        guard claimFinish() else { return }
-        logger.warning("shutdown_forced", metadata: [
-            "reason": .string(reason), "spooled_rows": .stringConvertible(spooled),
-        ])
-        let totals = steps.totals()
-        let began = forcedStart.withLock { $0 } ?? Timestamp.monotonicSeconds()
-        logger.info("shutdown_complete", metadata: [
-            "duration_ms": .stringConvertible(Int((Timestamp.monotonicSeconds() - began) * 1000)),
-            "records_written": .stringConvertible(totals.recordsWritten),
-            "spooled_rows": .stringConvertible(totals.spooledRows),
-            "exit_code": .stringConvertible(3),
-        ])
-        terminate(3)
-    }
-
-    // MARK: - Helpers
-
-    private var isForced: Bool { forcedStart.withLock { $0 != nil } }
-
-    private nonisolated func claimFinish() -> Bool {
-        finished.withLock { done in
-            defer { done = true }
-            return !done
-        }
-    }
-
+    /// Logs a step's event unless the forced path has taken over (its lines come last).
     private func log(_ event: String, _ fields: Logger.Metadata = [:]) {
-        guard !isForced else { return }
-        logger.info("\(event)", metadata: fields)
+        state.withLock { s in
+            guard !s.forced else { return }
+            logger.info("\(event)", metadata: fields)
+        }
     }
 
     private func step(_ event: String, totals: Bool = false, _ body: @Sendable () async throws -> Void) async {
@@ -148,17 +166,5 @@ public actor ShutdownCoordinator {
             fields["spooled_rows"] = .stringConvertible(t.spooledRows)
         }
         log(event, fields)
-    }
-
-    private func startDeadline(after seconds: Double) {
-        let ticker = Ticker(interval: seconds)
-        deadline = ticker
-        DedicatedThread { [self] in
-            if ticker.wait() { force(reason: "deadline") }
-        }.detach()
-    }
-
-    private func cancelDeadline() {
-        deadline?.stop()
     }
 }

@@ -25,8 +25,17 @@ public final class Spool: Sendable {
         public let description: String
     }
 
+    /// Files and bytes waiting, as of the last listing plus this process's writes and
+    /// removals since: what /ready and /metrics report, without touching the disk (they run
+    /// on the HTTP event loop). Every `files()` call (each replay pass) refreshes it.
+    public struct Summary: Sendable, Equatable {
+        public var files = 0
+        public var bytes = 0
+    }
+
     public let directory: String
     private let sequence = Atomic<Int>(0)
+    private let cached = Mutex(Summary())
 
     public init(directory: String) {
         self.directory = directory
@@ -85,6 +94,11 @@ public final class Spool: Sendable {
             }
             unlink(tmp)
             syncDirectory()
+            let bytes = text.utf8.count
+            cached.withLock { s in
+                s.files += 1
+                s.bytes += bytes
+            }
             return
         }
     }
@@ -100,19 +114,31 @@ public final class Spool: Sendable {
         return removed
     }
 
+    /// The cached count of files and bytes waiting (no I/O).
+    public var summary: Summary { cached.withLock { $0 } }
+
     /// Spool files waiting, in name (= write) order.
     public func files() -> [File] {
-        entries().filter { $0.hasSuffix(".copy") && !$0.hasPrefix(".") }.sorted().compactMap { name in
+        let found = entries().filter { $0.hasSuffix(".copy") && !$0.hasPrefix(".") }.sorted().compactMap { name -> File? in
             let path = directory + "/" + name
             var st = stat()
             guard stat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { return nil }
             return File(name: name, path: path, bytes: Int(st.st_size))
         }
+        cached.withLock { $0 = Summary(files: found.count, bytes: found.reduce(0) { $0 + $1.bytes }) }
+        return found
     }
 
     public func remove(_ file: File) {
-        unlink(file.path)
+        if unlink(file.path) == 0 { forget(file) }
         syncDirectory()
+    }
+
+    private func forget(_ file: File) {
+        cached.withLock { s in
+            s.files = max(0, s.files - 1)
+            s.bytes = max(0, s.bytes - file.bytes)
+        }
     }
 
     /// Moves a file the database will not take to `corrupt/`, never deleting it.
@@ -124,6 +150,7 @@ public final class Spool: Sendable {
         guard rename(file.path, dir + "/" + file.name) == 0 else {
             throw WriteError(description: "cannot move \(file.name) to corrupt/: \(errnoText())")
         }
+        forget(file)
         syncDirectory()
     }
 

@@ -4,27 +4,17 @@
 /// message), decodes them, and appends the rows to the shared `Batcher`; when that seals a
 /// batch the worker carries it to the writers' queue, waiting there if the writers are
 /// behind — which, through the full message queue, is what pushes back on the broker.
-public struct WorkerPool: Sendable {
-    public let messages: BoundedQueue<Message>
-    public let batches: BoundedQueue<Batch>
-    public let batcher: Batcher
-    public let decoder: BatchDecoder
-    /// Takes a sealed batch that found the batch queue closed (a forced shutdown got there
-    /// first), so it is kept rather than dropped. Called from a task: must not block.
-    public let orphaned: @Sendable (Batch) async -> Void
-    public var takeSize = 256
-
-    public init(messages: BoundedQueue<Message>, batches: BoundedQueue<Batch>, batcher: Batcher,
-                decoder: BatchDecoder, orphaned: @escaping @Sendable (Batch) async -> Void) {
-        self.messages = messages
-        self.batches = batches
-        self.batcher = batcher
-        self.decoder = decoder
-        self.orphaned = orphaned
-    }
+struct WorkerPool: Sendable {
+    let messages: BoundedQueue<Message>
+    let batcher: Batcher
+    let decoder: BatchDecoder
+    let forwarder: BatchForwarder
+    /// Messages a worker has taken and not yet handed on: the forced shutdown waits for it.
+    let carried: InFlight
+    var takeSize = 256
 
     /// Runs `count` workers until the message queue is closed and empty.
-    public func run(count: Int) async {
+    func run(count: Int) async {
         await withDiscardingTaskGroup { group in
             for _ in 0..<count {
                 group.addTask { await self.work() }
@@ -35,14 +25,15 @@ public struct WorkerPool: Sendable {
     private func work() async {
         var decoded = Batch()
         while true {
+            carried.add()
+            defer { carried.remove() }
             let taken = await messages.take(max: takeSize)
             if taken.isEmpty { return }
             decoded.readings.removeAll(keepingCapacity: true)
             decoded.rejects.removeAll(keepingCapacity: true)
             decoder.decode(taken, into: &decoded)
-            if let sealed = batcher.add(readings: decoded.readings, rejects: decoded.rejects),
-               await !batches.put(sealed) {
-                await orphaned(sealed)
+            if let sealed = batcher.add(readings: decoded.readings, rejects: decoded.rejects) {
+                await forwarder.send(sealed)
             }
         }
     }

@@ -5,13 +5,13 @@ import Synchronization
 
 /// The MQTT side of the pipeline: one libmosquitto client whose network thread (started by
 /// `mosquitto_loop_start`, owned by libmosquitto, never a Swift cooperative thread) reads
-/// messages and puts them into the bounded queue.
+/// messages and hands them to the pipeline's `MessageInlet`.
 ///
 /// libmosquitto does the reconnecting (exponential backoff between `reconnect_min_s` and
 /// `reconnect_max_s`); we re-subscribe in every connect callback, so a broker restart or a
 /// network cut heals without us. With `clean_session: false` and a stable client id the
 /// broker keeps our subscription and queues QoS >= 1 messages while we are away.
-public final class MQTTSubscriber: Sendable {
+public final class MQTTSubscriber: MessageSource {
     public struct Status: Sendable {
         public var connected: Bool
         public var subscribed: Bool
@@ -26,45 +26,46 @@ public final class MQTTSubscriber: Sendable {
         var stopping = false
     }
 
+    /// What libmosquitto's callbacks reach through the client's user-data pointer: the
+    /// subscriber for connection events, the inlet for messages (one pointer hop per message,
+    /// no lock). Set before the network thread starts, kept until the subscriber is gone.
+    final class Context: Sendable {
+        unowned let subscriber: MQTTSubscriber
+        let inlet: MessageInlet
+
+        init(subscriber: MQTTSubscriber, inlet: MessageInlet) {
+            self.subscriber = subscriber
+            self.inlet = inlet
+        }
+    }
+
     // The client handle: created in init, destroyed in deinit; libmosquitto's API is
     // thread-safe for the calls we make from other threads (disconnect, loop_stop).
     private nonisolated(unsafe) let mosq: OpaquePointer
     private let settings: IngestConfiguration.MQTT
-    private let queue: BoundedQueue<Message>
-    private let policy: @Sendable () -> BoundedQueue<Message>.FullPolicy
     private let stats: IngestStats
     private let logger: Logger
     private let state = Mutex(State())
-    private let dropLog = Mutex(-Double.infinity)
-    private let stranded: @Sendable (Message) -> Void
+    private let context = Mutex<Context?>(nil)
+    /// Fires on the first granted subscription: the daemon logs `ingest_started` after it
+    /// (SPEC 11 order), however long the broker takes to appear.
+    public let firstSubscription = Latch()
 
     private static let libraryInitialised: Bool = {
         mosquitto_lib_init()
         return true
     }()
 
-    /// - Parameters:
-    ///   - policy: read on every full-queue event, so a reload of `queue.full_policy`
-    ///     applies to the next message.
-    ///   - stranded: takes a message that finds the queue already closed (a forced shutdown
-    ///     while this thread waited for room); libmosquitto has acknowledged it, so it must
-    ///     be kept (spooled), not dropped. Called on libmosquitto's thread; may block.
-    public init(settings: IngestConfiguration.MQTT, queue: BoundedQueue<Message>,
-                policy: @escaping @Sendable () -> BoundedQueue<Message>.FullPolicy,
-                stats: IngestStats, logger: Logger,
-                stranded: @escaping @Sendable (Message) -> Void) throws(MQTTError) {
+    /// Creates the client and sets its options; nothing connects before `start`.
+    public init(settings: IngestConfiguration.MQTT, stats: IngestStats, logger: Logger) throws(MQTTError) {
         _ = Self.libraryInitialised
         self.settings = settings
-        self.queue = queue
-        self.policy = policy
         self.stats = stats
         self.logger = logger
-        self.stranded = stranded
         guard let handle = mosquitto_new(settings.clientID, settings.cleanSession, nil) else {
             throw MQTTError(operation: "mosquitto_new", code: MOSQ_ERR_NOMEM.rawValue)
         }
         mosq = handle
-        mosquitto_user_data_set(mosq, Unmanaged.passUnretained(self).toOpaque())
         mosquitto_connect_callback_set(mosq, mosquittoOnConnect)
         mosquitto_disconnect_callback_set(mosq, mosquittoOnDisconnect)
         mosquitto_subscribe_callback_set(mosq, mosquittoOnSubscribe)
@@ -96,9 +97,13 @@ public final class MQTTSubscriber: Sendable {
         }
     }
 
-    /// Starts libmosquitto's network thread and an asynchronous connect. Returns at once; a
-    /// broker that is not there yet is retried with backoff.
-    public func start() throws(MQTTError) {
+    /// Starts libmosquitto's network thread and an asynchronous connect, delivering every
+    /// message to `inlet`. Returns at once; a broker that is not there yet is retried with
+    /// backoff.
+    public func start(delivering inlet: MessageInlet) throws {
+        let context = Context(subscriber: self, inlet: inlet)
+        self.context.withLock { $0 = context }
+        mosquitto_user_data_set(mosq, Unmanaged.passUnretained(context).toOpaque())
         let rc = mosquitto_connect_async(mosq, settings.host, Int32(settings.port), Int32(settings.keepaliveSeconds))
         if rc != MOSQ_ERR_SUCCESS.rawValue {
             // Not fatal: the loop thread retries. Say so once.
@@ -175,6 +180,7 @@ public final class MQTTSubscriber: Sendable {
                 "topics": .array(settings.subscriptions.map { .string($0) }),
                 "qos": .stringConvertible(settings.qos),
             ])
+            firstSubscription.fire()
         }
     }
 
@@ -188,31 +194,5 @@ public final class MQTTSubscriber: Sendable {
         logger.warning("mqtt_connection_lost", metadata: [
             "broker": .string(broker), "error": .string(String(cString: mosquitto_strerror(code))),
         ])
-    }
-
-    func didReceive(_ message: Message) {
-        stats.messagesReceived.add(1, ordering: .relaxed)
-        switch queue.put(message, policy: policy()) {
-        case .enqueued(let waited):
-            if waited { stats.queueFull.add(1, ordering: .relaxed) }
-        case .dropped:
-            stats.queueFull.add(1, ordering: .relaxed)
-            stats.messagesDropped.add(1, ordering: .relaxed)
-            let now = Timestamp.monotonicSeconds()
-            let log = dropLog.withLock { last in
-                guard now - last >= 1 else { return false }
-                last = now
-                return true
-            }
-            if log {
-                logger.warning("message_dropped", metadata: [
-                    "policy": "drop_newest", "dropped_total": .stringConvertible(stats.messagesDropped.load(ordering: .relaxed)),
-                ])
-            }
-        case .closed:
-            // The orderly shutdown joins this thread before closing the queue, so only the
-            // forced path gets here.
-            stranded(message)
-        }
     }
 }

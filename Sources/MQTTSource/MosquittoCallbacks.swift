@@ -3,11 +3,15 @@ import IngestCore
 
 // libmosquitto's callbacks, called on libmosquitto's own network thread. They are free
 // @convention(c) functions (a closure literal in an actor-isolated context would inherit that
-// isolation and trap when a foreign thread calls it). `userdata` is the MQTTSubscriber, kept
-// alive by the subscriber itself until after mosquitto_loop_stop has joined the thread.
+// isolation and trap when a foreign thread calls it). `userdata` is the subscriber's
+// Context, kept alive by the subscriber until after mosquitto_loop_stop has joined the thread.
+
+func context(_ userdata: UnsafeMutableRawPointer?) -> MQTTSubscriber.Context {
+    Unmanaged<MQTTSubscriber.Context>.fromOpaque(userdata!).takeUnretainedValue()
+}
 
 func subscriber(_ userdata: UnsafeMutableRawPointer?) -> MQTTSubscriber {
-    Unmanaged<MQTTSubscriber>.fromOpaque(userdata!).takeUnretainedValue()
+    context(userdata).subscriber
 }
 
 func mosquittoOnConnect(_ mosq: OpaquePointer?, _ userdata: UnsafeMutableRawPointer?, _ rc: Int32) {
@@ -25,7 +29,7 @@ func mosquittoOnSubscribe(_ mosq: OpaquePointer?, _ userdata: UnsafeMutableRawPo
 }
 
 /// Copies topic and payload out of libmosquitto's buffers (freed when we return) and hands
-/// the message to the queue. libmosquitto 2.0 has already acknowledged a QoS 1 message by
+/// the message to the pipeline's inlet. libmosquitto 2.0 has already acknowledged a QoS 1 message by
 /// now, so this never discards: it blocks for room under the `block` policy.
 func mosquittoOnMessage(_ mosq: OpaquePointer?, _ userdata: UnsafeMutableRawPointer?,
                         _ message: UnsafePointer<mosquitto_message>?) {
@@ -40,5 +44,5 @@ func mosquittoOnMessage(_ mosq: OpaquePointer?, _ userdata: UnsafeMutableRawPoin
     } else {
         payload = []
     }
-    subscriber(userdata).didReceive(Message(topic: topic, payload: payload, receivedAt: receivedAt))
+    context(userdata).inlet.deliver(Message(topic: topic, payload: payload, receivedAt: receivedAt))
 }

@@ -1,40 +1,49 @@
 import IngestCore
+import Logging
 
-/// The work left of one batch, kept across retries so a retry never writes a part twice.
+/// One attempt at one batch. It keeps its progress, so what it hands back as unwritten is
+/// exactly what was not committed, and a retry never writes a part twice.
 ///
 /// Readings go in first, then the rejects (their own COPY), so the rows the table refuses
 /// while the readings are bisected join the rejects of the same batch. A COPY the table
 /// refuses because of its data is split in halves until the refused rows stand alone; each
 /// of those becomes a `refused_by_db` reject with the server's message, the rest is written.
 struct WriteJob {
+    private let settings: BatchWriter.Settings
     private var rejects: [Reject]
     /// Slices of readings still to write, next one last (a stack, for bisection).
     private var pending: [ArraySlice<Reading>]
+    private var written = 0
+    private var refused: [Reject] = []
     private var encoder = CopyEncoder()
 
-    init(batch: Batch) {
+    init(batch: Batch, settings: BatchWriter.Settings) {
+        self.settings = settings
         rejects = batch.rejects
         pending = batch.readings.isEmpty ? [] : [batch.readings[...]]
     }
 
-    /// What is still unwritten, as a batch (for the spool).
-    var remaining: Batch {
-        Batch(readings: pending.reversed().flatMap { $0 }, rejects: rejects)
+    /// What this attempt achieved; `failure` is why it stopped early, if it did.
+    func outcome(failure: String?) -> SinkOutcome {
+        let rest = Batch(readings: pending.reversed().flatMap { $0 }, rejects: rejects)
+        return SinkOutcome(written: written, refused: refused, unwritten: rest.isEmpty ? nil : rest,
+                           failure: rest.isEmpty ? nil : failure)
     }
 
     /// Writes everything, throwing on the first transient failure with the progress kept.
-    mutating func run(on connection: PostgresConnection, writer: BatchWriter) throws(PostgresError) {
+    mutating func run(on connection: PostgresConnection,
+                      committed: (ArraySlice<Reading>, Double) -> Void, logger: Logger) throws(PostgresError) {
         while let slice = pending.last {
             let started = Timestamp.monotonicSeconds()
             do {
-                try copy(slice, on: connection, settings: writer.settings)
+                try copy(slice, on: connection)
             } catch where error.kind == .data {
                 pending.removeLast()
                 if slice.count == 1 {
                     var reject = Reject(slice.first!.source, reason: .refusedByDB, detail: error.description)
                     reject.receivedAt = slice.first!.source.receivedAt
                     rejects.append(reject)
-                    writer.stats.rejected(.refusedByDB)
+                    refused.append(reject)
                 } else {
                     let middle = slice.startIndex + slice.count / 2
                     pending.append(slice[middle...])
@@ -43,11 +52,10 @@ struct WriteJob {
                 continue
             }
             pending.removeLast()
+            written += slice.count
             let seconds = Timestamp.monotonicSeconds() - started
-            writer.stats.rowsWritten.add(slice.count, ordering: .relaxed)
-            writer.stats.lastFlushAt.store(Timestamp.now(), ordering: .relaxed)
-            writer.hooks.committed(slice, seconds)
-            writer.logger.debug("batch_committed", metadata: [
+            committed(slice, seconds)
+            logger.debug("batch_committed", metadata: [
                 "rows": .stringConvertible(slice.count), "ms": .stringConvertible(Int(seconds * 1000)),
             ])
         }
@@ -65,11 +73,9 @@ struct WriteJob {
             }
             rejects.removeAll()
         }
-        writer.stats.batchesFlushed.add(1, ordering: .relaxed)
     }
 
-    private mutating func copy(_ rows: ArraySlice<Reading>, on connection: PostgresConnection,
-                               settings: BatchWriter.Settings) throws(PostgresError) {
+    private mutating func copy(_ rows: ArraySlice<Reading>, on connection: PostgresConnection) throws(PostgresError) {
         encoder.encode(readings: rows)
         let columns = "(time, device_id, metric, value)"
         guard settings.dedupe else {

@@ -8,7 +8,7 @@ import Observability
 /// restarted, so no data moves: the pipeline reads the new values on its next use.
 struct ConfigurationReloader: Sendable {
     let inputs: ConfigurationLoader.Inputs
-    let pipeline: Pipeline
+    let daemon: Daemon
     let logSettings: LogSettings
     let metrics: IngestMetrics?
     let logger: Logger
@@ -17,7 +17,7 @@ struct ConfigurationReloader: Sendable {
         // A fresh Inputs re-reads the environment; the command-line overrides stay.
         var inputs = ConfigurationLoader.Inputs(configPath: self.inputs.configPath, overrides: self.inputs.overrides)
         inputs.defaultFilePath = self.inputs.defaultFilePath
-        let old = pipeline.configuration.current
+        let old = daemon.configuration.current
         let new: IngestConfiguration
         do {
             new = try ConfigurationLoader.load(inputs)
@@ -37,8 +37,7 @@ struct ConfigurationReloader: Sendable {
         next.shutdown = new.shutdown
         next.log = new.log
         for key in applied { next.redacted[key] = new.redacted[key] }
-        pipeline.configuration.replace(next)
-        pipeline.batcher.update(next.batch.limits)
+        daemon.apply(next)
         logSettings.apply(next.log)
         metrics?.configReloaded(success: true)
         logger.info("config_reloaded", metadata: [

@@ -5,17 +5,22 @@ import ServiceLifecycle
 /// The pipeline as a ServiceLifecycle service: runs until the group's graceful shutdown
 /// (started by `SignalService`), then lets the coordinator run SPEC 7's sequence.
 struct IngestService: Service {
-    let pipeline: Pipeline
+    let daemon: Daemon
     let coordinator: ShutdownCoordinator
-    let exitCode: ExitCodeBox
 
     func run() async throws {
-        try pipeline.start()
-        pipeline.logger.info("ingest_started", metadata: [
-            "workers": .stringConvertible(pipeline.configuration.current.workers),
-            "queue_capacity": .stringConvertible(pipeline.messages.capacity),
-        ])
+        try daemon.start()
+        // SPEC 11: `ingest_started` follows `mqtt_connected` and `subscribed`; a shutdown
+        // before the broker was ever reached skips it.
+        let subscription = daemon.subscriber.firstSubscription
+        await cancelWhenGracefulShutdown { await subscription.wait() }
+        if subscription.isFired {
+            daemon.logger.info("ingest_started", metadata: [
+                "workers": .stringConvertible(daemon.configuration.current.workers),
+                "queue_capacity": .stringConvertible(daemon.pipeline.messages.capacity),
+            ])
+        }
         try? await gracefulShutdown()
-        if let code = await coordinator.run() { exitCode.set(code) }
+        _ = await coordinator.run()
     }
 }

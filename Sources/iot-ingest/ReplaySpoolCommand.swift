@@ -1,5 +1,6 @@
 import ArgumentParser
 import IngestCore
+import PostgresSink
 
 /// `iot-ingest replay-spool`: write every spool file to the database, then exit (0 when the
 /// spool is empty afterwards, 1 if the database could not be reached or files remain).
@@ -16,16 +17,15 @@ struct ReplaySpoolCommand: AsyncParsableCommand {
         spool.removeTemporaries()
         if configuration.database.createSchema {
             do {
-                _ = try await Database.migrate(configuration.database, logger: logger, patience: 10)
+                _ = try await PostgresDatabase.migrate(configuration.database, logger: logger, patience: 10)
             } catch {
                 logger.error("replay_failed", metadata: ["error": .string("\(error)")])
                 throw ExitCode(1)
             }
         }
-        let stats = IngestStats()
-        let outcome = try await DedicatedThread.run {
-            replayOnce(spool: spool, database: configuration.database, stats: stats, logger: logger)
-        }
+        let database = PostgresDatabase(settings: configuration.database, spool: spool, stats: IngestStats(),
+                                        logger: logger)
+        let outcome = try await DedicatedThread.run { database.replaySpool() }
         let left = spool.files().count
         logger.info("spool_replay_finished", metadata: [
             "files": .stringConvertible(outcome?.files ?? 0), "rows": .stringConvertible(outcome?.rows ?? 0),

@@ -2,18 +2,29 @@ import ArgumentParser
 import IngestCore
 import Logging
 import Observability
+import PostgresSink
 import ServiceLifecycle
-#if canImport(Glibc)
-import Glibc
-#endif
 
-/// `iot-ingest run` (the default): the daemon.
+/// `iot-ingest run` (the default): the daemon. `run()` reads as SPEC 11's start-up order.
 struct RunCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "run", abstract: "Run the ingest daemon (default).")
 
     @OptionGroup var options: ConfigurationOptions
 
     func run() async throws {
+        let configuration = try loadConfiguration()
+        let (logger, logSettings) = Bootstrap.logging(configuration)
+        logLoaded(configuration, logger)                           // config_loaded
+        try await prepareSchema(configuration, logger)             // db_connected, schema_ready
+        let metrics = IngestMetrics.bootstrap()
+        let daemon = try makeDaemon(configuration, metrics, logger)
+        await replayLeftoverSpool(daemon)                          // spool_replayed
+        let code = try await serve(daemon, metrics, logSettings)   // mqtt_connected, subscribed, ingest_started
+        if code != 0 { throw ExitCode(code) }
+    }
+
+    /// The configuration, and a spool directory that can take files (exit 2 naming the key).
+    private func loadConfiguration() throws -> IngestConfiguration {
         let configuration = try options.load()
         do {
             try SpoolDirectory.check(configuration.spoolDirectory)
@@ -21,7 +32,10 @@ struct RunCommand: AsyncParsableCommand {
             Console.error("invalid configuration:\n  - spool.dir: \(error) (value: \"\(configuration.spoolDirectory)\")")
             throw ExitCode(2)
         }
-        let (logger, logSettings) = Bootstrap.logging(configuration)
+        return configuration
+    }
+
+    private func logLoaded(_ configuration: IngestConfiguration, _ logger: Logger) {
         var loaded: Logger.Metadata = ["file": .string(configuration.filePath ?? "none")]
         for (key, value) in configuration.redacted {
             switch value {
@@ -34,51 +48,58 @@ struct RunCommand: AsyncParsableCommand {
             }
         }
         logger.info("config_loaded", metadata: loaded)
+    }
 
-        if configuration.database.createSchema {
-            do {
-                _ = try await Database.migrate(configuration.database, logger: logger)
-            } catch {
-                logger.critical("startup_failed", metadata: ["step": "migrate", "error": .string("\(error)")])
-                throw ExitCode(1)
-            }
-        }
-
-        let metrics = IngestMetrics.bootstrap()
-        let pipeline: Pipeline
+    private func prepareSchema(_ configuration: IngestConfiguration, _ logger: Logger) async throws {
+        guard configuration.database.createSchema else { return }
         do {
-            pipeline = try Pipeline(configuration: configuration, metrics: metrics, logger: logger)
+            _ = try await PostgresDatabase.migrate(configuration.database, logger: logger)
+        } catch {
+            logger.critical("startup_failed", metadata: ["step": "migrate", "error": .string("\(error)")])
+            throw ExitCode(1)
+        }
+    }
+
+    private func makeDaemon(_ configuration: IngestConfiguration, _ metrics: IngestMetrics,
+                            _ logger: Logger) throws -> Daemon {
+        do {
+            let daemon = try Daemon(configuration: configuration, metrics: metrics, logger: logger)
+            if configuration.database.createSchema { daemon.database.probe.markReachable() }
+            return daemon
         } catch {
             logger.critical("startup_failed", metadata: ["step": "mqtt", "error": .string("\(error)")])
             throw ExitCode(1)
         }
-        // Spool left by an earlier run: clean up half-written files, replay the rest now
-        // (what the database cannot take yet waits for the 30 s replay loop).
-        let spool = pipeline.spool
-        let stale = spool.removeTemporaries()
-        if stale > 0 { logger.warning("spool_temporaries_removed", metadata: ["files": .stringConvertible(stale)]) }
-        if !spool.files().isEmpty {
-            let stats = pipeline.stats
-            _ = try? await DedicatedThread.run {
-                replayOnce(spool: spool, database: configuration.database, stats: stats, logger: logger)
-            }
-        }
+    }
 
+    /// Spool left by an earlier run: clean up half-written files, replay the rest now (what
+    /// the database cannot take yet waits for the 30 s replay loop).
+    private func replayLeftoverSpool(_ daemon: Daemon) async {
+        let stale = daemon.spool.removeTemporaries()
+        if stale > 0 {
+            daemon.logger.warning("spool_temporaries_removed", metadata: ["files": .stringConvertible(stale)])
+        }
+        guard !daemon.spool.files().isEmpty else { return }
+        let database = daemon.database
+        _ = try? await DedicatedThread.run { database.replaySpool() }
+    }
+
+    /// Runs the services until the shutdown sequence ends; returns its exit code.
+    private func serve(_ daemon: Daemon, _ metrics: IngestMetrics, _ logSettings: LogSettings) async throws -> Int32 {
+        let logger = daemon.logger
+        let configuration = daemon.configuration.current
         let coordinator = ShutdownCoordinator(
-            steps: pipeline, logger: logger,
-            drainTimeout: { pipeline.configuration.current.shutdown.drainTimeoutSeconds },
-            hardTimeout: { pipeline.configuration.current.shutdown.timeoutSeconds },
-            terminate: { code in Glibc.exit(code) })
-        let exitCode = ExitCodeBox()
+            steps: daemon.pipeline, logger: logger,
+            drainTimeout: { daemon.configuration.current.shutdown.drainTimeoutSeconds },
+            hardTimeout: { daemon.configuration.current.shutdown.timeoutSeconds })
         let groupBox = GroupBox()
-        let reloader = ConfigurationReloader(inputs: options.inputs, pipeline: pipeline,
+        let reloader = ConfigurationReloader(inputs: options.inputs, daemon: daemon,
                                              logSettings: logSettings, metrics: metrics, logger: logger)
         let signals = SignalService(coordinator: coordinator, logger: logger, group: groupBox,
                                     reload: { reloader.reload() })
-        if configuration.database.createSchema { pipeline.probe.markReachable() }
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: signals)]
         if configuration.http.port != 0 {
-            let endpoints = HTTPEndpoints(source: pipeline, stats: pipeline.stats, metrics: metrics, version: Version.string)
+            let endpoints = HTTPEndpoints(source: daemon, stats: daemon.stats, metrics: metrics, version: Version.string)
             let http = HTTPServer.make(host: configuration.http.host, port: configuration.http.port, endpoints: endpoints,
                                        logger: logger) { port in
                 logger.info("http_listening", metadata: ["host": .string(configuration.http.host),
@@ -86,7 +107,7 @@ struct RunCommand: AsyncParsableCommand {
             }
             services.append(.init(service: http))
         }
-        services.append(.init(service: IngestService(pipeline: pipeline, coordinator: coordinator, exitCode: exitCode),
+        services.append(.init(service: IngestService(daemon: daemon, coordinator: coordinator),
                               successTerminationBehavior: .gracefullyShutdownGroup,
                               failureTerminationBehavior: .gracefullyShutdownGroup))
         var quiet = Logger(label: "service-lifecycle")
@@ -102,6 +123,6 @@ struct RunCommand: AsyncParsableCommand {
             logger.critical("fatal", metadata: ["error": .string("\(error)")])
             throw ExitCode(1)
         }
-        if exitCode.value != 0 { throw ExitCode(exitCode.value) }
+        return coordinator.exitCode ?? 0
     }
 }

@@ -26,7 +26,7 @@ struct SignalService: Service {
             let name = signal == .sigterm ? "SIGTERM" : "SIGINT"
             if shutdownStarted {
                 logger.info("signal_received", metadata: ["signal": .string(name)])
-                coordinator.force(reason: "second_signal")
+                coordinator.force()
                 continue
             }
             shutdownStarted = true

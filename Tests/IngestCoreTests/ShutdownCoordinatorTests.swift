@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Logging
 import Synchronization
 import Testing
@@ -34,17 +37,16 @@ final class FakeSteps: ShutdownSteps {
         return depth.withLock { d in defer { d = 0 }; return d }
     }
     func stopWorkers() async throws { record("stopWorkers") }
+    let flushEnded = Mutex(false)
     func flushWriter() async throws {
         record("flushWriter")
-        if flushDelay > 0 { try await Task.sleep(for: .seconds(flushDelay)) }
+        // Not cancellable, like a writer thread being joined: the coordinator must not wait.
+        if flushDelay > 0 { _ = try? await DedicatedThread.run { usleep(UInt32(self.flushDelay * 1_000_000)) } }
+        flushEnded.withLock { $0 = true }
     }
     func closePool() async throws { record("closePool") }
     func forceSpool() -> Int { record("forceSpool"); return 42 }
     func totals() -> ShutdownTotals { ShutdownTotals(recordsWritten: 7, batchesFlushed: 2, spooledRows: 0) }
-}
-
-final class ExitRecorder: Sendable {
-    let code = Mutex<Int32?>(nil)
 }
 
 /// Captures log events in memory.
@@ -72,25 +74,22 @@ final class EventLog: Sendable {
 
 @Suite("ShutdownCoordinator with fake steps")
 struct ShutdownCoordinatorTests {
-    func coordinator(_ steps: FakeSteps, _ log: EventLog, drain: Double = 1, hard: Double = 5,
-                     exit: ExitRecorder) -> ShutdownCoordinator {
-        ShutdownCoordinator(steps: steps, logger: log.logger, drainTimeout: { drain }, hardTimeout: { hard },
-                            terminate: { code in exit.code.withLock { $0 = code } })
+    func coordinator(_ steps: FakeSteps, _ log: EventLog, drain: Double = 1, hard: Double = 5) -> ShutdownCoordinator {
+        ShutdownCoordinator(steps: steps, logger: log.logger, drainTimeout: { drain }, hardTimeout: { hard })
     }
 
     @Test func stepsRunInSpecOrderAndEndWithShutdownComplete() async {
-        let steps = FakeSteps(), log = EventLog(), exit = ExitRecorder()
-        let code = await coordinator(steps, log, exit: exit).run()
+        let steps = FakeSteps(), log = EventLog()
+        let code = await coordinator(steps, log).run()
         #expect(code == 0)
         #expect(log.names == ["shutdown_initiated", "mqtt_disconnected", "queue_drained", "workers_stopped",
                               "batch_writer_flushed", "db_pool_closed", "shutdown_complete"])
         #expect(steps.calls.withLock { $0 } == ["begin", "stopSource", "stopWorkers", "flushWriter", "closePool"])
-        #expect(exit.code.withLock { $0 } == nil)
     }
 
     @Test func aThrowingStepDoesNotSkipTheFlush() async {
-        let steps = FakeSteps(failStop: true), log = EventLog(), exit = ExitRecorder()
-        let code = await coordinator(steps, log, exit: exit).run()
+        let steps = FakeSteps(failStop: true), log = EventLog()
+        let code = await coordinator(steps, log).run()
         #expect(code == 0)
         #expect(steps.calls.withLock { $0 }.contains("flushWriter"))
         let disconnected = log.events.withLock { $0.first { $0.0 == "mqtt_disconnected" } }
@@ -98,8 +97,8 @@ struct ShutdownCoordinatorTests {
     }
 
     @Test func drainTimeoutSpoolsTheRemainder() async {
-        let steps = FakeSteps(depth: 3), log = EventLog(), exit = ExitRecorder()
-        _ = await coordinator(steps, log, drain: 0.2, exit: exit).run()
+        let steps = FakeSteps(depth: 3), log = EventLog()
+        _ = await coordinator(steps, log, drain: 0.2).run()
         #expect(log.names.contains("queue_drain_timeout"))
         #expect(!log.names.contains("queue_drained"))
         let timeout = log.events.withLock { $0.first { $0.0 == "queue_drain_timeout" } }
@@ -108,32 +107,47 @@ struct ShutdownCoordinatorTests {
     }
 
     @Test func deadlineForcesExitThreeWithShutdownCompleteLast() async throws {
-        let steps = FakeSteps(flushDelay: 3), log = EventLog(), exit = ExitRecorder()
-        let c = coordinator(steps, log, drain: 0.1, hard: 0.5, exit: exit)
-        let orderly = Task { await c.run() }
-        try await waitUntil(5, "forced exit") { exit.code.withLock { $0 } != nil }
-        #expect(exit.code.withLock { $0 } == 3)
+        let steps = FakeSteps(flushDelay: 3), log = EventLog()
+        let c = coordinator(steps, log, drain: 0.1, hard: 0.5)
+        let started = Timestamp.monotonicSeconds()
+        let code = await c.run()
+        #expect(code == 3)
+        #expect(Timestamp.monotonicSeconds() - started < 2.5, "the stuck flush is not waited for")
+        #expect(c.exitCode == 3)
         #expect(steps.calls.withLock { $0 }.contains("forceSpool"))
-        let names = log.names
-        #expect(names.suffix(2) == ["shutdown_forced", "shutdown_complete"])
         let forced = log.events.withLock { $0.first { $0.0 == "shutdown_forced" } }
         #expect(forced?.1["reason"]?.description == "deadline")
         #expect(forced?.1["spooled_rows"]?.description == "42")
-        #expect(await orderly.value == nil, "the orderly path ends without an exit code of its own")
-        #expect(log.names.last == "shutdown_complete", "the orderly path stays silent after a force")
+        let complete = log.events.withLock { $0.first { $0.0 == "shutdown_complete" } }
+        #expect(complete?.1["exit_code"]?.description == "3")
+        // The flush (3 s) outlives the race: wait for it, then check it stayed silent.
+        try await waitUntil(6, "the abandoned flush to end") { steps.flushEnded.withLock { $0 } }
+        #expect(log.names.suffix(2) == ["shutdown_forced", "shutdown_complete"])
+        #expect(!log.names.contains("batch_writer_flushed"), "the orderly path stays silent after a force")
         #expect(log.names.filter { $0 == "shutdown_complete" }.count == 1)
     }
 
     @Test func secondSignalForcesOnce() async throws {
-        let steps = FakeSteps(flushDelay: 2), log = EventLog(), exit = ExitRecorder()
-        let c = coordinator(steps, log, hard: 30, exit: exit)
+        let steps = FakeSteps(flushDelay: 5), log = EventLog()
+        let c = coordinator(steps, log, hard: 60)
         let orderly = Task { await c.run() }
         try await waitUntil(5, "flush to start") { steps.calls.withLock { $0 }.contains("flushWriter") }
-        c.force(reason: "second_signal")
-        c.force(reason: "second_signal")
-        #expect(exit.code.withLock { $0 } == 3)
+        c.force()
+        c.force()
+        #expect(await orderly.value == 3)
+        #expect(await c.run() == 3, "a later caller gets the same code")
         #expect(log.names.filter { $0 == "shutdown_forced" }.count == 1)
-        #expect(await orderly.value == nil)
+        #expect(steps.calls.withLock { $0 }.filter { $0 == "forceSpool" }.count == 1)
+        let forced = log.events.withLock { $0.first { $0.0 == "shutdown_forced" } }
+        #expect(forced?.1["reason"]?.description == "second_signal")
         #expect(log.names.filter { $0 == "shutdown_complete" }.count == 1)
+    }
+
+    @Test func aSecondSignalBeforeTheSequenceStartsForcesAtOnce() async {
+        let steps = FakeSteps(), log = EventLog()
+        let c = coordinator(steps, log, hard: 60)
+        c.force()
+        #expect(await c.run() == 3)
+        #expect(steps.calls.withLock { $0 }.contains("forceSpool"))
     }
 }

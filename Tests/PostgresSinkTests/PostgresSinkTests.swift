@@ -72,18 +72,14 @@ struct PostgresSinkTests {
         #expect(try await db.count("SELECT count(*) FROM pg_indexes WHERE tablename = 'readings'") == 2)
     }
 
-    func write(_ batches: [Batch], to db: TestDatabase, dedupe: Bool = false) async throws -> IngestStats {
-        let stats = IngestStats()
-        let queue = BoundedQueue<Batch>(capacity: 16)
-        let writer = BatchWriter(
-            settings: .init(url: db.url, table: "readings", dedupe: dedupe, poolSize: 2), batches: queue,
-            maxRetries: { 2 }, stats: stats, logger: Logger(label: "test"),
-            hooks: .init(giveUp: { _, _ in stats.lostRows.add(1, ordering: .relaxed) }))
-        writer.start()
-        for batch in batches { _ = await queue.put(batch) }
-        queue.close()
-        try await DedicatedThread.run { writer.join(); writer.closeConnections() }
-        return stats
+    /// One attempt per batch, in order, on lane 0 of a fresh writer.
+    func write(_ batches: [Batch], to db: TestDatabase, dedupe: Bool = false) async throws -> [SinkOutcome] {
+        let writer = BatchWriter(settings: .init(url: db.url, table: "readings", dedupe: dedupe, poolSize: 1),
+                                 logger: Logger(label: "test"))
+        return try await DedicatedThread.run {
+            defer { writer.close() }
+            return batches.map { writer.write($0, lane: 0) }
+        }
     }
 
     func readings(_ values: [Double], device: String = "d") -> [Reading] {
@@ -98,11 +94,13 @@ struct PostgresSinkTests {
         try await db.query("ALTER TABLE readings ADD CONSTRAINT non_negative CHECK (value >= 0)")
         let values = (0..<100).map { $0 % 17 == 5 ? -Double($0) : Double($0) }
         let refused = values.filter { $0 < 0 }.count
-        let stats = try await write([Batch(readings: readings(values))], to: db)
+        let outcome = try await write([Batch(readings: readings(values))], to: db)[0]
         #expect(try await db.count("SELECT count(*) FROM readings") == 100 - refused)
         #expect(try await db.count("SELECT count(*) FROM ingest_rejects WHERE reason = 'refused_by_db' AND detail LIKE '%non_negative%'") == refused)
-        #expect(stats.rowsWritten.load(ordering: .relaxed) == 100 - refused)
-        #expect(stats.lostRows.load(ordering: .relaxed) == 0)
+        #expect(outcome.written == 100 - refused)
+        #expect(outcome.refused.count == refused)
+        #expect(outcome.refused.allSatisfy { $0.reason == .refusedByDB })
+        #expect(outcome.unwritten == nil && outcome.failure == nil)
     }
 
     @Test func dedupeStoresARedeliveredReadingOnce() async throws {
@@ -113,18 +111,16 @@ struct PostgresSinkTests {
         #expect(try await db.count("SELECT count(*) FROM readings") == 3)
     }
 
-    @Test func aDatabaseThatIsNotThereHandsTheBatchToGiveUp() async throws {
-        let stats = IngestStats()
-        let queue = BoundedQueue<Batch>(capacity: 4)
+    @Test func aDatabaseThatIsNotThereHandsEverythingBackUnwritten() async throws {
         let writer = BatchWriter(
             settings: .init(url: "postgresql://postgres@127.0.0.1:1/none", table: "readings", dedupe: false, poolSize: 1),
-            batches: queue, maxRetries: { 1 }, stats: stats, logger: Logger(label: "test"),
-            hooks: .init(giveUp: { batch, _ in stats.spooledRows.add(batch.readings.count, ordering: .relaxed) }))
-        writer.start()
-        _ = await queue.put(Batch(readings: readings([1, 2])))
-        queue.close()
-        try await DedicatedThread.run { writer.join() }
-        #expect(stats.spooledRows.load(ordering: .relaxed) == 2)
-        #expect(stats.dbErrors.load(ordering: .relaxed) == 2, "one try plus one retry")
+            logger: Logger(label: "test"))
+        let batch = Batch(readings: readings([1, 2]), rejects: [Reject(Self.source, reason: .invalidJSON, detail: nil)])
+        let outcome = try await DedicatedThread.run { writer.write(batch, lane: 0) }
+        #expect(outcome.written == 0)
+        #expect(outcome.unwritten?.readings.map(\.value) == [1, 2])
+        #expect(outcome.unwritten?.rejects.count == 1)
+        #expect(outcome.failure?.contains("127.0.0.1") == true, "the failure names what was unreachable: \(outcome.failure ?? "nil")")
+        #expect(writer.openConnections == 0)
     }
 }

@@ -1,19 +1,18 @@
 import IngestCore
 import Logging
-import PostgresSink
 import Synchronization
 
 /// Keeps "did the database answer recently?" fresh for /ready (SPEC 9): every 5 s, unless a
 /// batch committed within that window (which already proves it), a `SELECT 1` on its own
 /// connection, on its own thread. /ready only reads the cached answer, so a dead database
 /// never makes a probe request wait.
-final class DatabaseProbe: Sendable {
+public final class DatabaseProbe: Sendable {
     static let interval = 5.0
 
-    struct State: Sendable {
-        var reachable = false
-        var checkedAt: Int64 = 0
-        var error: String?
+    public struct State: Sendable {
+        public var reachable = false
+        public var checkedAt: Int64 = 0
+        public var error: String?
     }
 
     private let url: String
@@ -27,10 +26,10 @@ final class DatabaseProbe: Sendable {
         self.stats = stats
     }
 
-    var current: State { state.withLock { $0 } }
+    public var current: State { state.withLock { $0 } }
 
     /// Marks the database as reachable (start-up migration just talked to it).
-    func markReachable() {
+    public func markReachable() {
         state.withLock { $0 = State(reachable: true, checkedAt: Timestamp.now(), error: nil) }
     }
 

@@ -1,6 +1,5 @@
 import IngestCore
 import Logging
-import PostgresSink
 import Synchronization
 
 /// Replays the spool every 30 s while the daemon runs (SPEC 8), on its own thread with its

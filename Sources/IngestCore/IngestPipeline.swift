@@ -1,0 +1,186 @@
+import Logging
+import Synchronization
+
+/// The pipeline from a message source to a batch sink, and the shutdown steps over it:
+///
+/// source -> `MessageInlet` -> message queue -> `WorkerPool` (decode) -> `Batcher` ->
+/// batch queue -> `WriterLanes` -> sink, with `SpoolWriter` taking what the sink does not.
+///
+/// It knows neither MQTT nor PostgreSQL (those are the source and the sink), so the drain,
+/// the deadline and the forced path are tested here with fakes; the daemon only wires it.
+public final class IngestPipeline: ShutdownSteps {
+    public let stats: IngestStats
+    public let messages: BoundedQueue<Message>
+    let batches: BoundedQueue<Batch>
+    let batcher: Batcher
+    let decoder: BatchDecoder
+    let spooler: SpoolWriter
+    let tuning: LiveTuning
+    let lanes: WriterLanes
+    let source: any MessageSource
+    let sink: any BatchSink
+    let inlet: MessageInlet
+    let workerCount: Int
+    /// Messages and rows between two queues (in the inlet, a worker, the flush tick): the
+    /// forced shutdown waits for them to land before its last sweep.
+    let carried = InFlight()
+    private let forwarder: BatchForwarder
+    private let shuttingDown = Atomic<Bool>(false)
+    private let workersTask = Mutex<Task<Void, Never>?>(nil)
+    private let tickerTask = Mutex<Task<Void, Never>?>(nil)
+
+    /// What the pipeline is built from, apart from its source and sink.
+    public struct Settings: Sendable {
+        public var queueCapacity: Int
+        public var workers: Int
+        public var tuning: PipelineTuning
+
+        public init(queueCapacity: Int, workers: Int, tuning: PipelineTuning) {
+            self.queueCapacity = queueCapacity
+            self.workers = workers
+            self.tuning = tuning
+        }
+    }
+
+    public init(settings: Settings, source: any MessageSource, sink: any BatchSink, decoder payloadDecoder: PayloadDecoder,
+                spool: Spool, stats: IngestStats = IngestStats(), logger: Logger) {
+        self.stats = stats
+        self.source = source
+        self.sink = sink
+        workerCount = settings.workers
+        // Workers are woken per 64 messages (or 2 ms, or the 10 ms tick), not per message.
+        messages = BoundedQueue(capacity: settings.queueCapacity, handoffBatch: 64, handoffDelay: 0.002)
+        // Two batches per lane in front of the writers: enough to keep them busy, small
+        // enough that a slow database pushes back on the queue within a second.
+        batches = BoundedQueue(capacity: max(2, sink.laneCount * 2))
+        batcher = Batcher(limits: settings.tuning.batchLimits)
+        tuning = LiveTuning(settings.tuning)
+        let rejectLog = RejectLog(logger: logger)
+        decoder = BatchDecoder(decoder: payloadDecoder, stats: stats, rejectLog: rejectLog)
+        spooler = SpoolWriter(spool: spool, stats: stats, logger: logger)
+        forwarder = BatchForwarder(batches: batches, spooler: spooler)
+        lanes = WriterLanes(sink: sink, batches: batches, spooler: spooler, tuning: tuning, stats: stats,
+                            rejectLog: rejectLog, logger: logger)
+        inlet = MessageInlet(queue: messages, tuning: tuning, decoder: decoder, spooler: spooler, carried: carried,
+                             stats: stats, logger: logger)
+    }
+
+    /// Lanes, workers and the flush tick first, the source last: by the time a message can
+    /// arrive, everything downstream is running.
+    public func start() throws {
+        lanes.start()
+        let workers = WorkerPool(messages: messages, batcher: batcher, decoder: decoder, forwarder: forwarder,
+                                 carried: carried)
+        let count = workerCount
+        workersTask.withLock { $0 = Task { await workers.run(count: count) } }
+        tickerTask.withLock { $0 = Task { await self.tick() } }
+        try source.start(delivering: inlet)
+    }
+
+    /// Applies reloaded settings (SPEC 3): the full-queue policy, the retry limit and the
+    /// batch limits take effect on their next use.
+    public func retune(_ new: PipelineTuning) {
+        tuning.replace(new)
+        batcher.update(new.batchLimits)
+    }
+
+    public var isShuttingDown: Bool { shuttingDown.load(ordering: .relaxed) }
+
+    /// Rows decoded and not yet committed or spooled (an estimate: waiting batches count as
+    /// full ones).
+    public var pendingRows: Int {
+        batcher.pendingRows + batches.count * batcher.limits.maxRows + lanes.heldRows
+    }
+
+    /// Every 10 ms: hands a burst's tail to the workers, and seals the open batch once it
+    /// is `flush_interval_ms` old (so a row waits at most the interval plus 10 ms).
+    private func tick() async {
+        while !Task.isCancelled {
+            try? await Task.sleep(for: .milliseconds(10))
+            messages.nudge()
+            carried.add()
+            if let batch = batcher.sealIfDue() { await forwarder.send(batch) }
+            carried.remove()
+        }
+    }
+
+    // MARK: - ShutdownSteps
+
+    public func beginShutdown() async {
+        shuttingDown.store(true, ordering: .relaxed)
+        // A database that is down must not hold the sequence: what fails goes to the spool.
+        lanes.lower(to: .oneAttempt)
+    }
+
+    public func stopSource() async throws {
+        let source = self.source
+        try await DedicatedThread.run { source.stop() }
+    }
+
+    public func queueDepth() -> Int { messages.count }
+
+    public func waitForEmptyQueue(timeout: Double) async -> Bool { await messages.waitUntilEmpty(timeout: timeout) }
+
+    public func spoolQueue() async throws -> Int {
+        // The sink is too slow to drain in time: stop trying it and keep everything on disk.
+        // On a thread of its own: cancelling talks to the server and can block.
+        try await DedicatedThread.run {
+            self.lanes.lower(to: .spoolOnly)
+            let taken = self.messages.removeAll()
+            self.spooler.keep(self.decoder.decode(taken), reason: "drain timeout")
+            self.lanes.cancelUntilIdle(timeout: 2)
+            return taken.count
+        }
+    }
+
+    public func stopWorkers() async throws {
+        messages.close()
+        await workersTask.withLock { $0 }?.value
+        tickerTask.withLock { $0 }?.cancel()
+        await tickerTask.withLock { $0 }?.value
+    }
+
+    public func flushWriter() async throws {
+        if let last = batcher.sealAll() { await forwarder.send(last) }
+        batches.close()
+        let lanes = self.lanes
+        try await DedicatedThread.run { lanes.join() }
+    }
+
+    public func closePool() async throws {
+        let sink = self.sink
+        try await DedicatedThread.run { sink.close() }
+    }
+
+    /// Everything in memory to the spool: the queue, the open batch, the batches waiting for
+    /// a lane, what a worker or the source's thread carries between two of those (waited
+    /// for, bounded), and (through the cancelled attempts) the lanes' own batches.
+    public func forceSpool() -> Int {
+        let before = stats.spooledRows.load(ordering: .relaxed)
+        lanes.lower(to: .spoolOnly)
+        messages.close()
+        sweepToSpool()
+        // A message or batch in someone's hands lands in a queue (swept next) or, finding
+        // the queue closed, in the spool by its carrier's hand.
+        _ = carried.waitUntilZero(timeout: 1)
+        batches.close()
+        sweepToSpool()
+        lanes.cancelUntilIdle(timeout: 2)
+        return stats.spooledRows.load(ordering: .relaxed) - before
+    }
+
+    private func sweepToSpool() {
+        var batch = decoder.decode(messages.removeAll())
+        for b in [batcher.sealAll()].compactMap({ $0 }) + batches.removeAll() {
+            batch.readings += b.readings
+            batch.rejects += b.rejects
+        }
+        spooler.keep(batch, reason: "forced shutdown")
+    }
+
+    public func totals() -> ShutdownTotals {
+        ShutdownTotals(recordsWritten: stats.rowsWritten.load(ordering: .relaxed),
+                       batchesFlushed: stats.batchesFlushed.load(ordering: .relaxed),
+                       spooledRows: stats.spooledRows.load(ordering: .relaxed))
+    }
+}

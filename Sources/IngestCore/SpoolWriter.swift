@@ -1,0 +1,41 @@
+import Logging
+
+/// Puts into the spool what the database did not take (retries exhausted, the drain
+/// time-out, the forced shutdown), counting and logging each batch with the reason.
+///
+/// The one way rows leave memory other than a commit. Blocking (fsync): call it from a
+/// thread the daemon owns.
+public final class SpoolWriter: Sendable {
+    public let spool: Spool
+    let stats: IngestStats
+    let logger: Logger
+
+    public init(spool: Spool, stats: IngestStats, logger: Logger) {
+        self.spool = spool
+        self.stats = stats
+        self.logger = logger
+    }
+
+    /// Writes `batch` to the spool; returns the rows (readings + rejects) now on disk.
+    /// A spool that cannot be written is the one way rows are lost: logged as critical and
+    /// counted in `lostRows`.
+    @discardableResult
+    public func keep(_ batch: Batch, reason: String) -> Int {
+        guard !batch.isEmpty else { return 0 }
+        do {
+            let rows = try spool.write(batch)
+            stats.spooledRows.add(rows, ordering: .relaxed)
+            logger.warning("batch_spooled", metadata: [
+                "rows": .stringConvertible(batch.readings.count), "rejects": .stringConvertible(batch.rejects.count),
+                "reason": .string(reason),
+            ])
+            return rows
+        } catch {
+            stats.lostRows.add(batch.readings.count + batch.rejects.count, ordering: .relaxed)
+            logger.critical("spool_write_failed", metadata: [
+                "rows": .stringConvertible(batch.readings.count), "error": .string(error.description),
+            ])
+            return 0
+        }
+    }
+}

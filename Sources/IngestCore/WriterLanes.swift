@@ -1,0 +1,149 @@
+import Logging
+import Synchronization
+
+/// The threads between the batch queue and the sink: one per sink slot, each taking one
+/// sealed batch at a time and writing it until it is committed or kept in the spool.
+///
+/// A failed attempt is retried with capped exponential backoff (`batch.max_retries`, 5 s
+/// cap), from where it stopped (the sink hands back only what it did not write); then the
+/// rest goes to the spool. Threads, not tasks: a sink blocks (libpq), and the cooperative
+/// pool must never be blocked.
+final class WriterLanes: Sendable {
+    /// How hard the lanes try, lowered step by step as the shutdown proceeds.
+    enum Mode: Int {
+        /// Retries with backoff (normal running).
+        case retrying
+        /// One attempt per batch, no backoff: a dead database cannot hold the shutdown.
+        case oneAttempt
+        /// Every batch to the spool untried (drain time-out, forced shutdown).
+        case spoolOnly
+    }
+
+    private let sink: any BatchSink
+    private let batches: BoundedQueue<Batch>
+    private let spooler: SpoolWriter
+    private let tuning: LiveTuning
+    private let stats: IngestStats
+    private let rejectLog: RejectLog
+    private let logger: Logger
+    private let mode = Atomic<Int>(Mode.retrying.rawValue)
+    /// Rows each lane holds (taken, not yet committed or spooled), and the condition a
+    /// backoff sleeps on and `cancelUntilIdle` waits on.
+    private let held: Mutex<[Int]>
+    private let wake = ConditionLock()
+    private let threads = Mutex<[DedicatedThread]>([])
+
+    init(sink: any BatchSink, batches: BoundedQueue<Batch>, spooler: SpoolWriter, tuning: LiveTuning,
+         stats: IngestStats, rejectLog: RejectLog, logger: Logger) {
+        self.sink = sink
+        self.batches = batches
+        self.spooler = spooler
+        self.tuning = tuning
+        self.stats = stats
+        self.rejectLog = rejectLog
+        self.logger = logger
+        held = Mutex(Array(repeating: 0, count: sink.laneCount))
+    }
+
+    func start() {
+        let started = (0..<sink.laneCount).map { lane in DedicatedThread { self.run(lane) } }
+        threads.withLock { $0 = started }
+    }
+
+    /// Lowers the effort (never raises it) and cuts any backoff short.
+    func lower(to new: Mode) {
+        while true {
+            let old = mode.load(ordering: .relaxed)
+            guard new.rawValue > old else { break }
+            if mode.compareExchange(expected: old, desired: new.rawValue, ordering: .relaxed).exchanged { break }
+        }
+        wake.withLock { wake.broadcast() }
+    }
+
+    /// Rows taken from the queue and not yet committed or spooled.
+    var heldRows: Int { held.withLock { $0.reduce(0, +) } }
+
+    /// Cancels the lanes' attempts until no lane holds rows, or `timeout` seconds pass; the
+    /// lanes then spool what they held (call after `lower(to: .spoolOnly)`). Cancels again
+    /// every 100 ms: a cancel that lands between a lane's mode check and the start of its
+    /// statement finds nothing to cancel. Blocking; returns whether the lanes are idle.
+    @discardableResult
+    func cancelUntilIdle(timeout: Double) -> Bool {
+        let end = Timestamp.monotonicSeconds() + timeout
+        while true {
+            let busy = held.withLock { rows in rows.indices.filter { rows[$0] > 0 } }
+            if busy.isEmpty { return true }
+            let left = end - Timestamp.monotonicSeconds()
+            if left <= 0 { return false }
+            for lane in busy { sink.cancel(lane: lane) }
+            wake.withLock { _ = wake.wait(seconds: min(0.1, left)) }
+        }
+    }
+
+    /// Blocks until every lane has finished (after the batch queue is closed and empty).
+    func join() {
+        for thread in threads.withLock({ $0 }) { thread.join() }
+    }
+
+    // MARK: - Lane thread
+
+    private func run(_ lane: Int) {
+        while let batch = batches.takeBlocking(max: 1).first {
+            held.withLock { $0[lane] = batch.rowCount }
+            write(batch, lane)
+            held.withLock { $0[lane] = 0 }
+            wake.withLock { wake.broadcast() }
+        }
+    }
+
+    private func write(_ batch: Batch, _ lane: Int) {
+        var left = batch
+        var attempt = 0
+        while true {
+            let current = Mode(rawValue: mode.load(ordering: .relaxed)) ?? .spoolOnly
+            if current == .spoolOnly {
+                spooler.keep(left, reason: "shutting down: spooled untried")
+                return
+            }
+            let outcome = sink.write(left, lane: lane)
+            account(outcome)
+            guard let rest = outcome.unwritten, !rest.isEmpty else {
+                stats.batchesFlushed.add(1, ordering: .relaxed)
+                return
+            }
+            left = rest
+            let failure = outcome.failure ?? "not written"
+            stats.dbErrors.add(1, ordering: .relaxed)
+            attempt += 1
+            let limit = current == .retrying ? tuning.current.maxRetries : 0
+            if attempt > limit {
+                spooler.keep(left, reason: failure)
+                return
+            }
+            let delay = min(5.0, 0.1 * Double(1 << min(attempt, 10)))
+            logger.warning("batch_retry", metadata: [
+                "attempt": .stringConvertible(attempt), "max_retries": .stringConvertible(limit),
+                "delay_s": .stringConvertible(delay), "error": .string(failure),
+            ])
+            backoff(seconds: delay, from: current)
+        }
+    }
+
+    private func account(_ outcome: SinkOutcome) {
+        if outcome.written > 0 {
+            stats.rowsWritten.add(outcome.written, ordering: .relaxed)
+            stats.lastFlushAt.store(Timestamp.now(), ordering: .relaxed)
+        }
+        for reject in outcome.refused {
+            stats.rejected(reject.reason)
+            rejectLog.record(reject)
+        }
+    }
+
+    /// Sleeps for the backoff, or until the mode is lowered.
+    private func backoff(seconds: Double, from current: Mode) {
+        wake.withLock {
+            _ = wake.wait(timeout: seconds) { mode.load(ordering: .relaxed) != current.rawValue }
+        }
+    }
+}

@@ -1,0 +1,93 @@
+import IngestCore
+import Logging
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Everything the daemon does with PostgreSQL, behind the pipeline's sink protocol: the
+/// writer's pool (`BatchWriter`), the reachability probe for /ready and the periodic spool
+/// replay, each on threads of its own (libpq blocks). `close()` stops all three.
+public final class PostgresDatabase: BatchSink {
+    public let settings: IngestConfiguration.Database
+    public let writer: BatchWriter
+    public let probe: DatabaseProbe
+    let replayLoop: SpoolReplayLoop
+    let spool: Spool
+    let stats: IngestStats
+    let logger: Logger
+
+    public init(settings: IngestConfiguration.Database, spool: Spool, stats: IngestStats, logger: Logger,
+                committed: @escaping @Sendable (ArraySlice<Reading>, Double) -> Void = { _, _ in }) {
+        self.settings = settings
+        self.spool = spool
+        self.stats = stats
+        self.logger = logger
+        writer = BatchWriter(settings: .init(url: settings.url, table: settings.table, dedupe: settings.dedupe,
+                                             poolSize: settings.poolSize),
+                             logger: logger, committed: committed)
+        probe = DatabaseProbe(url: settings.url, stats: stats)
+        replayLoop = SpoolReplayLoop(spool: spool, database: settings, stats: stats, logger: logger)
+    }
+
+    /// Starts the probe and the 30 s spool replay loop.
+    public func startBackgroundWork() {
+        probe.start()
+        replayLoop.start()
+    }
+
+    /// One spool replay pass now (start-up, SPEC 11; `replay-spool`). Blocking. Nil when
+    /// the database could not be reached.
+    @discardableResult
+    public func replaySpool() -> SpoolReplayer.Outcome? {
+        replayOnce(spool: spool, database: settings, stats: stats, logger: logger)
+    }
+
+    // MARK: - BatchSink
+
+    public var laneCount: Int { writer.laneCount }
+
+    public func write(_ batch: Batch, lane: Int) -> SinkOutcome { writer.write(batch, lane: lane) }
+
+    public func cancel(lane: Int) { writer.cancel(lane: lane) }
+
+    public func close() {
+        replayLoop.stop()
+        probe.stop()
+        writer.close()
+    }
+
+    // MARK: - Start-up
+
+    /// Connects (retrying while the server is not there yet, up to `patience` seconds) and
+    /// runs the schema migration, on a thread of its own. Logs `db_connected` and
+    /// `schema_ready`, and `db_unavailable` for each failed attempt.
+    public static func migrate(_ settings: IngestConfiguration.Database, logger: Logger,
+                               patience: Double = 60) async throws -> SchemaMigrator.Outcome {
+        try await DedicatedThread.run { () throws -> SchemaMigrator.Outcome in
+            let deadline = Timestamp.monotonicSeconds() + patience
+            var attempt = 0
+            while true {
+                do {
+                    let connection = try PostgresConnection(url: settings.url)
+                    defer { connection.close() }
+                    logger.info("db_connected", metadata: [
+                        "server_version": .stringConvertible(connection.serverVersion),
+                        "pool_size": .stringConvertible(settings.poolSize),
+                    ])
+                    let outcome = try SchemaMigrator(table: settings.table, dedupe: settings.dedupe).migrate(connection)
+                    logger.info("schema_ready", metadata: [
+                        "table": .string(settings.table), "timescaledb": .stringConvertible(outcome.timescale),
+                        "dedupe": .stringConvertible(settings.dedupe),
+                    ])
+                    return outcome
+                } catch let error as PostgresError where error.connectionLost && Timestamp.monotonicSeconds() < deadline {
+                    attempt += 1
+                    logger.warning("db_unavailable", metadata: [
+                        "attempt": .stringConvertible(attempt), "error": .string(error.description),
+                    ])
+                    usleep(UInt32(min(5.0, 0.5 * Double(attempt)) * 1_000_000))
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,222 @@
+import Foundation
+import Logging
+import Synchronization
+import Testing
+import TestSupport
+@testable import IngestCore
+
+/// A source that delivers what the test gives it, on a thread of its own (as libmosquitto's
+/// network thread does); its `stop` can be made to hang.
+final class FakeSource: MessageSource {
+    let inlet = Mutex<MessageInlet?>(nil)
+    let stopped = Mutex(false)
+    let stopHangs: Bool
+
+    init(stopHangs: Bool = false) {
+        self.stopHangs = stopHangs
+    }
+
+    func start(delivering inlet: MessageInlet) throws { self.inlet.withLock { $0 = inlet } }
+
+    func stop() {
+        if stopHangs { sleep(30) }
+        stopped.withLock { $0 = true }
+    }
+
+    func send(_ messages: [Message]) async throws {
+        let inlet = try #require(self.inlet.withLock { $0 })
+        try await DedicatedThread.run { for m in messages { inlet.deliver(m) } }
+    }
+}
+
+/// A sink that stores, fails, refuses negative values, or hangs until cancelled. A cancel
+/// reaches only an attempt already hanging, as PQcancel reaches only a running statement.
+final class FakeSink: BatchSink {
+    enum Behaviour { case accept, fail, hangUntilCancelled }
+    struct State {
+        var behaviour: Behaviour
+        var readings: [Reading] = []
+        var rejects: [Reject] = []
+        var attempts = 0
+        var hanging: Set<Int> = []
+        var cancelled: Set<Int> = []
+        var cancels = 0
+        var closed = false
+    }
+
+    let laneCount: Int
+    let state: Mutex<State>
+    private let wake = ConditionLock()
+
+    init(lanes: Int = 2, _ behaviour: Behaviour = .accept) {
+        laneCount = lanes
+        state = Mutex(State(behaviour: behaviour))
+    }
+
+    var stored: Int { state.withLock { $0.readings.count } }
+
+    func write(_ batch: Batch, lane: Int) -> SinkOutcome {
+        let behaviour = state.withLock { s in
+            s.attempts += 1
+            return s.behaviour
+        }
+        switch behaviour {
+        case .accept:
+            let good = batch.readings.filter { $0.value >= 0 }
+            let refused = batch.readings.filter { $0.value < 0 }.map { Reject($0.source, reason: .refusedByDB, detail: "negative") }
+            state.withLock { s in
+                s.readings += good
+                s.rejects += batch.rejects + refused
+            }
+            return SinkOutcome(written: good.count, refused: refused)
+        case .fail:
+            return SinkOutcome(written: 0, unwritten: batch, failure: "database on fire")
+        case .hangUntilCancelled:
+            wake.withLock {
+                state.withLock { _ = $0.hanging.insert(lane) }
+                _ = wake.wait(timeout: 60) { state.withLock { $0.cancelled.contains(lane) } }
+                state.withLock { s in
+                    s.hanging.remove(lane)
+                    s.cancelled.remove(lane)
+                }
+            }
+            return SinkOutcome(written: 0, unwritten: batch, failure: "canceling statement due to user request")
+        }
+    }
+
+    func cancel(lane: Int) {
+        wake.withLock {
+            state.withLock { s in
+                s.cancels += 1
+                if s.hanging.contains(lane) { s.cancelled.insert(lane) }
+            }
+            wake.broadcast()
+        }
+    }
+
+    func close() { state.withLock { $0.closed = true } }
+}
+
+@Suite("IngestPipeline with a fake source and sink")
+struct IngestPipelineTests {
+    let log = EventLog()
+    let spool: Spool
+
+    init() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("pipeline-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        spool = Spool(directory: dir)
+    }
+
+    func pipeline(_ source: FakeSource, _ sink: FakeSink, capacity: Int = 10_000, maxRows: Int = 100,
+                  maxRetries: Int = 0) -> IngestPipeline {
+        let tuning = PipelineTuning(fullPolicy: .block, maxRetries: maxRetries,
+                                    batchLimits: .init(maxRows: maxRows, flushInterval: 0.05))
+        return IngestPipeline(
+            settings: .init(queueCapacity: capacity, workers: 2, tuning: tuning), source: source, sink: sink,
+            decoder: PayloadDecoder(template: try! TopicTemplate("devices/{device_id}/telemetry"), maxBytes: 1024),
+            spool: spool, logger: log.logger)
+    }
+
+    func coordinator(_ p: IngestPipeline, drain: Double = 5, hard: Double = 20) -> ShutdownCoordinator {
+        ShutdownCoordinator(steps: p, logger: log.logger, drainTimeout: { drain }, hardTimeout: { hard })
+    }
+
+    /// `count` messages of one reading each (value i), every `badEvery`-th one not JSON.
+    func messages(_ count: Int, badEvery: Int = 0, negativeEvery: Int = 0) -> [Message] {
+        (0..<count).map { i in
+            let bad = badEvery > 0 && i % badEvery == badEvery - 1
+            let value = negativeEvery > 0 && i % negativeEvery == negativeEvery - 1 ? -1 : i
+            let payload = bad ? "not json" : #"{"ts": \#(1_700_000_000 + i), "v": \#(value)}"#
+            return Message(topic: "devices/d\(i % 7)/telemetry", payload: Array(payload.utf8), receivedAt: 1)
+        }
+    }
+
+    /// Rows in the spool's files (one line per row).
+    func spooledLines() throws -> Int {
+        try spool.files().reduce(0) { n, file in n + (try spool.contents(of: file)).filter { $0 == 0x0A }.count }
+    }
+
+    @Test func anOrderlyShutdownWritesEveryMessageOnce() async throws {
+        let source = FakeSource(), sink = FakeSink()
+        let p = pipeline(source, sink)
+        try p.start()
+        try await source.send(messages(2_000, badEvery: 100))
+        #expect(await coordinator(p).run() == 0)
+        #expect(sink.stored == 1_980)
+        #expect(Set(sink.state.withLock { $0.readings.map(\.value) }).count == 1_980, "no reading twice")
+        #expect(sink.state.withLock { $0.rejects.count } == 20)
+        #expect(p.stats.rejectedCount(.invalidJSON) == 20)
+        #expect(p.totals().recordsWritten == 1_980)
+        #expect(p.stats.spooledRows.load(ordering: .relaxed) == 0)
+        #expect(source.stopped.withLock { $0 } && sink.state.withLock { $0.closed })
+        #expect(log.names.contains("queue_drained"))
+    }
+
+    @Test func aFailingSinkIsRetriedThenTheRestSpooled() async throws {
+        let source = FakeSource(), sink = FakeSink(lanes: 1, .fail)
+        let p = pipeline(source, sink, maxRows: 10, maxRetries: 1)
+        try p.start()
+        try await source.send(messages(30))
+        try await waitUntil(20, "30 rows in the spool") { p.stats.spooledRows.load(ordering: .relaxed) == 30 }
+        let batches = log.names.filter { $0 == "batch_spooled" }.count
+        #expect(batches >= 1)
+        #expect(sink.state.withLock { $0.attempts } == 2 * batches, "one try and one retry per batch")
+        #expect(log.names.filter { $0 == "batch_retry" }.count == batches)
+        #expect(try spooledLines() == 30)
+        #expect(await coordinator(p).run() == 0)
+    }
+
+    @Test func rowsTheSinkRefusesAreCountedAndLogged() async throws {
+        let source = FakeSource(), sink = FakeSink()
+        let p = pipeline(source, sink)
+        try p.start()
+        try await source.send(messages(200, negativeEvery: 50))
+        #expect(await coordinator(p).run() == 0)
+        #expect(sink.stored == 196)
+        #expect(p.stats.rejectedCount(.refusedByDB) == 4)
+        let warned = log.events.withLock { $0.filter { $0.0 == "message_rejected" && $0.1["reason"]?.description == "refused_by_db" } }
+        #expect(!warned.isEmpty, "SPEC 4: a refused row is logged like any other reject")
+    }
+
+    @Test func aDrainTimeoutSpoolsTheQueueAndCancelsTheHungLanes() async throws {
+        let source = FakeSource(), sink = FakeSink(lanes: 2, .hangUntilCancelled)
+        let p = pipeline(source, sink, maxRows: 10)
+        try p.start()
+        // More than the lanes, the batch queue and two workers can hold (8 x 256): a backlog.
+        try await source.send(messages(5_000))
+        try await waitUntil(10, "both lanes to hang") { sink.state.withLock { $0.hanging.count } == 2 }
+        let started = Timestamp.monotonicSeconds()
+        #expect(await coordinator(p, drain: 0.3).run() == 0)
+        #expect(Timestamp.monotonicSeconds() - started < 5)
+        #expect(log.names.contains("queue_drain_timeout"))
+        #expect(sink.stored == 0)
+        #expect(p.stats.spooledRows.load(ordering: .relaxed) == 5_000, "every message is in the spool, once")
+        #expect(try spooledLines() == 5_000)
+    }
+
+    @Test func theDeadlineForcesEverythingInMemoryIntoTheSpool() async throws {
+        let source = FakeSource(stopHangs: true), sink = FakeSink(lanes: 1, .hangUntilCancelled)
+        let p = pipeline(source, sink, maxRows: 10)
+        try p.start()
+        try await source.send(messages(5_000))
+        try await waitUntil(10, "the lane to hang") { sink.state.withLock { $0.hanging.count } == 1 }
+        #expect(await coordinator(p, drain: 5, hard: 0.5).run() == 3)
+        #expect(log.names.suffix(2) == ["shutdown_forced", "shutdown_complete"])
+        #expect(p.stats.spooledRows.load(ordering: .relaxed) == 5_000)
+        #expect(try spooledLines() == 5_000)
+        #expect(sink.state.withLock { $0.hanging.isEmpty }, "the hung attempt was cancelled")
+    }
+
+    @Test func aReloadedRetryLimitAppliesToTheNextFailure() async throws {
+        let source = FakeSource(), sink = FakeSink(lanes: 1, .fail)
+        let p = pipeline(source, sink, maxRows: 10, maxRetries: 0)
+        p.retune(PipelineTuning(fullPolicy: .block, maxRetries: 2, batchLimits: .init(maxRows: 10, flushInterval: 0.05)))
+        try p.start()
+        try await source.send(messages(10))
+        try await waitUntil(20, "10 rows in the spool") { p.stats.spooledRows.load(ordering: .relaxed) == 10 }
+        let batches = log.names.filter { $0 == "batch_spooled" }.count
+        #expect(sink.state.withLock { $0.attempts } == 3 * batches, "the reloaded limit of 2 retries")
+        #expect(await coordinator(p).run() == 0)
+    }
+}
