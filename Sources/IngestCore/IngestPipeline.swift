@@ -28,6 +28,7 @@ public final class IngestPipeline: ShutdownSteps {
     private let shuttingDown = Atomic<Bool>(false)
     private let workersTask = Mutex<Task<Void, Never>?>(nil)
     private let tickerTask = Mutex<Task<Void, Never>?>(nil)
+    private let drainWatchdog = Mutex<Task<Void, Never>?>(nil)
 
     /// What the pipeline is built from, apart from its source and sink.
     public struct Settings: Sendable {
@@ -106,10 +107,22 @@ public final class IngestPipeline: ShutdownSteps {
 
     // MARK: - ShutdownSteps
 
-    public func beginShutdown() async {
+    public func beginShutdown(drainTimeout: Double) async {
         shuttingDown.store(true, ordering: .relaxed)
         // A database that is down must not hold the sequence: what fails goes to the spool.
         lanes.lower(to: .oneAttempt)
+        // One that hangs (a lock, a black hole) must not either: once the drain time is up,
+        // whatever the lanes still hold or will be given goes to the spool untried.
+        let lanes = self.lanes
+        drainWatchdog.withLock {
+            $0 = Task {
+                guard (try? await Task.sleep(for: .seconds(drainTimeout))) != nil else { return }
+                _ = try? await DedicatedThread.run {
+                    lanes.lower(to: .spoolOnly)
+                    lanes.cancelUntilIdle(timeout: 2)
+                }
+            }
+        }
     }
 
     public func stopSource() async throws {
@@ -148,6 +161,7 @@ public final class IngestPipeline: ShutdownSteps {
     }
 
     public func closePool() async throws {
+        drainWatchdog.withLock { $0 }?.cancel()
         let sink = self.sink
         try await DedicatedThread.run { sink.close() }
     }

@@ -13,8 +13,6 @@ public final class IngestStats: Sendable {
     public let spooledRows = Atomic<Int>(0)
     public let spoolReplayedRows = Atomic<Int>(0)
     public let lostRows = Atomic<Int>(0)
-    /// Messages the MQTT thread is spooling itself after a forced close of the queue.
-    public let strandedInFlight = Atomic<Int>(0)
     public let mqttReconnects = Atomic<Int>(0)
     /// Microseconds since the epoch of the last successful commit, 0 before the first.
     public let lastFlushAt = Atomic<Int64>(0)

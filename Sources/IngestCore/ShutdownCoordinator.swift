@@ -118,14 +118,15 @@ public final class ShutdownCoordinator: Sendable {
     // MARK: - The orderly sequence
 
     private func orderly(hardTimeout hard: Double) async {
-        await steps.beginShutdown()
-        log("shutdown_initiated", ["drain_timeout_s": .stringConvertible(drainTimeout()),
+        let drain = drainTimeout()
+        await steps.beginShutdown(drainTimeout: drain)
+        log("shutdown_initiated", ["drain_timeout_s": .stringConvertible(drain),
                                    "timeout_s": .stringConvertible(hard)])
 
         await step("mqtt_disconnected") { try await self.steps.stopSource() }
 
         let initial = steps.queueDepth()
-        let drained = await steps.waitForEmptyQueue(timeout: drainTimeout())
+        let drained = await steps.waitForEmptyQueue(timeout: drain)
         let remaining = drained ? 0 : steps.queueDepth()
         if remaining == 0 {
             log("queue_drained", ["drained": .stringConvertible(initial)])

@@ -2,8 +2,10 @@
 /// The daemon implements it over the real pipeline; tests implement it with fakes to check
 /// order, deadline and failure handling without a broker or a database.
 public protocol ShutdownSteps: Sendable {
-    /// Readiness goes false (step 2, `shutdown_initiated`).
-    func beginShutdown() async
+    /// Readiness goes false (step 2, `shutdown_initiated`). `drainTimeout` bounds the time
+    /// until everything in memory is out of it (committed or spooled), whichever step it is
+    /// stuck in: a drained queue in front of a hung database must not wait for the deadline.
+    func beginShutdown(drainTimeout: Double) async
     /// Stop reading from the broker and send DISCONNECT (step 3).
     func stopSource() async throws
     /// Messages still waiting in the queue.

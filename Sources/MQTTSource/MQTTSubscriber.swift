@@ -104,6 +104,10 @@ public final class MQTTSubscriber: MessageSource {
         let context = Context(subscriber: self, inlet: inlet)
         self.context.withLock { $0 = context }
         mosquitto_user_data_set(mosq, Unmanaged.passUnretained(context).toOpaque())
+        // The thread first, then the connect: a connect_async that fails at once (broker not
+        // up yet) leaves the client in its "new" state, and a thread started after that waits
+        // for the state to change and never reconnects (eclipse-mosquitto/mosquitto#1903).
+        try MQTTError.check(mosquitto_loop_start(mosq), "mosquitto_loop_start")
         let rc = mosquitto_connect_async(mosq, settings.host, Int32(settings.port), Int32(settings.keepaliveSeconds))
         if rc != MOSQ_ERR_SUCCESS.rawValue {
             // Not fatal: the loop thread retries. Say so once.
@@ -111,7 +115,6 @@ public final class MQTTSubscriber: MessageSource {
                 "broker": .string(broker), "error": .string(String(cString: mosquitto_strerror(rc))),
             ])
         }
-        try MQTTError.check(mosquitto_loop_start(mosq), "mosquitto_loop_start")
     }
 
     /// Sends DISCONNECT and joins the network thread: after this returns, no callback runs.

@@ -7,6 +7,9 @@ import IngestCore
 /// once. Format: signature, flags, header extension, then per tuple a field count and
 /// length-prefixed big-endian fields, then -1 (PostgreSQL docs, "COPY ... Binary Format").
 public struct CopyEncoder {
+    /// The readings' columns, in the order `encode(readings:)` writes them.
+    static let readingColumns = "(time, device_id, metric, value)"
+
     public private(set) var buffer: [UInt8] = []
 
     /// 2000-01-01T00:00:00Z in Unix microseconds: PostgreSQL's timestamp epoch.

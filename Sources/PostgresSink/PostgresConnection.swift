@@ -64,6 +64,21 @@ public final class PostgresConnection {
         try check(result, expecting: [PGRES_COMMAND_OK, PGRES_TUPLES_OK])
     }
 
+    /// Runs `body` between BEGIN and COMMIT, rolling back when it throws (unless the
+    /// connection is gone, which rolls back by itself). The one transaction shape the writer,
+    /// the replay and the migration share.
+    public func transaction<T>(_ body: () throws(PostgresError) -> T) throws(PostgresError) -> T {
+        try execute("BEGIN")
+        do {
+            let result = try body()
+            try execute("COMMIT")
+            return result
+        } catch {
+            if !error.connectionLost { try? execute("ROLLBACK") }
+            throw error
+        }
+    }
+
     /// Runs a query and returns the first column of the first row as text (nil for NULL or
     /// no rows).
     public func scalar(_ sql: String, _ parameters: [String?] = []) throws(PostgresError) -> String? {

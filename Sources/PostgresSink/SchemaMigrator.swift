@@ -24,8 +24,7 @@ public struct SchemaMigrator {
     public func migrate(_ connection: PostgresConnection) throws(PostgresError) -> Outcome {
         // `table` has passed the plain-identifier check; quoting keeps case as written.
         let t = "\"\(table)\""
-        try connection.execute("BEGIN")
-        do {
+        return try connection.transaction { () throws(PostgresError) -> Outcome in
             try connection.execute("SELECT pg_advisory_xact_lock(\(Self.advisoryLockKey))")
             let available = try connection.scalar(
                 "SELECT count(*) FROM pg_available_extensions WHERE name = 'timescaledb'") == "1"
@@ -62,11 +61,7 @@ public struct SchemaMigrator {
                 try connection.execute(
                     "CREATE UNIQUE INDEX IF NOT EXISTS \"\(table)_dedupe_idx\" ON \(t) (device_id, metric, time)")
             }
-            try connection.execute("COMMIT")
             return Outcome(timescale: available)
-        } catch {
-            try? connection.execute("ROLLBACK")
-            throw error
         }
     }
 }

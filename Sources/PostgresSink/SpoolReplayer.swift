@@ -64,33 +64,20 @@ public struct SpoolReplayer {
     /// One transaction: skip if already applied, else COPY + record. Returns false when the
     /// file had been applied before (and only needs deleting).
     private func apply(_ file: Spool.File, data: [UInt8], on c: PostgresConnection) throws(PostgresError) -> Bool {
-        try c.execute("BEGIN")
-        do {
+        if dedupe && !file.isRejects { try DedupeStaging.prepare(on: c, like: table) }
+        return try c.transaction { () throws(PostgresError) -> Bool in
             if try c.scalar("SELECT 1 FROM ingest_spool_applied WHERE file = $1", [file.name]) != nil {
-                try c.execute("ROLLBACK")
                 return false
             }
             if file.isRejects {
                 try c.copy("COPY ingest_rejects (received_at, topic, payload, reason, detail) FROM STDIN", data: data)
             } else if dedupe {
-                try c.execute("""
-                    CREATE TEMP TABLE IF NOT EXISTS ingest_replay_staging
-                      (LIKE "\(table)" INCLUDING DEFAULTS) ON COMMIT DELETE ROWS
-                    """)
-                try c.copy("COPY ingest_replay_staging (time, device_id, metric, value) FROM STDIN", data: data)
-                try c.execute("""
-                    INSERT INTO "\(table)" (time, device_id, metric, value)
-                    SELECT time, device_id, metric, value FROM ingest_replay_staging ON CONFLICT DO NOTHING
-                    """)
+                try DedupeStaging.copy(data, format: "text", into: table, on: c)
             } else {
-                try c.copy("COPY \"\(table)\" (time, device_id, metric, value) FROM STDIN", data: data)
+                try c.copy("COPY \"\(table)\" \(CopyEncoder.readingColumns) FROM STDIN", data: data)
             }
             _ = try c.scalar("INSERT INTO ingest_spool_applied (file, applied_at) VALUES ($1, now())", [file.name])
-            try c.execute("COMMIT")
             return true
-        } catch {
-            if !error.connectionLost { try? c.execute("ROLLBACK") }
-            throw error
         }
     }
 }

@@ -77,22 +77,14 @@ struct WriteJob {
 
     private mutating func copy(_ rows: ArraySlice<Reading>, on connection: PostgresConnection) throws(PostgresError) {
         encoder.encode(readings: rows)
-        let columns = "(time, device_id, metric, value)"
         guard settings.dedupe else {
-            try connection.copy("COPY \"\(settings.table)\" \(columns) FROM STDIN (FORMAT binary)", data: encoder.buffer)
+            try connection.copy("COPY \"\(settings.table)\" \(CopyEncoder.readingColumns) FROM STDIN (FORMAT binary)",
+                                data: encoder.buffer)
             return
         }
-        try connection.execute("BEGIN")
-        do {
-            try connection.copy("COPY ingest_staging \(columns) FROM STDIN (FORMAT binary)", data: encoder.buffer)
-            try connection.execute("""
-                INSERT INTO "\(settings.table)" \(columns) SELECT time, device_id, metric, value FROM ingest_staging
-                ON CONFLICT DO NOTHING
-                """)
-            try connection.execute("COMMIT")
-        } catch {
-            if !error.connectionLost { try? connection.execute("ROLLBACK") }
-            throw error
+        let data = encoder.buffer
+        try connection.transaction { () throws(PostgresError) in
+            try DedupeStaging.copy(data, format: "binary", into: settings.table, on: connection)
         }
     }
 }

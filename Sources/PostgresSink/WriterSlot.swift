@@ -27,12 +27,7 @@ final class WriterSlot: @unchecked Sendable {
         connection?.close()
         connection = nil
         let fresh = try PostgresConnection(url: settings.url)
-        if settings.dedupe {
-            try fresh.execute("""
-                CREATE TEMP TABLE IF NOT EXISTS ingest_staging
-                  (LIKE "\(settings.table)" INCLUDING DEFAULTS) ON COMMIT DELETE ROWS
-                """)
-        }
+        if settings.dedupe { try DedupeStaging.prepare(on: fresh, like: settings.table) }
         connection = fresh
         canceller.withLock { $0 = fresh.makeCanceller() }
         connected.store(true, ordering: .relaxed)

@@ -9,7 +9,7 @@ import Glibc
 signal(SIGPIPE, SIG_IGN)
 do {
     var command = try IngestCommand.parseAsRoot()
-    if var asyncCommand = command as? any AsyncRunnable {
+    if var asyncCommand = command as? any AsyncParsableCommand {
         try await asyncCommand.runAsync()
     } else {
         try command.run()
@@ -23,20 +23,9 @@ do {
     IngestCommand.exit(withError: error)
 }
 
-/// Calling `run()` through `any AsyncParsableCommand` picks the synchronous overload (which
-/// prints help); each async command forwards through this instead.
-protocol AsyncRunnable {
-    mutating func runAsync() async throws
-}
-
-extension RunCommand: AsyncRunnable {
-    mutating func runAsync() async throws { try await run() }
-}
-
-extension MigrateCommand: AsyncRunnable {
-    mutating func runAsync() async throws { try await run() }
-}
-
-extension ReplaySpoolCommand: AsyncRunnable {
+extension AsyncParsableCommand {
+    /// Calling `run()` on `any AsyncParsableCommand` picks the synchronous overload (which
+    /// prints help). Here `Self` is the concrete command, so `await run()` is its own async
+    /// `run`: every async subcommand works without being listed anywhere.
     mutating func runAsync() async throws { try await run() }
 }

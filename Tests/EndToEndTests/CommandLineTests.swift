@@ -6,10 +6,11 @@ import TestSupport
 @Suite struct CommandLineTests {
     var binary: String { TestServices.binDirectory.appendingPathComponent("iot-ingest").path }
 
-    func run(_ arguments: [String], environment: [String: String] = [:]) async throws -> ChildProcess.Result {
+    func run(_ arguments: [String], environment: [String: String] = [:],
+             timeout: Double = 30) async throws -> ChildProcess.Result {
         var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("INGEST_") }
         env.merge(environment) { _, new in new }
-        return try await ChildProcess.run(binary, arguments, environment: env, timeout: 30)
+        return try await ChildProcess.run(binary, arguments, environment: env, timeout: timeout)
     }
 
     @Test func checkConfigRejectsBadInputWithExitTwoNamingTheKey() async throws {
@@ -50,5 +51,27 @@ import TestSupport
     @Test func loadgenUnknownFlagExitsTwo() async throws {
         let loadgen = TestServices.binDirectory.appendingPathComponent("iot-loadgen").path
         #expect(try await ChildProcess.run(loadgen, ["--nope"], timeout: 10).code == 2)
+    }
+}
+
+/// An async subcommand reached through `any AsyncParsableCommand` used to print its help and
+/// exit 0 unless `main.swift` listed it: each one must do its work instead. (`run` is the
+/// daemon every end-to-end test starts.)
+@Suite(.enabled(if: TestServices.available), .sharedServices)
+struct AsyncSubcommandTests {
+    @Test(arguments: [("migrate", "schema_ready"), ("replay-spool", "spool_replay_finished")])
+    func runsInsteadOfPrintingHelp(_ subcommand: String, _ event: String) async throws {
+        try await dropping(try await TestDatabase.create()) { db in
+            let spool = FileManager.default.temporaryDirectory.appendingPathComponent("cli-\(UUID().uuidString)").path
+            try FileManager.default.createDirectory(atPath: spool, withIntermediateDirectories: true)
+            let binary = TestServices.binDirectory.appendingPathComponent("iot-ingest").path
+            let env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("INGEST_") }
+            let result = try await ChildProcess.run(binary, [subcommand, "--database-url", db.url, "--set", "spool.dir=\(spool)"],
+                                                    environment: env, timeout: 60)
+            #expect(!result.output.contains("USAGE"), "\(subcommand) printed its help")
+            #expect(result.output.contains("\"event\":\"\(event)\""), "\(subcommand): \(result.output.prefix(300))")
+            #expect(result.code == 0)
+            #expect(try await db.count("SELECT count(*) FROM pg_tables WHERE tablename = 'readings'") == 1)
+        }
     }
 }

@@ -90,28 +90,28 @@ struct MQTTSecurityTests {
 
     @Test func connectsWithTLSAndAPasswordFileAndNeverLogsThePassword() async throws {
         let broker = try await SecureBroker.start()
-        let db = try await TestDatabase.create()
-        defer { Task { await db.drop() } }
-        let daemon = try broker.daemon(db, [
-            "mqtt.password_file": broker.file("client-password"),
-            "mqtt.topics": "secure/+/telemetry", "payload.topic_template": "secure/{device_id}/telemetry",
-        ])
-        try await daemon.waitFor("subscribed")
-        try await broker.publish(#"{"t": 1.5}"#, topic: "secure/d1/telemetry")
-        try await waitUntil(20, "the row") { try await db.count("SELECT count(*) FROM readings") >= 1 }
-        #expect(try await daemon.stop() == 0)
-        #expect(try await db.query("SELECT device_id || ' ' || metric || '=' || value FROM readings") == "d1 t=1.5")
-        #expect(!daemon.log.contains("s3cret-pw"))
+        try await dropping(try await TestDatabase.create()) { db in
+            let daemon = try broker.daemon(db, [
+                "mqtt.password_file": broker.file("client-password"),
+                "mqtt.topics": "secure/+/telemetry", "payload.topic_template": "secure/{device_id}/telemetry",
+            ])
+            try await daemon.waitFor("subscribed")
+            try await broker.publish(#"{"t": 1.5}"#, topic: "secure/d1/telemetry")
+            try await waitUntil(20, "the row") { try await db.count("SELECT count(*) FROM readings") >= 1 }
+            #expect(try await daemon.stop() == 0)
+            #expect(try await db.query("SELECT device_id || ' ' || metric || '=' || value FROM readings") == "d1 t=1.5")
+            #expect(!daemon.log.contains("s3cret-pw"))
+        }
     }
 
     @Test func aWrongPasswordIsRefusedAndReportedWithoutTheSecret() async throws {
         let broker = try await SecureBroker.start()
-        let db = try await TestDatabase.create()
-        defer { Task { await db.drop() } }
-        let daemon = try broker.daemon(db, ["mqtt.password": "wrong-pw-value"])
-        try await daemon.waitFor("mqtt_connect_refused")
-        #expect(!daemon.eventNames().contains("subscribed"))
-        #expect(try await daemon.stop() == 0)
-        #expect(!daemon.log.contains("wrong-pw-value"))
+        try await dropping(try await TestDatabase.create()) { db in
+            let daemon = try broker.daemon(db, ["mqtt.password": "wrong-pw-value"])
+            try await daemon.waitFor("mqtt_connect_refused")
+            #expect(!daemon.eventNames().contains("subscribed"))
+            #expect(try await daemon.stop() == 0)
+            #expect(!daemon.log.contains("wrong-pw-value"))
+        }
     }
 }

@@ -40,198 +40,198 @@ struct OperationsTests {
     }
 
     @Test func endpointsAnswerAsSpecifiedAndMetricsAgreeWithTheDatabase() async throws {
-        let db = try await TestDatabase.create()
-        defer { Task { await db.drop() } }
-        let p = prefix(), port = HTTPClient.freePort()
-        let daemon = try await start(db, p, port: port)
+        try await dropping(try await TestDatabase.create()) { db in
+            let p = prefix(), port = HTTPClient.freePort()
+            let daemon = try await start(db, p, port: port)
 
-        let health = try await get(port, "/health")
-        #expect(health.status == 200)
-        let healthBody = try HTTPClient.json(health)
-        #expect(healthBody["status"] as? String == "healthy" && healthBody["service"] as? String == "iot-ingest")
-        #expect(healthBody["checked_at"] is String)
+            let health = try await get(port, "/health")
+            #expect(health.status == 200)
+            let healthBody = try HTTPClient.json(health)
+            #expect(healthBody["status"] as? String == "healthy" && healthBody["service"] as? String == "iot-ingest")
+            #expect(healthBody["checked_at"] is String)
 
-        let ready = try await get(port, "/ready")
-        #expect(ready.status == 200)
-        let readyBody = try HTTPClient.json(ready)
-        for key in ["status", "service", "version", "checked_at", "uptime_seconds", "components"] {
-            #expect(readyBody[key] != nil, "\(key)")
-        }
-        for path in ["/ready?detailed=true", "/health/detailed"] {
-            let detailed = try HTTPClient.json(try await get(port, path))
-            let components = try #require(detailed["components"] as? [String: [String: Any]])
-            #expect(Set(components.keys) == ["mqtt", "database", "queue", "writer", "spool"], "\(path)")
-            for component in components.values {
-                for key in ["name", "status", "message", "checked_at", "metadata"] { #expect(component[key] != nil) }
+            let ready = try await get(port, "/ready")
+            #expect(ready.status == 200)
+            let readyBody = try HTTPClient.json(ready)
+            for key in ["status", "service", "version", "checked_at", "uptime_seconds", "components"] {
+                #expect(readyBody[key] != nil, "\(key)")
             }
-            #expect((components["queue"]?["metadata"] as? [String: Any])?["capacity"] as? Int == 50000)
-        }
-        #expect(try await get(port, "/nope").status == 404)
-        #expect(try await get(port, "/health", method: "POST").status == 405)
+            for path in ["/ready?detailed=true", "/health/detailed"] {
+                let detailed = try HTTPClient.json(try await get(port, path))
+                let components = try #require(detailed["components"] as? [String: [String: Any]])
+                #expect(Set(components.keys) == ["mqtt", "database", "queue", "writer", "spool"], "\(path)")
+                for component in components.values {
+                    for key in ["name", "status", "message", "checked_at", "metadata"] { #expect(component[key] != nil) }
+                }
+                #expect((components["queue"]?["metadata"] as? [String: Any])?["capacity"] as? Int == 50000)
+            }
+            #expect(try await get(port, "/nope").status == 404)
+            #expect(try await get(port, "/health", method: "POST").status == 405)
 
-        _ = try await ChildProcess.loadgen(["--messages", "3000", "--invalid-fraction", "0.1", "--topic-prefix", p])
-        try await waitUntil(20, "rows") { try await db.count("SELECT count(*) FROM readings") >= 5400 }
-        try await Task.sleep(for: .seconds(1.5))  // a quiet period: every batch committed
-        let metrics = try await get(port, "/metrics")
-        #expect(metrics.status == 200)
-        #expect(metrics.headers["content-type"]?.hasPrefix("text/plain") == true)
-        let values = samples(metrics.body)
-        let names = ["messages_received_total", "messages_rejected_total", "messages_dropped_total", "queue_full_total",
-                     "rows_written_total", "batches_flushed_total", "db_errors_total", "mqtt_reconnects_total",
-                     "spooled_rows_total", "spool_replayed_rows_total", "config_reloads_total", "queue_depth",
-                     "queue_capacity", "spool_files", "health_status", "uptime_seconds", "shutdown_in_progress",
-                     "batch_flush_seconds", "batch_rows", "end_to_end_latency_seconds"]
-        for name in names {
-            #expect(metrics.body.contains("# TYPE iot_ingest_\(name) "), "\(name) is exposed")
+            _ = try await ChildProcess.loadgen(["--messages", "3000", "--invalid-fraction", "0.1", "--topic-prefix", p])
+            try await waitUntil(20, "rows") { try await db.count("SELECT count(*) FROM readings") >= 5400 }
+            try await Task.sleep(for: .seconds(1.5))  // a quiet period: every batch committed
+            let metrics = try await get(port, "/metrics")
+            #expect(metrics.status == 200)
+            #expect(metrics.headers["content-type"]?.hasPrefix("text/plain") == true)
+            let values = samples(metrics.body)
+            let names = ["messages_received_total", "messages_rejected_total", "messages_dropped_total", "queue_full_total",
+                         "rows_written_total", "batches_flushed_total", "db_errors_total", "mqtt_reconnects_total",
+                         "spooled_rows_total", "spool_replayed_rows_total", "config_reloads_total", "queue_depth",
+                         "queue_capacity", "spool_files", "health_status", "uptime_seconds", "shutdown_in_progress",
+                         "batch_flush_seconds", "batch_rows", "end_to_end_latency_seconds"]
+            for name in names {
+                #expect(metrics.body.contains("# TYPE iot_ingest_\(name) "), "\(name) is exposed")
+            }
+            for line in metrics.body.split(separator: "\n") where !line.hasPrefix("#") {
+                #expect(line.split(separator: " ").count == 2 && Double(line.split(separator: " ").last!) != nil,
+                        "sample line parses: \(line)")
+            }
+            let stored = try await db.count("SELECT count(*) FROM readings")
+            #expect(values["iot_ingest_rows_written_total"] == Double(stored))
+            #expect(values["iot_ingest_messages_rejected_total{reason=\"invalid_json\"}"] == 300)
+            #expect(values["iot_ingest_messages_received_total"] == 3000)
+            #expect(values["iot_ingest_end_to_end_latency_seconds_count"] == 2700, "one latency sample per stored message")
+            #expect(values["iot_ingest_health_status{component=\"mqtt\"}"] == 1)
+            #expect(try await daemon.stop() == 0)
         }
-        for line in metrics.body.split(separator: "\n") where !line.hasPrefix("#") {
-            #expect(line.split(separator: " ").count == 2 && Double(line.split(separator: " ").last!) != nil,
-                    "sample line parses: \(line)")
-        }
-        let stored = try await db.count("SELECT count(*) FROM readings")
-        #expect(values["iot_ingest_rows_written_total"] == Double(stored))
-        #expect(values["iot_ingest_messages_rejected_total{reason=\"invalid_json\"}"] == 300)
-        #expect(values["iot_ingest_messages_received_total"] == 3000)
-        #expect(values["iot_ingest_end_to_end_latency_seconds_count"] == 2700, "one latency sample per stored message")
-        #expect(values["iot_ingest_health_status{component=\"mqtt\"}"] == 1)
-        #expect(try await daemon.stop() == 0)
     }
 
     @Test func readinessFollowsBrokerDatabaseAndShutdown() async throws {
-        let db = try await TestDatabase.create()
-        defer { Task { await db.drop() } }
-        let p = prefix(), port = HTTPClient.freePort()
-        let daemon = try await start(db, p, port: port, ["shutdown.drain_timeout_s": "4", "shutdown.timeout_s": "20"])
-        try await waitForStatus(port, "/ready", 200)
+        try await dropping(try await TestDatabase.create()) { db in
+            let p = prefix(), port = HTTPClient.freePort()
+            let daemon = try await start(db, p, port: port, ["shutdown.drain_timeout_s": "4", "shutdown.timeout_s": "20"])
+            try await waitForStatus(port, "/ready", 200)
 
-        try await TestServices.control("stop-mqtt")
-        try await waitForStatus(port, "/ready", 503)
-        let down = try await get(port, "/ready")
-        #expect(down.headers["retry-after"] == "10")
-        #expect(try await get(port, "/health").status == 200, "liveness is not readiness")
-        try await TestServices.control("start-mqtt")
-        try await waitForStatus(port, "/ready", 200)
+            try await TestServices.control("stop-mqtt")
+            try await waitForStatus(port, "/ready", 503)
+            let down = try await get(port, "/ready")
+            #expect(down.headers["retry-after"] == "10")
+            #expect(try await get(port, "/health").status == 200, "liveness is not readiness")
+            try await TestServices.control("start-mqtt")
+            try await waitForStatus(port, "/ready", 200)
 
-        try await TestServices.control("stop-pg")
-        do {
-            try await waitForStatus(port, "/ready", 503, timeout: 15)
-        } catch {
-            try? await TestServices.control("start-pg")
-            throw error
+            try await TestServices.control("stop-pg")
+            do {
+                try await waitForStatus(port, "/ready", 503, timeout: 15)
+            } catch {
+                try? await TestServices.control("start-pg")
+                throw error
+            }
+            try await TestServices.control("start-pg")
+            try await waitForStatus(port, "/ready", 200, timeout: 15)
+
+            // A slow drain (table locked) keeps the daemon in its shutdown sequence for a while:
+            // /ready answers 503 from shutdown_initiated, /health and /metrics still answer.
+            let lock = try LockHolder(database: db)
+            try await lock.waitUntilHeld()
+            _ = try await ChildProcess.loadgen(["--messages", "3000", "--topic-prefix", p])
+            daemon.signal(SIGTERM)
+            try await daemon.waitFor("shutdown_initiated")
+            #expect(try await get(port, "/ready").status == 503)
+            #expect(try await get(port, "/health").status == 200)
+            let metrics = try await get(port, "/metrics")
+            #expect(samples(metrics.body)["iot_ingest_shutdown_in_progress"] == 1)
+            #expect(try await daemon.waitForExit(timeout: 20) == 0)
+            await lock.release()
         }
-        try await TestServices.control("start-pg")
-        try await waitForStatus(port, "/ready", 200, timeout: 15)
-
-        // A slow drain (table locked) keeps the daemon in its shutdown sequence for a while:
-        // /ready answers 503 from shutdown_initiated, /health and /metrics still answer.
-        let lock = try LockHolder(database: db)
-        try await lock.waitUntilHeld()
-        _ = try await ChildProcess.loadgen(["--messages", "3000", "--topic-prefix", p])
-        daemon.signal(SIGTERM)
-        try await daemon.waitFor("shutdown_initiated")
-        #expect(try await get(port, "/ready").status == 503)
-        #expect(try await get(port, "/health").status == 200)
-        let metrics = try await get(port, "/metrics")
-        #expect(samples(metrics.body)["iot_ingest_shutdown_in_progress"] == 1)
-        #expect(try await daemon.waitForExit(timeout: 20) == 0)
-        await lock.release()
     }
 
     @Test func sighupReloadsWhatItCanAndLosesNothing() async throws {
-        let db = try await TestDatabase.create()
-        defer { Task { await db.drop() } }
-        let p = prefix(), port = HTTPClient.freePort()
-        let file = FileManager.default.temporaryDirectory.appendingPathComponent("reload-\(p).yaml")
-        defer { try? FileManager.default.removeItem(at: file) }
-        try "log:\n  level: info\n".write(to: file, atomically: true, encoding: .utf8)
-        let daemon = try await start(db, p, port: port, arguments: ["run", "--config", file.path])
-        _ = try await ChildProcess.loadgen(["--messages", "1000", "--topic-prefix", p])
+        try await dropping(try await TestDatabase.create()) { db in
+            let p = prefix(), port = HTTPClient.freePort()
+            let file = FileManager.default.temporaryDirectory.appendingPathComponent("reload-\(p).yaml")
+            defer { try? FileManager.default.removeItem(at: file) }
+            try "log:\n  level: info\n".write(to: file, atomically: true, encoding: .utf8)
+            let daemon = try await start(db, p, port: port, arguments: ["run", "--config", file.path])
+            _ = try await ChildProcess.loadgen(["--messages", "1000", "--topic-prefix", p])
 
-        // mqtt.host is pinned by --set (flags win), so the restart-only key we change is keepalive_s.
-        try "log:\n  level: debug\nmqtt:\n  host: elsewhere.invalid\n  keepalive_s: 45\nbatch:\n  max_rows: 100\n"
-            .write(to: file, atomically: true, encoding: .utf8)
-        daemon.signal(SIGHUP)
-        try await daemon.waitFor("config_reloaded")
-        let reloaded = try #require(daemon.event("config_reloaded"))
-        #expect((reloaded["changed"] as? [String])?.sorted() == ["batch.max_rows", "log.level"])
-        #expect(reloaded["requires_restart"] as? [String] == ["mqtt.keepalive_s"])
-        _ = try await ChildProcess.loadgen(["--messages", "1000", "--topic-prefix", p, "--ts-base-ms", "1700000000000"])
-        try await daemon.waitFor("batch_committed")  // a debug line: the new level is live
+            // mqtt.host is pinned by --set (flags win), so the restart-only key we change is keepalive_s.
+            try "log:\n  level: debug\nmqtt:\n  host: elsewhere.invalid\n  keepalive_s: 45\nbatch:\n  max_rows: 100\n"
+                .write(to: file, atomically: true, encoding: .utf8)
+            daemon.signal(SIGHUP)
+            try await daemon.waitFor("config_reloaded")
+            let reloaded = try #require(daemon.event("config_reloaded"))
+            #expect((reloaded["changed"] as? [String])?.sorted() == ["batch.max_rows", "log.level"])
+            #expect(reloaded["requires_restart"] as? [String] == ["mqtt.keepalive_s"])
+            _ = try await ChildProcess.loadgen(["--messages", "1000", "--topic-prefix", p, "--ts-base-ms", "1700000000000"])
+            try await daemon.waitFor("batch_committed")  // a debug line: the new level is live
 
-        try "log: [unclosed\n".write(to: file, atomically: true, encoding: .utf8)
-        daemon.signal(SIGHUP)
-        try await daemon.waitFor("config_reload_failed")
-        _ = try await ChildProcess.loadgen(["--messages", "1000", "--topic-prefix", p, "--ts-base-ms", "1600000000000"])
-        try await waitUntil(20, "every reading") { try await db.count("SELECT count(*) FROM readings") >= 6000 }
-        let metrics = samples(try await get(port, "/metrics").body)
-        #expect(metrics["iot_ingest_config_reloads_total{result=\"success\"}"] == 1)
-        #expect(metrics["iot_ingest_config_reloads_total{result=\"failure\"}"] == 1)
-        #expect(try await daemon.stop() == 0)
-        #expect(try await db.count("SELECT count(*) FROM readings") == 6000)
-        #expect(try await db.count("SELECT count(DISTINCT (device_id, metric, time)) FROM readings") == 6000)
+            try "log: [unclosed\n".write(to: file, atomically: true, encoding: .utf8)
+            daemon.signal(SIGHUP)
+            try await daemon.waitFor("config_reload_failed")
+            _ = try await ChildProcess.loadgen(["--messages", "1000", "--topic-prefix", p, "--ts-base-ms", "1600000000000"])
+            try await waitUntil(20, "every reading") { try await db.count("SELECT count(*) FROM readings") >= 6000 }
+            let metrics = samples(try await get(port, "/metrics").body)
+            #expect(metrics["iot_ingest_config_reloads_total{result=\"success\"}"] == 1)
+            #expect(metrics["iot_ingest_config_reloads_total{result=\"failure\"}"] == 1)
+            #expect(try await daemon.stop() == 0)
+            #expect(try await db.count("SELECT count(*) FROM readings") == 6000)
+            #expect(try await db.count("SELECT count(DISTINCT (device_id, metric, time)) FROM readings") == 6000)
+        }
     }
 
     @Test func dropNewestCountsEveryMessageItDropsAndStoresTheRest() async throws {
-        let db = try await TestDatabase.create()
-        defer { Task { await db.drop() } }
-        let p = prefix(), port = HTTPClient.freePort()
-        let daemon = try await start(db, p, port: port, ["queue.capacity": "200", "queue.full_policy": "drop_newest"])
-        let lock = try LockHolder(database: db)
-        try await lock.waitUntilHeld()
-        _ = try await ChildProcess.loadgen(["--messages", "5000", "--topic-prefix", p])
-        try await waitUntil(20, "drops") {
-            samples(try await get(port, "/metrics").body)["iot_ingest_messages_dropped_total", default: 0] > 0
-        }
-        await lock.release()
-        try await waitUntil(20, "received and settled") {
+        try await dropping(try await TestDatabase.create()) { db in
+            let p = prefix(), port = HTTPClient.freePort()
+            let daemon = try await start(db, p, port: port, ["queue.capacity": "200", "queue.full_policy": "drop_newest"])
+            let lock = try LockHolder(database: db)
+            try await lock.waitUntilHeld()
+            _ = try await ChildProcess.loadgen(["--messages", "5000", "--topic-prefix", p])
+            try await waitUntil(20, "drops") {
+                samples(try await get(port, "/metrics").body)["iot_ingest_messages_dropped_total", default: 0] > 0
+            }
+            await lock.release()
+            try await waitUntil(20, "received and settled") {
+                let m = samples(try await get(port, "/metrics").body)
+                let dropped = m["iot_ingest_messages_dropped_total", default: 0]
+                return m["iot_ingest_messages_received_total"] == 5000
+                    && m["iot_ingest_rows_written_total"] == 2 * (5000 - dropped)
+            }
             let m = samples(try await get(port, "/metrics").body)
-            let dropped = m["iot_ingest_messages_dropped_total", default: 0]
-            return m["iot_ingest_messages_received_total"] == 5000
-                && m["iot_ingest_rows_written_total"] == 2 * (5000 - dropped)
+            let dropped = Int(m["iot_ingest_messages_dropped_total", default: 0])
+            #expect(dropped > 0 && m["iot_ingest_queue_full_total", default: 0] >= Double(dropped))
+            #expect(try await daemon.stop() == 0)
+            #expect(try await db.count("SELECT count(*) FROM readings") == 2 * (5000 - dropped))
+            #expect(daemon.eventNames().contains("message_dropped"))
         }
-        let m = samples(try await get(port, "/metrics").body)
-        let dropped = Int(m["iot_ingest_messages_dropped_total", default: 0])
-        #expect(dropped > 0 && m["iot_ingest_queue_full_total", default: 0] >= Double(dropped))
-        #expect(try await daemon.stop() == 0)
-        #expect(try await db.count("SELECT count(*) FROM readings") == 2 * (5000 - dropped))
-        #expect(daemon.eventNames().contains("message_dropped"))
     }
 
     @Test func garbageAndSlowClientsDoNotDisturbTheProbes() async throws {
-        let db = try await TestDatabase.create()
-        defer { Task { await db.drop() } }
-        let p = prefix(), port = HTTPClient.freePort()
-        let daemon = try await start(db, p, port: port)
-        // Socket calls block: make the bad clients on a thread of their own.
-        let (garbage, slow) = try await DedicatedThread.run { () throws -> (Int32, Int32) in
-            guard let garbage = HTTPClient.connect(port: port), let slow = HTTPClient.connect(port: port) else {
-                throw Failure("cannot connect to :\(port)")
+        try await dropping(try await TestDatabase.create()) { db in
+            let p = prefix(), port = HTTPClient.freePort()
+            let daemon = try await start(db, p, port: port)
+            // Socket calls block: make the bad clients on a thread of their own.
+            let (garbage, slow) = try await DedicatedThread.run { () throws -> (Int32, Int32) in
+                guard let garbage = HTTPClient.connect(port: port), let slow = HTTPClient.connect(port: port) else {
+                    throw Failure("cannot connect to :\(port)")
+                }
+                HTTPClient.send(garbage, [UInt8](repeating: 0x41, count: 1_048_576))
+                HTTPClient.send(slow, Array("GET /health HTTP/1.1\r\nHost: x\r\n".utf8))  // and never finish
+                return (garbage, slow)
             }
-            HTTPClient.send(garbage, [UInt8](repeating: 0x41, count: 1_048_576))
-            HTTPClient.send(slow, Array("GET /health HTTP/1.1\r\nHost: x\r\n".utf8))  // and never finish
-            return (garbage, slow)
+            defer {
+                close(garbage)
+                close(slow)
+            }
+            for _ in 0..<5 {
+                let started = Timestamp.monotonicSeconds()
+                let health = try await get(port, "/health")
+                #expect(health.status == 200)
+                #expect(Timestamp.monotonicSeconds() - started < 1)
+            }
+            #expect(try await daemon.stop() == 0)
         }
-        defer {
-            close(garbage)
-            close(slow)
-        }
-        for _ in 0..<5 {
-            let started = Timestamp.monotonicSeconds()
-            let health = try await get(port, "/health")
-            #expect(health.status == 200)
-            #expect(Timestamp.monotonicSeconds() - started < 1)
-        }
-        #expect(try await daemon.stop() == 0)
     }
 
     @Test func healthcheckCommandExitsZeroOnALiveDaemonAndOneOnAClosedPort() async throws {
-        let db = try await TestDatabase.create()
-        defer { Task { await db.drop() } }
-        let p = prefix(), port = HTTPClient.freePort()
-        let daemon = try await start(db, p, port: port)
-        let binary = TestServices.binDirectory.appendingPathComponent("iot-ingest").path
-        #expect(try await ChildProcess.run(binary, ["healthcheck", "--url", "http://127.0.0.1:\(port)/health"], timeout: 10).code == 0)
-        #expect(try await daemon.stop() == 0)
-        #expect(try await ChildProcess.run(binary, ["healthcheck", "--url", "http://127.0.0.1:\(port)/health"], timeout: 10).code == 1)
+        try await dropping(try await TestDatabase.create()) { db in
+            let p = prefix(), port = HTTPClient.freePort()
+            let daemon = try await start(db, p, port: port)
+            let binary = TestServices.binDirectory.appendingPathComponent("iot-ingest").path
+            #expect(try await ChildProcess.run(binary, ["healthcheck", "--url", "http://127.0.0.1:\(port)/health"], timeout: 10).code == 0)
+            #expect(try await daemon.stop() == 0)
+            #expect(try await ChildProcess.run(binary, ["healthcheck", "--url", "http://127.0.0.1:\(port)/health"], timeout: 10).code == 1)
+        }
     }
 }

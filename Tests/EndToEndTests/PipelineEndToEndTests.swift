@@ -9,6 +9,37 @@ struct PipelineEndToEndTests {
     static let shutdownSequence = ["signal_received", "shutdown_initiated", "mqtt_disconnected", "queue_drained",
                                    "workers_stopped", "batch_writer_flushed", "db_pool_closed", "shutdown_complete"]
 
+    static let startUpSequence = ["config_loaded", "db_connected", "schema_ready", "mqtt_connected", "subscribed",
+                                  "ingest_started"]
+
+    /// SPEC 11: `ingest_started` comes after `mqtt_connected` and `subscribed`, also when the
+    /// broker is not there at first; nothing is "started" before the subscription is.
+    @Test func startUpEventsKeepTheirOrderWhenTheBrokerComesLate() async throws {
+        try await dropping(try await TestDatabase.create()) { db in
+            let p = prefix(), port = HTTPClient.freePort()
+            try await TestServices.control("stop-mqtt")
+            let daemon: DaemonProcess
+            do {
+                daemon = try DaemonProcess(database: db, settings: ["mqtt.topics": "\(p)/+/telemetry",
+                                                                    "payload.topic_template": "\(p)/{device_id}/telemetry",
+                                                                    "http.port": "\(port)"])
+                // Up, answering probes, not ready: the broker is not there.
+                try await waitUntil(30, "/ready to answer 503") {
+                    (try? HTTPClient.request(port: port, path: "/ready"))?.status == 503
+                }
+            } catch {
+                try await TestServices.control("start-mqtt")
+                throw error
+            }
+            #expect(!daemon.eventNames().contains("ingest_started"), "started before the broker was reached")
+            try await TestServices.control("start-mqtt")
+            try await daemon.waitFor("ingest_started", timeout: 30)
+            let names = daemon.eventNames()
+            #expect(names.filter(Self.startUpSequence.contains) == Self.startUpSequence, "\(names)")
+            #expect(try await daemon.stop() == 0)
+        }
+    }
+
     func prefix() -> String { "e2e\(UUID().uuidString.prefix(6).lowercased())" }
 
     func start(_ db: TestDatabase, prefix: String, _ settings: [String: String] = [:]) async throws -> DaemonProcess {
@@ -21,159 +52,157 @@ struct PipelineEndToEndTests {
     }
 
     @Test func twentyThousandQoS1MessagesBecomeExactlyFortyThousandRows() async throws {
-        let db = try await TestDatabase.create()
-        defer { Task { await db.drop() } }
-        let p = prefix()
-        let daemon = try await start(db, prefix: p)
-        let summary = try await ChildProcess.loadgen(["--messages", "20000", "--topic-prefix", p, "--devices", "500"])
-        #expect(summary["acked"] == 20000)
-        try await waitUntil(30, "40,000 rows") { try await db.count("SELECT count(*) FROM readings") >= 40000 }
-        #expect(try await daemon.stop() == 0)
-        #expect(try await db.count("SELECT count(*) FROM readings") == 40000)
-        #expect(try await db.count("SELECT count(DISTINCT (device_id, metric, time)) FROM readings") == 40000)
-        #expect(try await db.count("SELECT count(*) FROM ingest_rejects") == 0)
-        let names = daemon.eventNames()
-        #expect(names.filter(Self.shutdownSequence.contains) == Self.shutdownSequence)
-        #expect(names.last == "shutdown_complete")
-        for event in ["config_loaded", "db_connected", "schema_ready", "mqtt_connected", "subscribed", "ingest_started"] {
-            #expect(names.contains(event), "start-up event \(event)")
+        try await dropping(try await TestDatabase.create()) { db in
+            let p = prefix()
+            let daemon = try await start(db, prefix: p)
+            let summary = try await ChildProcess.loadgen(["--messages", "20000", "--topic-prefix", p, "--devices", "500"])
+            #expect(summary["acked"] == 20000)
+            try await waitUntil(30, "40,000 rows") { try await db.count("SELECT count(*) FROM readings") >= 40000 }
+            #expect(try await daemon.stop() == 0)
+            #expect(try await db.count("SELECT count(*) FROM readings") == 40000)
+            #expect(try await db.count("SELECT count(DISTINCT (device_id, metric, time)) FROM readings") == 40000)
+            #expect(try await db.count("SELECT count(*) FROM ingest_rejects") == 0)
+            let names = daemon.eventNames()
+            #expect(names.filter(Self.shutdownSequence.contains) == Self.shutdownSequence)
+            #expect(names.last == "shutdown_complete")
+            #expect(names.filter(Self.startUpSequence.contains) == Self.startUpSequence, "SPEC 11 start-up order")
+            #expect(daemon.event("shutdown_complete")?["records_written"] as? Int == 40000)
         }
-        #expect(daemon.event("shutdown_complete")?["records_written"] as? Int == 40000)
     }
 
     @Test func eachPayloadFormLandsAsSpecified() async throws {
-        let db = try await TestDatabase.create()
-        defer { Task { await db.drop() } }
-        let p = prefix()
-        let daemon = try await start(db, prefix: p)
-        try await Publish.lines([#"{"ts": 1700000000, "temperature": 21.5, "humidity": 40}"#], topic: "\(p)/multi/telemetry")
-        try await Publish.lines([#"{"ts": "2023-11-14T22:13:20.5Z", "env": {"t": 1, "h": {"x": 2}}, "tags": [1, 2], "s": "x"}"#],
-                          topic: "\(p)/nested/telemetry")
-        try await Publish.lines([#"{"timestamp": 1700000000123, "metric": "co2", "value": 415, "battery": 3}"#],
-                          topic: "\(p)/metricvalue/telemetry")
-        try await Publish.lines(["17.25"], topic: "\(p)/bare/telemetry")
-        try await Publish.lines([#"{"time": 1700000000123456, "door": true, "alarm": false, "device_id": "ignored"}"#],
-                          topic: "\(p)/bools/telemetry")
-        try await waitUntil(20, "8 rows") { try await db.count("SELECT count(*) FROM readings") >= 8 }
-        #expect(try await daemon.stop() == 0)
-        let rows = try await db.query("""
-            SELECT string_agg(format('%s %s=%s @%s', device_id, metric, value,
-                   CASE WHEN device_id = 'bare' THEN 'now' ELSE ((extract(epoch from time) * 1000000)::bigint)::text END),
-                   '; ' ORDER BY device_id, metric) FROM readings
-            """)
-        #expect(rows == "bare value=17.25 @now; "
-                + "bools alarm=0 @1700000000123456; bools door=1 @1700000000123456; "
-                + "metricvalue co2=415 @1700000000123000; "
-                + "multi humidity=40 @1700000000000000; multi temperature=21.5 @1700000000000000; "
-                + "nested env.h.x=2 @1700000000500000; nested env.t=1 @1700000000500000")
+        try await dropping(try await TestDatabase.create()) { db in
+            let p = prefix()
+            let daemon = try await start(db, prefix: p)
+            try await Publish.lines([#"{"ts": 1700000000, "temperature": 21.5, "humidity": 40}"#], topic: "\(p)/multi/telemetry")
+            try await Publish.lines([#"{"ts": "2023-11-14T22:13:20.5Z", "env": {"t": 1, "h": {"x": 2}}, "tags": [1, 2], "s": "x"}"#],
+                              topic: "\(p)/nested/telemetry")
+            try await Publish.lines([#"{"timestamp": 1700000000123, "metric": "co2", "value": 415, "battery": 3}"#],
+                              topic: "\(p)/metricvalue/telemetry")
+            try await Publish.lines(["17.25"], topic: "\(p)/bare/telemetry")
+            try await Publish.lines([#"{"time": 1700000000123456, "door": true, "alarm": false, "device_id": "ignored"}"#],
+                              topic: "\(p)/bools/telemetry")
+            try await waitUntil(20, "8 rows") { try await db.count("SELECT count(*) FROM readings") >= 8 }
+            #expect(try await daemon.stop() == 0)
+            let rows = try await db.query("""
+                SELECT string_agg(format('%s %s=%s @%s', device_id, metric, value,
+                       CASE WHEN device_id = 'bare' THEN 'now' ELSE ((extract(epoch from time) * 1000000)::bigint)::text END),
+                       '; ' ORDER BY device_id, metric) FROM readings
+                """)
+            #expect(rows == "bare value=17.25 @now; "
+                    + "bools alarm=0 @1700000000123456; bools door=1 @1700000000123456; "
+                    + "metricvalue co2=415 @1700000000123000; "
+                    + "multi humidity=40 @1700000000000000; multi temperature=21.5 @1700000000000000; "
+                    + "nested env.h.x=2 @1700000000500000; nested env.t=1 @1700000000500000")
+        }
     }
 
     @Test func rejectsLandInIngestRejectsWhileTheGoodMessagesAllArrive() async throws {
-        let db = try await TestDatabase.create()
-        defer { Task { await db.drop() } }
-        let p = prefix()
-        let daemon = try await start(db, prefix: p)
-        let summary = try await ChildProcess.loadgen(["--messages", "5000", "--invalid-fraction", "0.1", "--topic-prefix", p])
-        let invalid = Int(summary["invalid"] ?? 0)
-        #expect(invalid == 500)
-        try await Publish.lines([#"{"ts": -1, "x": 1}"#, "[1,2]", #"{"x": NaN}"#], topic: "\(p)/bad/telemetry")
-        try await Publish.lines([#"{"x": 1}"#], topic: "\(p)/bad/other")  // not subscribed: never arrives
-        try await waitUntil(30, "all rows and rejects") {
-            let rows = try await db.count("SELECT count(*) FROM readings")
-            let rejects = try await db.count("SELECT count(*) FROM ingest_rejects")
-            return rows >= 9000 && rejects >= 503
+        try await dropping(try await TestDatabase.create()) { db in
+            let p = prefix()
+            let daemon = try await start(db, prefix: p)
+            let summary = try await ChildProcess.loadgen(["--messages", "5000", "--invalid-fraction", "0.1", "--topic-prefix", p])
+            let invalid = Int(summary["invalid"] ?? 0)
+            #expect(invalid == 500)
+            try await Publish.lines([#"{"ts": -1, "x": 1}"#, "[1,2]", #"{"x": NaN}"#], topic: "\(p)/bad/telemetry")
+            try await Publish.lines([#"{"x": 1}"#], topic: "\(p)/bad/other")  // not subscribed: never arrives
+            try await waitUntil(30, "all rows and rejects") {
+                let rows = try await db.count("SELECT count(*) FROM readings")
+                let rejects = try await db.count("SELECT count(*) FROM ingest_rejects")
+                return rows >= 9000 && rejects >= 503
+            }
+            #expect(try await daemon.stop() == 0)
+            #expect(try await db.count("SELECT count(*) FROM readings") == 9000)
+            let reasons = try await db.query(
+                "SELECT string_agg(reason || '=' || n, ',' ORDER BY reason) FROM (SELECT reason, count(*) n FROM ingest_rejects GROUP BY reason) r")
+            #expect(reasons == "bad_timestamp=1,invalid_json=500,no_readings=1,non_finite=1")
+            #expect(daemon.eventNames().contains("message_rejected"))
+            let warnings = daemon.eventNames().filter { $0 == "message_rejected" }.count
+            #expect(warnings < 20, "reject warnings are rate limited (got \(warnings))")
         }
-        #expect(try await daemon.stop() == 0)
-        #expect(try await db.count("SELECT count(*) FROM readings") == 9000)
-        let reasons = try await db.query(
-            "SELECT string_agg(reason || '=' || n, ',' ORDER BY reason) FROM (SELECT reason, count(*) n FROM ingest_rejects GROUP BY reason) r")
-        #expect(reasons == "bad_timestamp=1,invalid_json=500,no_readings=1,non_finite=1")
-        #expect(daemon.eventNames().contains("message_rejected"))
-        let warnings = daemon.eventNames().filter { $0 == "message_rejected" }.count
-        #expect(warnings < 20, "reject warnings are rate limited (got \(warnings))")
     }
 
     @Test func brokerRestartMidStreamLosesNoAcknowledgedMessage() async throws {
-        let db = try await TestDatabase.create()
-        defer { Task { await db.drop() } }
-        let p = prefix()
-        let daemon = try await start(db, prefix: p)
-        let publisher = Task {
-            try await ChildProcess.loadgen(["--messages", "12000", "--rate", "3000", "--topic-prefix", p,
-                                      "--client-id", "lg-\(p)"], timeout: 120)
+        try await dropping(try await TestDatabase.create()) { db in
+            let p = prefix()
+            let daemon = try await start(db, prefix: p)
+            let publisher = Task {
+                try await ChildProcess.loadgen(["--messages", "12000", "--rate", "3000", "--topic-prefix", p,
+                                          "--client-id", "lg-\(p)"], timeout: 120)
+            }
+            try await Task.sleep(for: .seconds(1.5))
+            try await TestServices.control("stop-mqtt")
+            try await waitUntil(10, "mqtt_connection_lost") { daemon.eventNames().contains("mqtt_connection_lost") }
+            try await Task.sleep(for: .seconds(1))
+            try await TestServices.control("start-mqtt")
+            try await daemon.waitFor("mqtt_reconnected", timeout: 20)
+            let summary = try await publisher.value
+            let published = Int(summary["published"] ?? 0)
+            #expect(published == 12000)
+            try await waitUntil(40, "every reading") {
+                try await db.count("SELECT count(DISTINCT (device_id, metric, time)) FROM readings") >= 2 * published
+            }
+            #expect(try await daemon.stop() == 0)
+            #expect(try await db.count("SELECT count(DISTINCT (device_id, metric, time)) FROM readings") == 2 * published)
         }
-        try await Task.sleep(for: .seconds(1.5))
-        try await TestServices.control("stop-mqtt")
-        try await waitUntil(10, "mqtt_connection_lost") { daemon.eventNames().contains("mqtt_connection_lost") }
-        try await Task.sleep(for: .seconds(1))
-        try await TestServices.control("start-mqtt")
-        try await daemon.waitFor("mqtt_reconnected", timeout: 20)
-        let summary = try await publisher.value
-        let published = Int(summary["published"] ?? 0)
-        #expect(published == 12000)
-        try await waitUntil(40, "every reading") {
-            try await db.count("SELECT count(DISTINCT (device_id, metric, time)) FROM readings") >= 2 * published
-        }
-        #expect(try await daemon.stop() == 0)
-        #expect(try await db.count("SELECT count(DISTINCT (device_id, metric, time)) FROM readings") == 2 * published)
     }
 
     @Test func writerConnectionKilledMidStreamReconnectsAndLosesNothing() async throws {
-        let db = try await TestDatabase.create()
-        defer { Task { await db.drop() } }
-        let p = prefix()
-        let daemon = try await start(db, prefix: p)
-        let publisher = Task {
-            try await ChildProcess.loadgen(["--messages", "15000", "--rate", "5000", "--topic-prefix", p])
+        try await dropping(try await TestDatabase.create()) { db in
+            let p = prefix()
+            let daemon = try await start(db, prefix: p)
+            let publisher = Task {
+                try await ChildProcess.loadgen(["--messages", "15000", "--rate", "5000", "--topic-prefix", p])
+            }
+            try await waitUntil(10, "first rows") { try await db.count("SELECT count(*) FROM readings") > 0 }
+            let killed = try await db.count("""
+                SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+                WHERE application_name = 'iot-ingest' AND datname = current_database() AND pid <> pg_backend_pid()
+                """)
+            #expect(killed >= 1)
+            _ = try await publisher.value
+            try await waitUntil(30, "every reading") {
+                try await db.count("SELECT count(DISTINCT (device_id, metric, time)) FROM readings") >= 30000
+            }
+            #expect(try await daemon.stop() == 0)
+            #expect(try await db.count("SELECT count(DISTINCT (device_id, metric, time)) FROM readings") == 30000)
+            #expect(daemon.eventNames().contains("db_connection_lost") || daemon.eventNames().contains("db_reconnected"))
         }
-        try await waitUntil(10, "first rows") { try await db.count("SELECT count(*) FROM readings") > 0 }
-        let killed = try await db.count("""
-            SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
-            WHERE application_name = 'iot-ingest' AND datname = current_database() AND pid <> pg_backend_pid()
-            """)
-        #expect(killed >= 1)
-        _ = try await publisher.value
-        try await waitUntil(30, "every reading") {
-            try await db.count("SELECT count(DISTINCT (device_id, metric, time)) FROM readings") >= 30000
-        }
-        #expect(try await daemon.stop() == 0)
-        #expect(try await db.count("SELECT count(DISTINCT (device_id, metric, time)) FROM readings") == 30000)
-        #expect(daemon.eventNames().contains("db_connection_lost") || daemon.eventNames().contains("db_reconnected"))
     }
 
     @Test func checkConstraintRejectsOnlyTheRefusedRows() async throws {
-        let db = try await TestDatabase.create()
-        defer { Task { await db.drop() } }
-        let p = prefix()
-        let daemon = try await start(db, prefix: p)
-        try await db.query("ALTER TABLE readings ADD CONSTRAINT non_negative CHECK (value >= 0)")
-        let payloads = (0..<100).map { i in "{\"ts\": \(1_700_000_000 + i), \"v\": \(i % 10 == 3 ? -1 : i)}" }
-        try await Publish.lines(payloads, topic: "\(p)/chk/telemetry")
-        try await waitUntil(20, "rows and rejects") {
-            let rows = try await db.count("SELECT count(*) FROM readings")
-            let rejects = try await db.count("SELECT count(*) FROM ingest_rejects")
-            return rows >= 90 && rejects >= 10
+        try await dropping(try await TestDatabase.create()) { db in
+            let p = prefix()
+            let daemon = try await start(db, prefix: p)
+            try await db.query("ALTER TABLE readings ADD CONSTRAINT non_negative CHECK (value >= 0)")
+            let payloads = (0..<100).map { i in "{\"ts\": \(1_700_000_000 + i), \"v\": \(i % 10 == 3 ? -1 : i)}" }
+            try await Publish.lines(payloads, topic: "\(p)/chk/telemetry")
+            try await waitUntil(20, "rows and rejects") {
+                let rows = try await db.count("SELECT count(*) FROM readings")
+                let rejects = try await db.count("SELECT count(*) FROM ingest_rejects")
+                return rows >= 90 && rejects >= 10
+            }
+            #expect(try await daemon.stop() == 0)
+            #expect(try await db.count("SELECT count(*) FROM readings") == 90)
+            #expect(try await db.count(
+                "SELECT count(*) FROM ingest_rejects WHERE reason = 'refused_by_db' AND detail LIKE '%non_negative%'") == 10)
         }
-        #expect(try await daemon.stop() == 0)
-        #expect(try await db.count("SELECT count(*) FROM readings") == 90)
-        #expect(try await db.count(
-            "SELECT count(*) FROM ingest_rejects WHERE reason = 'refused_by_db' AND detail LIKE '%non_negative%'") == 10)
     }
 
     @Test func twoDaemonsInOneSharedGroupStoreEveryReadingExactlyOnce() async throws {
-        let db = try await TestDatabase.create()
-        defer { Task { await db.drop() } }
-        let p = prefix()
-        let a = try await start(db, prefix: p, ["mqtt.shared_group": "g\(p)"])
-        let b = try await start(db, prefix: p, ["mqtt.shared_group": "g\(p)", "database.create_schema": "false"])
-        _ = try await ChildProcess.loadgen(["--messages", "10000", "--topic-prefix", p])
-        try await waitUntil(30, "20,000 rows") { try await db.count("SELECT count(*) FROM readings") >= 20000 }
-        #expect(try await a.stop() == 0)
-        #expect(try await b.stop() == 0)
-        #expect(try await db.count("SELECT count(*) FROM readings") == 20000)
-        let writtenA = a.event("shutdown_complete")?["records_written"] as? Int ?? 0
-        let writtenB = b.event("shutdown_complete")?["records_written"] as? Int ?? 0
-        #expect(writtenA + writtenB == 20000)
-        #expect(writtenA > 0 && writtenB > 0, "the broker shares the load (\(writtenA) / \(writtenB))")
+        try await dropping(try await TestDatabase.create()) { db in
+            let p = prefix()
+            let a = try await start(db, prefix: p, ["mqtt.shared_group": "g\(p)"])
+            let b = try await start(db, prefix: p, ["mqtt.shared_group": "g\(p)", "database.create_schema": "false"])
+            _ = try await ChildProcess.loadgen(["--messages", "10000", "--topic-prefix", p])
+            try await waitUntil(30, "20,000 rows") { try await db.count("SELECT count(*) FROM readings") >= 20000 }
+            #expect(try await a.stop() == 0)
+            #expect(try await b.stop() == 0)
+            #expect(try await db.count("SELECT count(*) FROM readings") == 20000)
+            let writtenA = a.event("shutdown_complete")?["records_written"] as? Int ?? 0
+            let writtenB = b.event("shutdown_complete")?["records_written"] as? Int ?? 0
+            #expect(writtenA + writtenB == 20000)
+            #expect(writtenA > 0 && writtenB > 0, "the broker shares the load (\(writtenA) / \(writtenB))")
+        }
     }
 }

@@ -52,166 +52,166 @@ struct ShutdownTests {
     }
 
     @Test func sigtermDuringAFloodLosesNothingAndRestartPicksUpTheRest() async throws {
-        let db = try await TestDatabase.create()
-        defer { Task { await db.drop() } }
-        let p = prefix()
-        let first = try await start(db, settings(p))
-        let publisher = Task {
-            try await ChildProcess.loadgen(["--messages", "150000", "--topic-prefix", p, "--client-id", "lg-\(p)"], timeout: 300)
-        }
-        try await waitUntil(30, "the flood to be under way") { try await db.count("SELECT count(*) FROM readings") > 2000 }
-        let signalled = Timestamp.monotonicSeconds()
-        first.signal(SIGTERM)
-        let code = try await first.waitForExit(timeout: 20)
-        let seconds = Timestamp.monotonicSeconds() - signalled
-        #expect(code == 0)
-        #expect(seconds < 10, "signal to exit took \(seconds) s")
-        let names = first.eventNames()
-        #expect(names.filter(PipelineEndToEndTests.shutdownSequence.contains) == PipelineEndToEndTests.shutdownSequence)
-        #expect(names.last == "shutdown_complete")
+        try await dropping(try await TestDatabase.create()) { db in
+            let p = prefix()
+            let first = try await start(db, settings(p))
+            let publisher = Task {
+                try await ChildProcess.loadgen(["--messages", "150000", "--topic-prefix", p, "--client-id", "lg-\(p)"], timeout: 300)
+            }
+            try await waitUntil(30, "the flood to be under way") { try await db.count("SELECT count(*) FROM readings") > 2000 }
+            let signalled = Timestamp.monotonicSeconds()
+            first.signal(SIGTERM)
+            let code = try await first.waitForExit(timeout: 20)
+            let seconds = Timestamp.monotonicSeconds() - signalled
+            #expect(code == 0)
+            #expect(seconds < 10, "signal to exit took \(seconds) s")
+            let names = first.eventNames()
+            #expect(names.filter(PipelineEndToEndTests.shutdownSequence.contains) == PipelineEndToEndTests.shutdownSequence)
+            #expect(names.last == "shutdown_complete")
 
-        let second = try await start(db, settings(p, ["spool.dir": first.spoolDirectory.path]))
-        let summary = try await publisher.value
-        let published = Int(summary["published"] ?? 0)
-        #expect(published == 150_000)
-        try await waitUntil(120, "every published reading") { try await distinct(db) >= 2 * published }
-        #expect(try await second.stop() == 0)
-        #expect(try await distinct(db) == 2 * published)
+            let second = try await start(db, settings(p, ["spool.dir": first.spoolDirectory.path]))
+            let summary = try await publisher.value
+            let published = Int(summary["published"] ?? 0)
+            #expect(published == 150_000)
+            try await waitUntil(120, "every published reading") { try await distinct(db) >= 2 * published }
+            #expect(try await second.stop() == 0)
+            #expect(try await distinct(db) == 2 * published)
+        }
     }
 
     @Test func sigtermWithTheDatabaseDownSpoolsAndTheNextStartReplaysExactlyOnce() async throws {
-        let db = try await TestDatabase.create()
-        defer { Task { await db.drop() } }
-        let p = prefix()
-        let first = try await start(db, settings(p, ["batch.max_retries": "1"]))
-        try await TestServices.control("stop-pg")
-        do {
-            let summary = try await ChildProcess.loadgen(["--messages", "10000", "--topic-prefix", p])
-            #expect(summary["acked"] == 10000)
-            try await Task.sleep(for: .seconds(1))
-            let signalled = Timestamp.monotonicSeconds()
-            first.signal(SIGTERM)
-            #expect(try await first.waitForExit(timeout: 30) == 0)
-            #expect(Timestamp.monotonicSeconds() - signalled < 25, "within the hard deadline")
-            #expect(!first.spoolFiles().isEmpty, "rows are on disk")
-            let spooled = first.event("shutdown_complete")?["spooled_rows"] as? Int ?? 0
-            #expect(spooled == 20000)
-        } catch {
-            try? await TestServices.control("start-pg")
-            throw error
+        try await dropping(try await TestDatabase.create()) { db in
+            let p = prefix()
+            let first = try await start(db, settings(p, ["batch.max_retries": "1"]))
+            try await TestServices.control("stop-pg")
+            do {
+                let summary = try await ChildProcess.loadgen(["--messages", "10000", "--topic-prefix", p])
+                #expect(summary["acked"] == 10000)
+                try await Task.sleep(for: .seconds(1))
+                let signalled = Timestamp.monotonicSeconds()
+                first.signal(SIGTERM)
+                #expect(try await first.waitForExit(timeout: 30) == 0)
+                #expect(Timestamp.monotonicSeconds() - signalled < 25, "within the hard deadline")
+                #expect(!first.spoolFiles().isEmpty, "rows are on disk")
+                let spooled = first.event("shutdown_complete")?["spooled_rows"] as? Int ?? 0
+                #expect(spooled == 20000)
+            } catch {
+                try? await TestServices.control("start-pg")
+                throw error
+            }
+            try await TestServices.control("start-pg")
+            let second = try await start(db, settings(p, ["spool.dir": first.spoolDirectory.path]))
+            #expect(second.eventNames().contains("spool_replayed"))
+            #expect(try await db.count("SELECT count(*) FROM readings") == 20000)
+            #expect(try await distinct(db) == 20000)
+            #expect(first.spoolFiles().isEmpty)
+            #expect(try await db.count("SELECT count(*) FROM ingest_spool_applied") > 0)
+            #expect(try await second.stop() == 0)
         }
-        try await TestServices.control("start-pg")
-        let second = try await start(db, settings(p, ["spool.dir": first.spoolDirectory.path]))
-        #expect(second.eventNames().contains("spool_replayed"))
-        #expect(try await db.count("SELECT count(*) FROM readings") == 20000)
-        #expect(try await distinct(db) == 20000)
-        #expect(first.spoolFiles().isEmpty)
-        #expect(try await db.count("SELECT count(*) FROM ingest_spool_applied") > 0)
-        #expect(try await second.stop() == 0)
     }
 
     @Test func drainTimeoutSpoolsTheRemainderAndNothingIsLostAfterReplay() async throws {
-        let db = try await TestDatabase.create()
-        defer { Task { await db.drop() } }
-        let p = prefix()
-        let first = try await start(db, settings(p, ["shutdown.drain_timeout_s": "2", "shutdown.timeout_s": "20"]))
-        let lock = try await floodWithWritersStalled(db, p, messages: 20000)
-        first.signal(SIGTERM)
-        #expect(try await first.waitForExit(timeout: 30) == 0)
-        let timeout = try #require(first.event("queue_drain_timeout"))
-        #expect((timeout["remaining"] as? Int ?? 0) > 0)
-        #expect(first.eventNames().last == "shutdown_complete")
-        await lock.release()
-        try await restartExpectingEveryReading(db, p, spoolOf: first, rows: 40000)
+        try await dropping(try await TestDatabase.create()) { db in
+            let p = prefix()
+            let first = try await start(db, settings(p, ["shutdown.drain_timeout_s": "2", "shutdown.timeout_s": "20"]))
+            let lock = try await floodWithWritersStalled(db, p, messages: 20000)
+            first.signal(SIGTERM)
+            #expect(try await first.waitForExit(timeout: 30) == 0)
+            let timeout = try #require(first.event("queue_drain_timeout"))
+            #expect((timeout["remaining"] as? Int ?? 0) > 0)
+            #expect(first.eventNames().last == "shutdown_complete")
+            await lock.release()
+            try await restartExpectingEveryReading(db, p, spoolOf: first, rows: 40000)
+        }
     }
 
     @Test func secondSigtermForcesExitThreeAndNothingIsLostAfterReplay() async throws {
-        let db = try await TestDatabase.create()
-        defer { Task { await db.drop() } }
-        let p = prefix()
-        let first = try await start(db, settings(p, ["shutdown.drain_timeout_s": "15", "shutdown.timeout_s": "20"]))
-        let lock = try await floodWithWritersStalled(db, p, messages: 10000)
-        first.signal(SIGTERM)
-        try await first.waitFor("mqtt_disconnected")
-        first.signal(SIGTERM)
-        let code = try await first.waitForExit(timeout: 15)
-        #expect(code == 3, "\(first.log)")
-        let forced = try #require(first.event("shutdown_forced"))
-        #expect(forced["reason"] as? String == "second_signal")
-        #expect(first.eventNames().last == "shutdown_complete")
-        #expect(first.events().last?["exit_code"] as? Int == 3)
-        await lock.release()
-        try await restartExpectingEveryReading(db, p, spoolOf: first, rows: 20000)
+        try await dropping(try await TestDatabase.create()) { db in
+            let p = prefix()
+            let first = try await start(db, settings(p, ["shutdown.drain_timeout_s": "15", "shutdown.timeout_s": "20"]))
+            let lock = try await floodWithWritersStalled(db, p, messages: 10000)
+            first.signal(SIGTERM)
+            try await first.waitFor("mqtt_disconnected")
+            first.signal(SIGTERM)
+            let code = try await first.waitForExit(timeout: 15)
+            #expect(code == 3, "\(first.log)")
+            let forced = try #require(first.event("shutdown_forced"))
+            #expect(forced["reason"] as? String == "second_signal")
+            #expect(first.eventNames().last == "shutdown_complete")
+            #expect(first.events().last?["exit_code"] as? Int == 3)
+            await lock.release()
+            try await restartExpectingEveryReading(db, p, spoolOf: first, rows: 20000)
+        }
     }
 
     @Test func sigkillDuringSpoolReplayNeverStoresAReadingTwice() async throws {
-        let db = try await TestDatabase.create()
-        defer { Task { await db.drop() } }
-        let p = prefix()
-        let spoolDir = FileManager.default.temporaryDirectory.appendingPathComponent("spool-\(p)")
-        try FileManager.default.createDirectory(at: spoolDir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: spoolDir) }
-        let spool = Spool(directory: spoolDir.path)
-        let source = Message(topic: "t", payload: [], receivedAt: 0)
-        let files = 200, perFile = 1000
-        for f in 0..<files {
-            let rows = (0..<perFile).map { i in
-                Reading(time: 1_700_000_000_000_000 + Int64(f * perFile + i), deviceID: "d\(i % 10)", metric: "m",
-                        value: Double(i), source: source)
+        try await dropping(try await TestDatabase.create()) { db in
+            let p = prefix()
+            let spoolDir = FileManager.default.temporaryDirectory.appendingPathComponent("spool-\(p)")
+            try FileManager.default.createDirectory(at: spoolDir, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(at: spoolDir) }
+            let spool = Spool(directory: spoolDir.path)
+            let source = Message(topic: "t", payload: [], receivedAt: 0)
+            let files = 200, perFile = 1000
+            for f in 0..<files {
+                let rows = (0..<perFile).map { i in
+                    Reading(time: 1_700_000_000_000_000 + Int64(f * perFile + i), deviceID: "d\(i % 10)", metric: "m",
+                            value: Double(i), source: source)
+                }
+                try spool.write(Batch(readings: rows))
             }
-            try spool.write(Batch(readings: rows))
-        }
-        let first = try DaemonProcess(database: db, settings: settings(p, ["spool.dir": spoolDir.path]))
-        try await waitUntil(60, "replay under way") {
-            ((try? await db.count("SELECT count(*) FROM ingest_spool_applied")) ?? 0) > 5
-        }
-        first.signal(SIGKILL)
-        _ = try await first.waitForExit(timeout: 10)
-        let applied = try await db.count("SELECT count(*) FROM ingest_spool_applied")
-        #expect(applied < files, "killed mid-replay (\(applied) of \(files) applied)")
+            let first = try DaemonProcess(database: db, settings: settings(p, ["spool.dir": spoolDir.path]))
+            try await waitUntil(60, "replay under way") {
+                ((try? await db.count("SELECT count(*) FROM ingest_spool_applied")) ?? 0) > 5
+            }
+            first.signal(SIGKILL)
+            _ = try await first.waitForExit(timeout: 10)
+            let applied = try await db.count("SELECT count(*) FROM ingest_spool_applied")
+            #expect(applied < files, "killed mid-replay (\(applied) of \(files) applied)")
 
-        let second = try await start(db, settings(p, ["spool.dir": spoolDir.path]))
-        try await waitUntil(120, "replay done") { spool.files().isEmpty }
-        #expect(try await second.stop() == 0)
-        #expect(try await db.count("SELECT count(*) FROM readings") == files * perFile)
-        #expect(try await db.count("SELECT count(*) FROM ingest_spool_applied") == files)
+            let second = try await start(db, settings(p, ["spool.dir": spoolDir.path]))
+            try await waitUntil(120, "replay done") { spool.files().isEmpty }
+            #expect(try await second.stop() == 0)
+            #expect(try await db.count("SELECT count(*) FROM readings") == files * perFile)
+            #expect(try await db.count("SELECT count(*) FROM ingest_spool_applied") == files)
+        }
     }
 
     @Test func aCorruptSpoolFileIsMovedAsideAndTheRestIsReplayed() async throws {
-        let db = try await TestDatabase.create()
-        defer { Task { await db.drop() } }
-        let p = prefix()
-        let spoolDir = FileManager.default.temporaryDirectory.appendingPathComponent("spool-\(p)")
-        try FileManager.default.createDirectory(at: spoolDir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: spoolDir) }
-        let spool = Spool(directory: spoolDir.path)
-        let source = Message(topic: "t", payload: [], receivedAt: 0)
-        try spool.write(Batch(readings: [Reading(time: 1_700_000_000_000_000, deviceID: "good", metric: "m", value: 1,
-                                                 source: source)]))
-        try "not\ta\tcopy\tline\textra\n".write(to: spoolDir.appendingPathComponent("1700000000000-999999.copy"),
-                                                  atomically: false, encoding: .utf8)
-        try "half written".write(to: spoolDir.appendingPathComponent(".tmp-1700000000000-999998.copy"),
-                                 atomically: false, encoding: .utf8)
-        let daemon = try await start(db, settings(p, ["spool.dir": spoolDir.path]))
-        #expect(try await db.count("SELECT count(*) FROM readings WHERE device_id = 'good'") == 1)
-        #expect(FileManager.default.fileExists(atPath: spoolDir.appendingPathComponent("corrupt/1700000000000-999999.copy").path))
-        #expect(spool.files().isEmpty)
-        #expect(!FileManager.default.fileExists(atPath: spoolDir.appendingPathComponent(".tmp-1700000000000-999998.copy").path))
-        #expect(daemon.eventNames().contains("spool_file_corrupt"))
-        #expect(try await daemon.stop() == 0)
+        try await dropping(try await TestDatabase.create()) { db in
+            let p = prefix()
+            let spoolDir = FileManager.default.temporaryDirectory.appendingPathComponent("spool-\(p)")
+            try FileManager.default.createDirectory(at: spoolDir, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(at: spoolDir) }
+            let spool = Spool(directory: spoolDir.path)
+            let source = Message(topic: "t", payload: [], receivedAt: 0)
+            try spool.write(Batch(readings: [Reading(time: 1_700_000_000_000_000, deviceID: "good", metric: "m", value: 1,
+                                                     source: source)]))
+            try "not\ta\tcopy\tline\textra\n".write(to: spoolDir.appendingPathComponent("1700000000000-999999.copy"),
+                                                      atomically: false, encoding: .utf8)
+            try "half written".write(to: spoolDir.appendingPathComponent(".tmp-1700000000000-999998.copy"),
+                                     atomically: false, encoding: .utf8)
+            let daemon = try await start(db, settings(p, ["spool.dir": spoolDir.path]))
+            #expect(try await db.count("SELECT count(*) FROM readings WHERE device_id = 'good'") == 1)
+            #expect(FileManager.default.fileExists(atPath: spoolDir.appendingPathComponent("corrupt/1700000000000-999999.copy").path))
+            #expect(spool.files().isEmpty)
+            #expect(!FileManager.default.fileExists(atPath: spoolDir.appendingPathComponent(".tmp-1700000000000-999998.copy").path))
+            #expect(daemon.eventNames().contains("spool_file_corrupt"))
+            #expect(try await daemon.stop() == 0)
+        }
     }
 
     @Test func asPIDOneSigtermStillRunsTheWholeSequence() async throws {
-        let db = try await TestDatabase.create()
-        defer { Task { await db.drop() } }
-        let p = prefix()
-        let daemon = try await start(db, settings(p), launcher: ["/usr/bin/unshare", "--pid", "--fork", "--mount-proc"])
-        _ = try await ChildProcess.loadgen(["--messages", "2000", "--topic-prefix", p])
-        try await waitUntil(20, "rows") { try await db.count("SELECT count(*) FROM readings") >= 4000 }
-        daemon.signal(SIGTERM)
-        #expect(try await daemon.waitForExit(timeout: 20) == 0)
-        #expect(daemon.eventNames().filter(PipelineEndToEndTests.shutdownSequence.contains)
-                == PipelineEndToEndTests.shutdownSequence)
-        #expect(try await db.count("SELECT count(*) FROM readings") == 4000)
+        try await dropping(try await TestDatabase.create()) { db in
+            let p = prefix()
+            let daemon = try await start(db, settings(p), launcher: ["/usr/bin/unshare", "--pid", "--fork", "--mount-proc"])
+            _ = try await ChildProcess.loadgen(["--messages", "2000", "--topic-prefix", p])
+            try await waitUntil(20, "rows") { try await db.count("SELECT count(*) FROM readings") >= 4000 }
+            daemon.signal(SIGTERM)
+            #expect(try await daemon.waitForExit(timeout: 20) == 0)
+            #expect(daemon.eventNames().filter(PipelineEndToEndTests.shutdownSequence.contains)
+                    == PipelineEndToEndTests.shutdownSequence)
+            #expect(try await db.count("SELECT count(*) FROM readings") == 4000)
+        }
     }
 }

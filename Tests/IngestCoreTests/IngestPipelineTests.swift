@@ -195,6 +195,20 @@ struct IngestPipelineTests {
         #expect(try spooledLines() == 5_000)
     }
 
+    @Test func aDrainedQueueInFrontOfAHungSinkStillEndsWithinTheDrainTime() async throws {
+        let source = FakeSource(), sink = FakeSink(lanes: 1, .hangUntilCancelled)
+        let p = pipeline(source, sink, maxRows: 10)
+        try p.start()
+        try await source.send(messages(20))
+        try await waitUntil(10, "the lane to hang") { sink.state.withLock { $0.hanging.count } == 1 }
+        let started = Timestamp.monotonicSeconds()
+        #expect(await coordinator(p, drain: 0.5, hard: 20).run() == 0, "not the deadline's exit 3")
+        #expect(Timestamp.monotonicSeconds() - started < 5)
+        #expect(log.names.contains("queue_drained"))
+        #expect(p.stats.spooledRows.load(ordering: .relaxed) == 20)
+        #expect(try spooledLines() == 20)
+    }
+
     @Test func theDeadlineForcesEverythingInMemoryIntoTheSpool() async throws {
         let source = FakeSource(stopHangs: true), sink = FakeSink(lanes: 1, .hangUntilCancelled)
         let p = pipeline(source, sink, maxRows: 10)

@@ -21,7 +21,7 @@ final class FakeSteps: ShutdownSteps {
     }
 
     func record(_ s: String) { calls.withLock { $0.append(s) } }
-    func beginShutdown() async { record("begin") }
+    func beginShutdown(drainTimeout: Double) async { record("begin") }
     func stopSource() async throws {
         record("stopSource")
         if failStop { throw Failure("broker gone") }

@@ -19,57 +19,57 @@ struct PostgresSinkTests {
     static let source = Message(topic: "devices/d/telemetry", payload: Array("{}".utf8), receivedAt: 1_700_000_000_000_000)
 
     @Test func binaryCopyRoundTripsEveryField() async throws {
-        let db = try await migrated()
-        defer { Task { await db.drop() } }
-        let readings = [
-            Reading(time: 1_700_000_000_123_456, deviceID: "dév-1", metric: "temp.℃", value: -21.25, source: Self.source),
-            Reading(time: -86_400_000_000, deviceID: "d2", metric: "m", value: 1e-300, source: Self.source),
-            Reading(time: 253_402_300_799_999_999, deviceID: "d3", metric: "m", value: 1.7976931348623157e308, source: Self.source),
-        ]
-        let rejects = [
-            Reject(receivedAt: 1_700_000_000_000_001, topic: "t/x", payload: [0, 255, 10], reason: .notUTF8, detail: nil),
-            Reject(receivedAt: 1_700_000_000_000_002, topic: "t/y", payload: Array("{".utf8), reason: .invalidJSON, detail: "d"),
-        ]
-        try await DedicatedThread.run {
-            let c = try PostgresConnection(url: db.url)
-            defer { c.close() }
-            var encoder = CopyEncoder()
-            encoder.encode(readings: readings)
-            try c.copy("COPY readings (time, device_id, metric, value) FROM STDIN (FORMAT binary)", data: encoder.buffer)
-            encoder.encode(rejects: rejects)
-            try c.copy("COPY ingest_rejects (received_at, topic, payload, reason, detail) FROM STDIN (FORMAT binary)",
-                       data: encoder.buffer)
+        try await dropping(try await migrated()) { db in
+            let readings = [
+                Reading(time: 1_700_000_000_123_456, deviceID: "dév-1", metric: "temp.℃", value: -21.25, source: Self.source),
+                Reading(time: -86_400_000_000, deviceID: "d2", metric: "m", value: 1e-300, source: Self.source),
+                Reading(time: 253_402_300_799_999_999, deviceID: "d3", metric: "m", value: 1.7976931348623157e308, source: Self.source),
+            ]
+            let rejects = [
+                Reject(receivedAt: 1_700_000_000_000_001, topic: "t/x", payload: [0, 255, 10], reason: .notUTF8, detail: nil),
+                Reject(receivedAt: 1_700_000_000_000_002, topic: "t/y", payload: Array("{".utf8), reason: .invalidJSON, detail: "d"),
+            ]
+            try await DedicatedThread.run {
+                let c = try PostgresConnection(url: db.url)
+                defer { c.close() }
+                var encoder = CopyEncoder()
+                encoder.encode(readings: readings)
+                try c.copy("COPY readings (time, device_id, metric, value) FROM STDIN (FORMAT binary)", data: encoder.buffer)
+                encoder.encode(rejects: rejects)
+                try c.copy("COPY ingest_rejects (received_at, topic, payload, reason, detail) FROM STDIN (FORMAT binary)",
+                           data: encoder.buffer)
+            }
+            let rows = try await db.query("""
+                SELECT string_agg(format('%s|%s|%s|%s', (extract(epoch from time) * 1000000)::bigint, device_id, metric,
+                       value::text), ';' ORDER BY device_id) FROM readings
+                """)
+            #expect(rows == "-86400000000|d2|m|1e-300;253402300799999999|d3|m|1.7976931348623157e+308;"
+                    + "1700000000123456|dév-1|temp.℃|-21.25")
+            let stored = try await db.query("""
+                SELECT string_agg(format('%s|%s|%s|%s', encode(payload, 'hex'), reason, coalesce(detail, 'NULL'), topic), ';'
+                       ORDER BY topic) FROM ingest_rejects
+                """)
+            #expect(stored == "00ff0a|not_utf8|NULL|t/x;7b|invalid_json|d|t/y")
         }
-        let rows = try await db.query("""
-            SELECT string_agg(format('%s|%s|%s|%s', (extract(epoch from time) * 1000000)::bigint, device_id, metric,
-                   value::text), ';' ORDER BY device_id) FROM readings
-            """)
-        #expect(rows == "-86400000000|d2|m|1e-300;253402300799999999|d3|m|1.7976931348623157e+308;"
-                + "1700000000123456|dév-1|temp.℃|-21.25")
-        let stored = try await db.query("""
-            SELECT string_agg(format('%s|%s|%s|%s', encode(payload, 'hex'), reason, coalesce(detail, 'NULL'), topic), ';'
-                   ORDER BY topic) FROM ingest_rejects
-            """)
-        #expect(stored == "00ff0a|not_utf8|NULL|t/x;7b|invalid_json|d|t/y")
     }
 
     @Test func migrationIsIdempotentAndSafeConcurrently() async throws {
-        let db = try await TestDatabase.create()
-        defer { Task { await db.drop() } }
-        try await withThrowingTaskGroup(of: Bool.self) { group in
-            for _ in 0..<4 {
-                group.addTask {
-                    try await DedicatedThread.run {
-                        let c = try PostgresConnection(url: db.url)
-                        defer { c.close() }
-                        return try SchemaMigrator(table: "readings", dedupe: true).migrate(c).timescale
+        try await dropping(try await TestDatabase.create()) { db in
+            try await withThrowingTaskGroup(of: Bool.self) { group in
+                for _ in 0..<4 {
+                    group.addTask {
+                        try await DedicatedThread.run {
+                            let c = try PostgresConnection(url: db.url)
+                            defer { c.close() }
+                            return try SchemaMigrator(table: "readings", dedupe: true).migrate(c).timescale
+                        }
                     }
                 }
+                for try await _ in group {}
             }
-            for try await _ in group {}
+            #expect(try await db.count("SELECT count(*) FROM pg_tables WHERE tablename IN ('readings', 'ingest_rejects', 'ingest_spool_applied')") == 3)
+            #expect(try await db.count("SELECT count(*) FROM pg_indexes WHERE tablename = 'readings'") == 2)
         }
-        #expect(try await db.count("SELECT count(*) FROM pg_tables WHERE tablename IN ('readings', 'ingest_rejects', 'ingest_spool_applied')") == 3)
-        #expect(try await db.count("SELECT count(*) FROM pg_indexes WHERE tablename = 'readings'") == 2)
     }
 
     /// One attempt per batch, in order, on lane 0 of a fresh writer.
@@ -89,26 +89,26 @@ struct PostgresSinkTests {
     }
 
     @Test func rowsTheTableRefusesAreBisectedOutAndRejected() async throws {
-        let db = try await migrated()
-        defer { Task { await db.drop() } }
-        try await db.query("ALTER TABLE readings ADD CONSTRAINT non_negative CHECK (value >= 0)")
-        let values = (0..<100).map { $0 % 17 == 5 ? -Double($0) : Double($0) }
-        let refused = values.filter { $0 < 0 }.count
-        let outcome = try await write([Batch(readings: readings(values))], to: db)[0]
-        #expect(try await db.count("SELECT count(*) FROM readings") == 100 - refused)
-        #expect(try await db.count("SELECT count(*) FROM ingest_rejects WHERE reason = 'refused_by_db' AND detail LIKE '%non_negative%'") == refused)
-        #expect(outcome.written == 100 - refused)
-        #expect(outcome.refused.count == refused)
-        #expect(outcome.refused.allSatisfy { $0.reason == .refusedByDB })
-        #expect(outcome.unwritten == nil && outcome.failure == nil)
+        try await dropping(try await migrated()) { db in
+            try await db.query("ALTER TABLE readings ADD CONSTRAINT non_negative CHECK (value >= 0)")
+            let values = (0..<100).map { $0 % 17 == 5 ? -Double($0) : Double($0) }
+            let refused = values.filter { $0 < 0 }.count
+            let outcome = try await write([Batch(readings: readings(values))], to: db)[0]
+            #expect(try await db.count("SELECT count(*) FROM readings") == 100 - refused)
+            #expect(try await db.count("SELECT count(*) FROM ingest_rejects WHERE reason = 'refused_by_db' AND detail LIKE '%non_negative%'") == refused)
+            #expect(outcome.written == 100 - refused)
+            #expect(outcome.refused.count == refused)
+            #expect(outcome.refused.allSatisfy { $0.reason == .refusedByDB })
+            #expect(outcome.unwritten == nil && outcome.failure == nil)
+        }
     }
 
     @Test func dedupeStoresARedeliveredReadingOnce() async throws {
-        let db = try await migrated(dedupe: true)
-        defer { Task { await db.drop() } }
-        let batch = Batch(readings: readings([1, 2, 3]))
-        _ = try await write([batch, batch], to: db, dedupe: true)
-        #expect(try await db.count("SELECT count(*) FROM readings") == 3)
+        try await dropping(try await migrated(dedupe: true)) { db in
+            let batch = Batch(readings: readings([1, 2, 3]))
+            _ = try await write([batch, batch], to: db, dedupe: true)
+            #expect(try await db.count("SELECT count(*) FROM readings") == 3)
+        }
     }
 
     @Test func aDatabaseThatIsNotThereHandsEverythingBackUnwritten() async throws {
