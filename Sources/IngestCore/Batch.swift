@@ -3,13 +3,25 @@
 public struct Batch: Sendable {
     public var readings: [Reading]
     public var rejects: [Reject]
+    /// The journal entries of the messages whose every row (reading or reject) is in this
+    /// batch: once it is committed or spooled, they are done. A message's rows never span
+    /// two batches (the batcher takes a worker's output whole).
+    public var entries: [UInt64] = []
 
-    public init(readings: [Reading] = [], rejects: [Reject] = []) {
+    public init(readings: [Reading] = [], rejects: [Reject] = [], entries: [UInt64] = []) {
         self.readings = readings
         self.rejects = rejects
+        self.entries = entries
     }
 
-    public var isEmpty: Bool { readings.isEmpty && rejects.isEmpty }
+    /// Appends another batch's rows and entries.
+    public mutating func absorb(_ other: Batch) {
+        readings += other.readings
+        rejects += other.rejects
+        entries += other.entries
+    }
+
+    public var isEmpty: Bool { readings.isEmpty && rejects.isEmpty && entries.isEmpty }
 
     /// Readings plus rejects: the rows this batch puts in the database.
     public var rowCount: Int { readings.count + rejects.count }

@@ -18,6 +18,7 @@ public struct BatchDecoder: Sendable {
     /// Appends each message's readings, or its reject, to `batch`.
     public func decode(_ messages: some Sequence<Message>, into batch: inout Batch) {
         for message in messages {
+            if message.journalSeq != 0 { batch.entries.append(message.journalSeq) }
             if let reject = decoder.decode(message, into: &batch.readings) {
                 batch.rejects.append(reject)
                 stats.rejected(reject.reason)

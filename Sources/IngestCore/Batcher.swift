@@ -39,11 +39,12 @@ public final class Batcher: Sendable {
     public var pendingRows: Int { state.withLock { $0.open.readings.count + $0.open.rejects.count } }
 
     /// Adds a worker's output; returns the batch to write if this filled it.
-    public func add(readings: [Reading], rejects: [Reject]) -> Batch? {
+    public func add(readings: [Reading], rejects: [Reject], entries: [UInt64] = []) -> Batch? {
         state.withLock { s in
             if s.open.isEmpty { s.openedAt = Timestamp.monotonicSeconds() }
             s.open.readings.append(contentsOf: readings)
             s.open.rejects.append(contentsOf: rejects)
+            s.open.entries.append(contentsOf: entries)
             guard s.open.readings.count >= s.limits.maxRows || s.open.rejects.count >= s.limits.maxRows else {
                 return nil
             }

@@ -56,6 +56,14 @@ public struct IngestConfiguration: Sendable, Equatable {
         public var limits: Batcher.Limits { .init(maxRows: maxRows, flushInterval: Double(flushIntervalMs) / 1000) }
     }
 
+    public struct Journal: Sendable, Equatable {
+        public var enabled: Bool
+        /// `journal.dir`, defaulting to `<spool.dir>/journal`.
+        public var directory: String
+        public var maxBytes: Int
+        public var fsyncIntervalMs: Int
+    }
+
     public struct Shutdown: Sendable, Equatable {
         public var drainTimeoutSeconds: Double
         public var timeoutSeconds: Double
@@ -81,6 +89,7 @@ public struct IngestConfiguration: Sendable, Equatable {
     public var batch: BatchSettings
     public var shutdown: Shutdown
     public var spoolDirectory: String
+    public var journal: Journal
     public var http: HTTP
     public var log: Log
     /// Where the file came from, if any (for reload and for `config_loaded`).

@@ -21,6 +21,7 @@ public final class IngestPipeline: ShutdownSteps {
     let sink: any BatchSink
     let inlet: MessageInlet
     let workerCount: Int
+    public let journal: Journal?
     /// Messages and rows between two queues (in the inlet, a worker, the flush tick): the
     /// forced shutdown waits for them to land before its last sweep.
     let carried = InFlight()
@@ -44,8 +45,9 @@ public final class IngestPipeline: ShutdownSteps {
     }
 
     public init(settings: Settings, source: any MessageSource, sink: any BatchSink, decoder payloadDecoder: PayloadDecoder,
-                spool: Spool, stats: IngestStats = IngestStats(), logger: Logger) {
+                spool: Spool, journal: Journal? = nil, stats: IngestStats = IngestStats(), logger: Logger) {
         self.stats = stats
+        self.journal = journal
         self.source = source
         self.sink = sink
         workerCount = settings.workers
@@ -58,24 +60,74 @@ public final class IngestPipeline: ShutdownSteps {
         tuning = LiveTuning(settings.tuning)
         let rejectLog = RejectLog(logger: logger)
         decoder = BatchDecoder(decoder: payloadDecoder, stats: stats, rejectLog: rejectLog)
-        spooler = SpoolWriter(spool: spool, stats: stats, logger: logger)
+        spooler = SpoolWriter(spool: spool, journal: journal, stats: stats, logger: logger)
         forwarder = BatchForwarder(batches: batches, spooler: spooler)
-        lanes = WriterLanes(sink: sink, batches: batches, spooler: spooler, tuning: tuning, stats: stats,
-                            rejectLog: rejectLog, logger: logger)
+        lanes = WriterLanes(sink: sink, batches: batches, spooler: spooler, tuning: tuning, journal: journal,
+                            stats: stats, rejectLog: rejectLog, logger: logger)
         inlet = MessageInlet(queue: messages, tuning: tuning, decoder: decoder, spooler: spooler, carried: carried,
-                             stats: stats, logger: logger)
+                             journal: journal, stats: stats, logger: logger)
     }
 
-    /// Lanes, workers and the flush tick first, the source last: by the time a message can
-    /// arrive, everything downstream is running.
+    /// Starts everything, the source last: by the time a message can arrive, everything
+    /// downstream is running. (The daemon replays the journal between the two halves.)
     public func start() throws {
+        startStages()
+        try startSource()
+    }
+
+    /// Lanes, workers and the flush tick.
+    public func startStages() {
         lanes.start()
         let workers = WorkerPool(messages: messages, batcher: batcher, decoder: decoder, forwarder: forwarder,
                                  carried: carried)
         let count = workerCount
         workersTask.withLock { $0 = Task { await workers.run(count: count) } }
         tickerTask.withLock { $0 = Task { await self.tick() } }
+    }
+
+    /// The journal's fsync thread, then the source.
+    public func startSource() throws {
+        journal?.startSyncing()
         try source.start(delivering: inlet)
+    }
+
+    /// What the start-up journal replay did (`journal_replayed`).
+    public struct JournalReplay: Sendable, Equatable {
+        public var entries = 0
+        public var rows = 0
+        public var skippedDone = 0
+    }
+
+    /// Writes the entries an earlier run left and did not finish (SPEC 8a) through the
+    /// normal path: decoded, batched and handed to the lanes with their sequence numbers, so
+    /// their commit (or spool) records them done like any other and a crash during this
+    /// replay neither loses nor doubles them. `done` is what the database and the spool's
+    /// sidecars say is done already.
+    public func replayJournal(done: SeqRanges) async -> JournalReplay {
+        var replay = JournalReplay()
+        guard let journal else { return replay }
+        let entries = journal.takeRecovered()
+        var skipped: [UInt64] = []
+        var batch = Batch()
+        let maxRows = max(1, batcher.limits.maxRows)
+        for entry in entries {
+            if done.contains(entry.seq) {
+                skipped.append(entry.seq)
+                continue
+            }
+            replay.entries += 1
+            let before = batch.rowCount
+            decoder.decode(CollectionOfOne(entry.message), into: &batch)
+            replay.rows += batch.rowCount - before
+            if batch.rowCount >= maxRows {
+                await forwarder.send(batch)
+                batch = Batch()
+            }
+        }
+        if !batch.isEmpty { await forwarder.send(batch) }
+        journal.markDone(skipped)
+        replay.skippedDone = skipped.count
+        return replay
     }
 
     /// Applies reloaded settings (SPEC 3): the full-queue policy, the retry limit and the
@@ -162,8 +214,11 @@ public final class IngestPipeline: ShutdownSteps {
 
     public func closePool() async throws {
         drainWatchdog.withLock { $0 }?.cancel()
-        let sink = self.sink
-        try await DedicatedThread.run { sink.close() }
+        let (sink, journal) = (self.sink, self.journal)
+        try await DedicatedThread.run {
+            sink.close()
+            journal?.close()
+        }
     }
 
     /// Everything in memory to the spool: the queue, the open batch, the batches waiting for
@@ -180,15 +235,13 @@ public final class IngestPipeline: ShutdownSteps {
         batches.close()
         sweepToSpool()
         lanes.cancelUntilIdle(timeout: 2)
+        journal?.close()
         return stats.spooledRows.load(ordering: .relaxed) - before
     }
 
     private func sweepToSpool() {
         var batch = decoder.decode(messages.removeAll())
-        for b in [batcher.sealAll()].compactMap({ $0 }) + batches.removeAll() {
-            batch.readings += b.readings
-            batch.rejects += b.rejects
-        }
+        for b in [batcher.sealAll()].compactMap({ $0 }) + batches.removeAll() { batch.absorb(b) }
         spooler.keep(batch, reason: "forced shutdown")
     }
 

@@ -13,6 +13,8 @@ public final class IngestStats: Sendable {
     public let spooledRows = Atomic<Int>(0)
     public let spoolReplayedRows = Atomic<Int>(0)
     public let lostRows = Atomic<Int>(0)
+    /// Journal entries an earlier run left undone and this one wrote at start-up.
+    public let journalReplayed = Atomic<Int>(0)
     public let mqttReconnects = Atomic<Int>(0)
     /// Microseconds since the epoch of the last successful commit, 0 before the first.
     public let lastFlushAt = Atomic<Int64>(0)

@@ -6,6 +6,8 @@ public struct Message: Sendable {
     public var payload: [UInt8]
     /// Microseconds since the Unix epoch, taken in the MQTT callback.
     public var receivedAt: Int64
+    /// Its entry in the crash journal, 0 when it has none (journal off).
+    public var journalSeq: UInt64 = 0
 
     public init(topic: String, payload: [UInt8], receivedAt: Int64) {
         self.topic = topic

@@ -18,34 +18,52 @@ public final class MessageInlet: Sendable {
     /// Counts a message between arrival here and the queue (or the spool): the forced
     /// shutdown waits for it to land.
     let carried: InFlight
+    let journal: Journal?
     private let lastDropLog = Mutex(-Double.infinity)
 
     init(queue: BoundedQueue<Message>, tuning: LiveTuning, decoder: BatchDecoder, spooler: SpoolWriter,
-         carried: InFlight, stats: IngestStats, logger: Logger) {
+         carried: InFlight, journal: Journal?, stats: IngestStats, logger: Logger) {
         self.queue = queue
         self.tuning = tuning
         self.decoder = decoder
         self.spooler = spooler
         self.carried = carried
+        self.journal = journal
         self.stats = stats
         self.logger = logger
     }
 
-    /// Hands one message to the pipeline. Blocking (block policy, full queue); never call
-    /// it from a Swift task.
+    /// Hands one message to the pipeline: journals it (SPEC 8a: before the callback
+    /// returns), then queues it. Blocking (full journal, block policy and full queue); never
+    /// call it from a Swift task.
     public func deliver(_ message: Message) {
         stats.messagesReceived.add(1, ordering: .relaxed)
         carried.add()
         defer { carried.remove() }
+        var message = message
+        if let journal, message.journalSeq == 0 {
+            message.journalSeq = Self.append(message, to: journal) ?? 0
+        }
         switch queue.put(message, policy: tuning.current.fullPolicy) {
         case .enqueued(let waited):
             if waited { stats.queueFull.add(1, ordering: .relaxed) }
         case .dropped:
             stats.queueFull.add(1, ordering: .relaxed)
             stats.messagesDropped.add(1, ordering: .relaxed)
+            // Dropped on purpose (`drop_newest`): nothing to replay after a crash.
+            if message.journalSeq != 0 { journal?.markDone([message.journalSeq]) }
             logDrop()
         case .closed:
             spooler.keep(decoder.decode(CollectionOfOne(message)), reason: "forced shutdown")
+        }
+    }
+
+    private static func append(_ message: Message, to journal: Journal) -> UInt64? {
+        var topic = message.topic
+        return topic.withUTF8 { t in
+            message.payload.withUnsafeBytes { p in
+                journal.append(topic: UnsafeRawBufferPointer(t), payload: p, receivedAt: message.receivedAt)
+            }
         }
     }
 

@@ -42,64 +42,117 @@ public final class Spool: Sendable {
     }
 
     /// Writes the batch's readings and rejects (one file each, if any); returns the rows
-    /// written (readings + rejects).
+    /// written (readings + rejects). With a `journal` id, the batch's journal entries are
+    /// recorded in a `<base>.journal` sidecar written after the data files, so the entries
+    /// count as done only once their rows are safe on disk.
     @discardableResult
-    public func write(_ batch: Batch) throws(WriteError) -> Int {
+    public func write(_ batch: Batch, journal: String? = nil) throws(WriteError) -> Int {
+        let base = freshBase()
         if !batch.readings.isEmpty {
             var text = ""
             text.reserveCapacity(batch.readings.count * 64)
             for r in batch.readings { text += CopyText.line(r) }
-            try writeFile(text, suffix: ".copy")
+            try writeFile(text, name: base + ".copy")
         }
         if !batch.rejects.isEmpty {
             var text = ""
             for r in batch.rejects { text += CopyText.line(r) }
-            try writeFile(text, suffix: "-rejects.copy")
+            try writeFile(text, name: base + "-rejects.copy")
+        }
+        if let journal, !batch.entries.isEmpty {
+            var text = "journal \(journal)\n"
+            for r in SeqRanges(covering: batch.entries).ranges { text += "\(r.lowerBound) \(r.upperBound)\n" }
+            try writeFile(text, name: base + Self.sidecarSuffix, counted: false)
         }
         return batch.readings.count + batch.rejects.count
     }
 
-    private func writeFile(_ text: String, suffix: String) throws(WriteError) {
+    static let sidecarSuffix = ".journal"
+
+    /// A journal sidecar: the entries whose rows are in the spool files of the same base name.
+    public struct Sidecar: Sendable {
+        public let name: String
+        public let journal: String
+        public let ranges: [ClosedRange<UInt64>]
+        /// Whether a data file of its batch is still waiting (not yet replayed).
+        public let waiting: Bool
+    }
+
+    /// The journal sidecars in the spool, for start-up recovery (their entries are done) and
+    /// for the replay (which records them in the database once their files are applied).
+    public func sidecars() -> [Sidecar] {
+        let names = entries()
+        let present = Set(names)
+        return names.filter { $0.hasSuffix(Self.sidecarSuffix) && !$0.hasPrefix(".") }.sorted().compactMap { name in
+            guard let bytes = try? contents(of: File(name: name, path: directory + "/" + name, bytes: 0)) else { return nil }
+            let lines = String(decoding: bytes, as: UTF8.self).split(separator: "\n")
+            guard let head = lines.first, head.hasPrefix("journal ") else { return nil }
+            let ranges = lines.dropFirst().compactMap { line -> ClosedRange<UInt64>? in
+                let parts = line.split(separator: " ")
+                guard parts.count == 2, let lo = UInt64(parts[0]), let hi = UInt64(parts[1]), lo <= hi else { return nil }
+                return lo...hi
+            }
+            let base = String(name.dropLast(Self.sidecarSuffix.count))
+            return Sidecar(name: name, journal: String(head.dropFirst(8)), ranges: ranges,
+                           waiting: present.contains(base + ".copy") || present.contains(base + "-rejects.copy"))
+        }
+    }
+
+    public func removeSidecar(_ sidecar: Sidecar) {
+        unlink(directory + "/" + sidecar.name)
+        syncDirectory()
+    }
+
+    /// A `<unix_ms>-<seq>` base name no file of this spool has yet.
+    private func freshBase() -> String {
         let ms = Timestamp.now() / 1000
         while true {
             let seq = sequence.wrappingAdd(1, ordering: .relaxed).oldValue % 1_000_000
-            let name = pad(Int(ms), 13) + "-" + pad(seq, 6) + suffix
-            let tmp = directory + "/.tmp-" + name
-            let final = directory + "/" + name
-            let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o640)
-            guard fd >= 0 else { throw WriteError(description: "cannot create \(tmp): \(errnoText())") }
-            var ok = true
-            var copy = text
-            copy.withUTF8 { buffer in
-                var offset = 0
-                while offset < buffer.count {
-                    let n = Glibc.write(fd, buffer.baseAddress! + offset, buffer.count - offset)
-                    if n < 0 && errno == EINTR { continue }
-                    if n <= 0 { ok = false; return }
-                    offset += n
-                }
+            let base = pad(Int(ms), 13) + "-" + pad(seq, 6)
+            let taken = [".copy", "-rejects.copy", Self.sidecarSuffix].contains { suffix in
+                access(directory + "/" + base + suffix, F_OK) == 0
             }
-            ok = ok && fsync(fd) == 0
-            close(fd)
-            guard ok else {
-                let why = errnoText()
-                unlink(tmp)
-                throw WriteError(description: "cannot write \(tmp): \(why)")
+            if !taken { return base }
+        }
+    }
+
+    /// Writes `name` via a `.tmp-` file: fsync, link (which, unlike rename, never
+    /// overwrites), directory fsync.
+    private func writeFile(_ text: String, name: String, counted: Bool = true) throws(WriteError) {
+        let tmp = directory + "/.tmp-" + name
+        let final = directory + "/" + name
+        let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o640)
+        guard fd >= 0 else { throw WriteError(description: "cannot create \(tmp): \(errnoText())") }
+        var ok = true
+        var copy = text
+        copy.withUTF8 { buffer in
+            var offset = 0
+            while offset < buffer.count {
+                let n = Glibc.write(fd, buffer.baseAddress! + offset, buffer.count - offset)
+                if n < 0 && errno == EINTR { continue }
+                if n <= 0 { ok = false; return }
+                offset += n
             }
-            if link(tmp, final) != 0 {
-                let code = errno
-                unlink(tmp)
-                if code == EEXIST { continue }  // same ms and seq from a previous run: next seq
-                throw WriteError(description: "cannot link \(final): \(String(cString: strerror(code)))")
-            }
+        }
+        ok = ok && fsync(fd) == 0
+        close(fd)
+        guard ok else {
+            let why = errnoText()
             unlink(tmp)
-            syncDirectory()
-            let bytes = text.utf8.count
-            cached.withLock { s in
-                s.files += 1
-                s.bytes += bytes
-            }
-            return
+            throw WriteError(description: "cannot write \(tmp): \(why)")
+        }
+        if link(tmp, final) != 0 {
+            let code = errno
+            unlink(tmp)
+            throw WriteError(description: "cannot link \(final): \(String(cString: strerror(code)))")
+        }
+        unlink(tmp)
+        syncDirectory()
+        guard counted else { return }
+        let bytes = text.utf8.count
+        cached.withLock { s in
+            s.files += 1
+            s.bytes += bytes
         }
     }
 

@@ -7,11 +7,13 @@ import Logging
 /// thread the daemon owns.
 public final class SpoolWriter: Sendable {
     public let spool: Spool
+    let journal: Journal?
     let stats: IngestStats
     let logger: Logger
 
-    public init(spool: Spool, stats: IngestStats, logger: Logger) {
+    public init(spool: Spool, journal: Journal?, stats: IngestStats, logger: Logger) {
         self.spool = spool
+        self.journal = journal
         self.stats = stats
         self.logger = logger
     }
@@ -23,8 +25,10 @@ public final class SpoolWriter: Sendable {
     public func keep(_ batch: Batch, reason: String) -> Int {
         guard !batch.isEmpty else { return 0 }
         do {
-            let rows = try spool.write(batch)
+            let rows = try spool.write(batch, journal: journal?.id)
+            journal?.markDone(batch.entries)
             stats.spooledRows.add(rows, ordering: .relaxed)
+            if rows == 0 { return 0 }  // only journal entries (messages without rows): recorded
             logger.warning("batch_spooled", metadata: [
                 "rows": .stringConvertible(batch.readings.count), "rejects": .stringConvertible(batch.rejects.count),
                 "reason": .string(reason),

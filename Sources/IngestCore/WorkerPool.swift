@@ -31,8 +31,9 @@ struct WorkerPool: Sendable {
             if taken.isEmpty { return }
             decoded.readings.removeAll(keepingCapacity: true)
             decoded.rejects.removeAll(keepingCapacity: true)
+            decoded.entries.removeAll(keepingCapacity: true)
             decoder.decode(taken, into: &decoded)
-            if let sealed = batcher.add(readings: decoded.readings, rejects: decoded.rejects) {
+            if let sealed = batcher.add(readings: decoded.readings, rejects: decoded.rejects, entries: decoded.entries) {
                 await forwarder.send(sealed)
             }
         }

@@ -23,6 +23,7 @@ final class WriterLanes: Sendable {
     private let batches: BoundedQueue<Batch>
     private let spooler: SpoolWriter
     private let tuning: LiveTuning
+    private let journal: Journal?
     private let stats: IngestStats
     private let rejectLog: RejectLog
     private let logger: Logger
@@ -34,7 +35,8 @@ final class WriterLanes: Sendable {
     private let threads = Mutex<[DedicatedThread]>([])
 
     init(sink: any BatchSink, batches: BoundedQueue<Batch>, spooler: SpoolWriter, tuning: LiveTuning,
-         stats: IngestStats, rejectLog: RejectLog, logger: Logger) {
+         journal: Journal?, stats: IngestStats, rejectLog: RejectLog, logger: Logger) {
+        self.journal = journal
         self.sink = sink
         self.batches = batches
         self.spooler = spooler
@@ -89,7 +91,7 @@ final class WriterLanes: Sendable {
 
     private func run(_ lane: Int) {
         while let batch = batches.takeBlocking(max: 1).first {
-            held.withLock { $0[lane] = batch.rowCount }
+            held.withLock { $0[lane] = max(1, batch.rowCount) }  // 1: a batch of journal entries only
             write(batch, lane)
             held.withLock { $0[lane] = 0 }
             wake.withLock { wake.broadcast() }
@@ -108,6 +110,8 @@ final class WriterLanes: Sendable {
             let outcome = sink.write(left, lane: lane)
             account(outcome)
             guard let rest = outcome.unwritten, !rest.isEmpty else {
+                // The commit recorded the batch's journal entries too (same transaction).
+                journal?.markDone(left.entries)
                 stats.batchesFlushed.add(1, ordering: .relaxed)
                 return
             }

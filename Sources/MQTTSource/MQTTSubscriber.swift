@@ -104,17 +104,21 @@ public final class MQTTSubscriber: MessageSource {
         let context = Context(subscriber: self, inlet: inlet)
         self.context.withLock { $0 = context }
         mosquitto_user_data_set(mosq, Unmanaged.passUnretained(context).toOpaque())
-        // The thread first, then the connect: a connect_async that fails at once (broker not
-        // up yet) leaves the client in its "new" state, and a thread started after that waits
-        // for the state to change and never reconnects (eclipse-mosquitto/mosquitto#1903).
-        try MQTTError.check(mosquitto_loop_start(mosq), "mosquitto_loop_start")
         let rc = mosquitto_connect_async(mosq, settings.host, Int32(settings.port), Int32(settings.keepaliveSeconds))
-        if rc != MOSQ_ERR_SUCCESS.rawValue {
-            // Not fatal: the loop thread retries. Say so once.
-            logger.warning("mqtt_connect_failed", metadata: [
-                "broker": .string(broker), "error": .string(String(cString: mosquitto_strerror(rc))),
-            ])
+        guard rc != MOSQ_ERR_SUCCESS.rawValue else {
+            try MQTTError.check(mosquitto_loop_start(mosq), "mosquitto_loop_start")
+            return
         }
+        // Not fatal, but a client whose first connect failed stays in its "new" state, and a
+        // network thread started after that never reconnects (eclipse-mosquitto/mosquitto
+        // #1903); started first, with the connect asked again, it keeps retrying. (Not the
+        // order for every start: with it, a stop under load left several hundred more
+        // messages un-acknowledged for the broker to redeliver.)
+        logger.warning("mqtt_connect_failed", metadata: [
+            "broker": .string(broker), "error": .string(String(cString: mosquitto_strerror(rc))),
+        ])
+        try MQTTError.check(mosquitto_loop_start(mosq), "mosquitto_loop_start")
+        _ = mosquitto_connect_async(mosq, settings.host, Int32(settings.port), Int32(settings.keepaliveSeconds))
     }
 
     /// Sends DISCONNECT and joins the network thread: after this returns, no callback runs.

@@ -18,6 +18,9 @@ public struct HealthSnapshot: Sendable {
     public var lastFlushAt: Int64 = 0
     public var spoolFiles = 0
     public var spoolBytes = 0
+    /// Segment files of the crash journal on disk, and appends that waited for room.
+    public var journalBytes = 0
+    public var journalBlockedAppends = 0
     public var shuttingDown = false
     public var startedAt: Int64 = 0
 

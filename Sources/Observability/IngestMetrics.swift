@@ -20,7 +20,7 @@ public final class IngestMetrics: Sendable {
     static let counters = [
         "messages_received_total", "messages_dropped_total", "queue_full_total", "rows_written_total",
         "batches_flushed_total", "db_errors_total", "mqtt_reconnects_total", "spooled_rows_total",
-        "spool_replayed_rows_total",
+        "spool_replayed_rows_total", "journal_replayed_total", "journal_blocked_appends_total",
     ]
 
     /// Creates the registry and bootstraps swift-metrics with it (once per process).
@@ -82,6 +82,8 @@ public final class IngestMetrics: Sendable {
             "mqtt_reconnects_total": stats.mqttReconnects.load(ordering: .relaxed),
             "spooled_rows_total": stats.spooledRows.load(ordering: .relaxed),
             "spool_replayed_rows_total": stats.spoolReplayedRows.load(ordering: .relaxed),
+            "journal_replayed_total": stats.journalReplayed.load(ordering: .relaxed),
+            "journal_blocked_appends_total": snapshot.journalBlockedAppends,
         ]
         last.withLock { last in
             for (name, value) in values {
@@ -103,6 +105,7 @@ public final class IngestMetrics: Sendable {
         Gauge(label: "iot_ingest_queue_depth").record(snapshot.queueDepth)
         Gauge(label: "iot_ingest_queue_capacity").record(snapshot.queueCapacity)
         Gauge(label: "iot_ingest_spool_files").record(snapshot.spoolFiles)
+        Gauge(label: "iot_ingest_journal_bytes").record(snapshot.journalBytes)
         Gauge(label: "iot_ingest_uptime_seconds").record(report.uptimeSeconds)
         Gauge(label: "iot_ingest_shutdown_in_progress").record(snapshot.shuttingDown ? 1 : 0)
         for component in report.components {

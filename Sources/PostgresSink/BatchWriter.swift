@@ -4,21 +4,24 @@ import Logging
 /// PostgreSQL as the pipeline's sink: `database.pool_size` slots, each one libpq connection
 /// used only by its writer lane's thread, COPYing batches in.
 ///
-/// One call is one attempt (the pipeline's `WriterLanes` retry and spool): a lost connection
-/// is closed and reopened on the next attempt, and rows the table refuses are isolated by
-/// bisection (`WriteJob`) and come back as `refused_by_db` rejects.
+/// One call is one attempt, one transaction (the pipeline's `WriterLanes` retry and spool): a
+/// lost connection is closed and reopened on the next attempt, and rows the table refuses are
+/// isolated by bisection (`WriteJob`) and come back as `refused_by_db` rejects.
 public final class BatchWriter: BatchSink {
     public struct Settings: Sendable {
         public var url: String
         public var table: String
         public var dedupe: Bool
         public var poolSize: Int
+        /// The crash journal whose entries each commit records done (nil: journal off).
+        public var journalID: String?
 
-        public init(url: String, table: String, dedupe: Bool, poolSize: Int) {
+        public init(url: String, table: String, dedupe: Bool, poolSize: Int, journalID: String? = nil) {
             self.url = url
             self.table = table
             self.dedupe = dedupe
             self.poolSize = poolSize
+            self.journalID = journalID
         }
     }
 
@@ -43,11 +46,10 @@ public final class BatchWriter: BatchSink {
         var job = WriteJob(batch: batch, settings: settings)
         do {
             let connection = try slot.connection(settings: settings, logger: logger)
-            try job.run(on: connection, committed: committed, logger: logger)
-            return job.outcome(failure: nil)
+            return try job.run(on: connection, committed: committed, logger: logger)
         } catch {
             if error.connectionLost { slot.connectionLost(error, logger: logger) }
-            return job.outcome(failure: error.description)
+            return SinkOutcome(written: 0, unwritten: batch, failure: error.description)
         }
     }
 

@@ -13,8 +13,9 @@ enum DedupeStaging {
             """)
     }
 
-    /// COPYs `data` (`format`: `binary` or `text`) into `target` through the staging table.
-    /// Call inside a transaction, after `prepare`.
+    /// COPYs `data` (`format`: `binary` or `text`) into `target` through the staging table,
+    /// which it leaves empty for the next call in the same transaction. Call inside a
+    /// transaction, after `prepare`.
     static func copy(_ data: [UInt8], format: String, into target: String,
                      on connection: PostgresConnection) throws(PostgresError) {
         try connection.copy("COPY \(table) \(CopyEncoder.readingColumns) FROM STDIN (FORMAT \(format))", data: data)
@@ -22,5 +23,6 @@ enum DedupeStaging {
             INSERT INTO "\(target)" \(CopyEncoder.readingColumns) SELECT time, device_id, metric, value FROM \(table)
             ON CONFLICT DO NOTHING
             """)
+        try connection.execute("DELETE FROM \(table)")
     }
 }

@@ -7,7 +7,7 @@ import Glibc
 /// Everything the daemon does with PostgreSQL, behind the pipeline's sink protocol: the
 /// writer's pool (`BatchWriter`), the reachability probe for /ready and the periodic spool
 /// replay, each on threads of its own (libpq blocks). `close()` stops all three.
-public final class PostgresDatabase: BatchSink {
+public final class PostgresDatabase: BatchSink, JournalLedger {
     public let settings: IngestConfiguration.Database
     public let writer: BatchWriter
     public let probe: DatabaseProbe
@@ -16,14 +16,14 @@ public final class PostgresDatabase: BatchSink {
     let stats: IngestStats
     let logger: Logger
 
-    public init(settings: IngestConfiguration.Database, spool: Spool, stats: IngestStats, logger: Logger,
-                committed: @escaping @Sendable (ArraySlice<Reading>, Double) -> Void = { _, _ in }) {
+    public init(settings: IngestConfiguration.Database, spool: Spool, journalID: String? = nil, stats: IngestStats,
+                logger: Logger, committed: @escaping @Sendable (ArraySlice<Reading>, Double) -> Void = { _, _ in }) {
         self.settings = settings
         self.spool = spool
         self.stats = stats
         self.logger = logger
         writer = BatchWriter(settings: .init(url: settings.url, table: settings.table, dedupe: settings.dedupe,
-                                             poolSize: settings.poolSize),
+                                             poolSize: settings.poolSize, journalID: journalID),
                              logger: logger, committed: committed)
         probe = DatabaseProbe(url: settings.url, stats: stats)
         replayLoop = SpoolReplayLoop(spool: spool, database: settings, stats: stats, logger: logger)
@@ -56,7 +56,39 @@ public final class PostgresDatabase: BatchSink {
         writer.close()
     }
 
+    // MARK: - JournalLedger
+
+    public func doneEntries(journal: String, since: UInt64) throws -> [ClosedRange<UInt64>] {
+        let connection = try PostgresConnection(url: settings.url)
+        defer { connection.close() }
+        return try JournalDoneTable.ranges(journal: journal, since: since, on: connection)
+    }
+
+    public func forgetDone(journal: String, below seq: UInt64) throws {
+        let connection = try PostgresConnection(url: settings.url)
+        defer { connection.close() }
+        try JournalDoneTable.forget(journal: journal, below: seq, on: connection)
+    }
+
     // MARK: - Start-up
+
+    /// Runs `body`, retrying while the server is not reachable, up to `patience` seconds
+    /// (logging `db_unavailable` per attempt). Blocking.
+    public static func withPatience<T>(logger: Logger, patience: Double = 60, _ body: () throws -> T) throws -> T {
+        let deadline = Timestamp.monotonicSeconds() + patience
+        var attempt = 0
+        while true {
+            do {
+                return try body()
+            } catch let error as PostgresError where error.connectionLost && Timestamp.monotonicSeconds() < deadline {
+                attempt += 1
+                logger.warning("db_unavailable", metadata: [
+                    "attempt": .stringConvertible(attempt), "error": .string(error.description),
+                ])
+                usleep(UInt32(min(5.0, 0.5 * Double(attempt)) * 1_000_000))
+            }
+        }
+    }
 
     /// Connects (retrying while the server is not there yet, up to `patience` seconds) and
     /// runs the schema migration, on a thread of its own. Logs `db_connected` and
@@ -64,29 +96,19 @@ public final class PostgresDatabase: BatchSink {
     public static func migrate(_ settings: IngestConfiguration.Database, logger: Logger,
                                patience: Double = 60) async throws -> SchemaMigrator.Outcome {
         try await DedicatedThread.run { () throws -> SchemaMigrator.Outcome in
-            let deadline = Timestamp.monotonicSeconds() + patience
-            var attempt = 0
-            while true {
-                do {
-                    let connection = try PostgresConnection(url: settings.url)
-                    defer { connection.close() }
-                    logger.info("db_connected", metadata: [
-                        "server_version": .stringConvertible(connection.serverVersion),
-                        "pool_size": .stringConvertible(settings.poolSize),
-                    ])
-                    let outcome = try SchemaMigrator(table: settings.table, dedupe: settings.dedupe).migrate(connection)
-                    logger.info("schema_ready", metadata: [
-                        "table": .string(settings.table), "timescaledb": .stringConvertible(outcome.timescale),
-                        "dedupe": .stringConvertible(settings.dedupe),
-                    ])
-                    return outcome
-                } catch let error as PostgresError where error.connectionLost && Timestamp.monotonicSeconds() < deadline {
-                    attempt += 1
-                    logger.warning("db_unavailable", metadata: [
-                        "attempt": .stringConvertible(attempt), "error": .string(error.description),
-                    ])
-                    usleep(UInt32(min(5.0, 0.5 * Double(attempt)) * 1_000_000))
-                }
+            try withPatience(logger: logger, patience: patience) { () throws -> SchemaMigrator.Outcome in
+                let connection = try PostgresConnection(url: settings.url)
+                defer { connection.close() }
+                logger.info("db_connected", metadata: [
+                    "server_version": .stringConvertible(connection.serverVersion),
+                    "pool_size": .stringConvertible(settings.poolSize),
+                ])
+                let outcome = try SchemaMigrator(table: settings.table, dedupe: settings.dedupe).migrate(connection)
+                logger.info("schema_ready", metadata: [
+                    "table": .string(settings.table), "timescaledb": .stringConvertible(outcome.timescale),
+                    "dedupe": .stringConvertible(settings.dedupe),
+                ])
+                return outcome
             }
         }
     }

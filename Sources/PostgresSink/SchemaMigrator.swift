@@ -50,6 +50,8 @@ public struct SchemaMigrator {
                   file text PRIMARY KEY, applied_at timestamptz NOT NULL
                 )
                 """)
+            try connection.execute(JournalDoneTable.create)
+            try connection.execute(JournalDoneTable.index)
             if available {
                 _ = try connection.scalar(
                     "SELECT create_hypertable($1::regclass, 'time', if_not_exists => TRUE, migrate_data => TRUE)",

@@ -7,7 +7,8 @@ import Logging
 /// is deleted only after that commit. A crash between commit and delete leaves a file whose
 /// name is already in `ingest_spool_applied`: it is deleted without being applied again, so
 /// no file is ever applied twice. A file the server refuses (malformed or refused data) is
-/// moved to `corrupt/` and logged, never deleted.
+/// moved to `corrupt/` and logged, never deleted. A batch's journal sidecar is turned into
+/// `ingest_journal_done` records, then deleted, once none of its files is left.
 public struct SpoolReplayer {
     public struct Outcome: Sendable, Equatable {
         public var files = 0
@@ -57,6 +58,14 @@ public struct SpoolReplayer {
                     logger.error("spool_quarantine_failed", metadata: ["file": .string(file.name), "error": .string(error.description)])
                 }
             }
+        }
+        // A batch's journal entries become database records once all its files are in.
+        for sidecar in spool.sidecars() where !sidecar.waiting {
+            if shouldStop() { break }
+            try connection.transaction { () throws(PostgresError) in
+                try JournalDoneTable.record(sidecar.ranges, journal: sidecar.journal, on: connection)
+            }
+            spool.removeSidecar(sidecar)
         }
         return outcome
     }

@@ -13,30 +13,59 @@ final class Daemon: HealthSource {
     let spool: Spool
     let subscriber: MQTTSubscriber
     let database: PostgresDatabase
+    let journal: Journal?
     let pipeline: IngestPipeline
     let startedAt = Timestamp.now()
     let logger: Logger
 
-    /// Throws `MQTTError` when the MQTT client cannot be set up (bad TLS files, say).
+    /// Throws `Journal.OpenError` when the journal directory is unusable or locked, and
+    /// `MQTTError` when the MQTT client cannot be set up (bad TLS files, say).
     init(configuration c: IngestConfiguration, metrics: IngestMetrics?, logger: Logger) throws {
         configuration = LiveConfiguration(c)
         self.logger = logger
         spool = Spool(directory: c.spoolDirectory)
-        database = PostgresDatabase(settings: c.database, spool: spool, stats: stats, logger: logger,
+        journal = c.journal.enabled
+            ? try Journal(settings: .init(directory: c.journal.directory, maxBytes: c.journal.maxBytes,
+                                          fsyncIntervalMs: c.journal.fsyncIntervalMs), logger: logger)
+            : nil
+        database = PostgresDatabase(settings: c.database, spool: spool, journalID: journal?.id, stats: stats,
+                                    logger: logger,
                                     committed: { readings, seconds in metrics?.committed(readings, seconds: seconds) })
         subscriber = try MQTTSubscriber(settings: c.mqtt, stats: stats, logger: logger)
         pipeline = IngestPipeline(
             settings: .init(queueCapacity: c.queue.capacity, workers: c.workers, tuning: PipelineTuning(c)),
             source: subscriber, sink: database,
             decoder: PayloadDecoder(template: c.payload.topicTemplate, maxBytes: c.payload.maxBytes),
-            spool: spool, stats: stats, logger: logger)
+            spool: spool, journal: journal, stats: stats, logger: logger)
     }
 
-    /// The pipeline (which connects to the broker last), then the database's probe and
-    /// replay loop.
-    func start() throws {
-        try pipeline.start()
+    /// SPEC 11's order from here: the pipeline's stages, the journal replay
+    /// (`journal_replayed`), the database's probe and replay loop, then the broker.
+    func start() async throws {
+        pipeline.startStages()
+        if let journal { try await replay(journal) }
         database.startBackgroundWork()
+        try pipeline.startSource()
+    }
+
+    /// What the journal holds and is not done, through the pipeline. "Done" is what the
+    /// database recorded (asked with the migration's patience: without it, replaying could
+    /// double what committed) plus what the spool's sidecars hold.
+    private func replay(_ journal: Journal) async throws {
+        let (database, spool, id, since) = (self.database, self.spool, journal.id, journal.oldestSeq)
+        let done = try await DedicatedThread.run { () throws -> SeqRanges in
+            let recorded = try PostgresDatabase.withPatience(logger: self.logger) {
+                try database.doneEntries(journal: id, since: since)
+            }
+            try? database.forgetDone(journal: id, below: since)
+            return SeqRanges(recorded + spool.sidecars().filter { $0.journal == id }.flatMap(\.ranges))
+        }
+        let replay = await pipeline.replayJournal(done: done)
+        stats.journalReplayed.add(replay.entries, ordering: .relaxed)
+        logger.info("journal_replayed", metadata: [
+            "entries": .stringConvertible(replay.entries), "rows": .stringConvertible(replay.rows),
+            "skipped_done": .stringConvertible(replay.skippedDone),
+        ])
     }
 
     /// Applies a reloaded configuration's live keys (SPEC 3).
@@ -67,6 +96,8 @@ final class Daemon: HealthSource {
         s.lastFlushAt = stats.lastFlushAt.load(ordering: .relaxed)
         s.spoolFiles = files.files
         s.spoolBytes = files.bytes
+        s.journalBytes = journal?.bytes ?? 0
+        s.journalBlockedAppends = journal?.blockedAppends.load(ordering: .relaxed) ?? 0
         s.shuttingDown = pipeline.isShuttingDown
         s.startedAt = startedAt
         return s

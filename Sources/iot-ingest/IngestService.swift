@@ -9,7 +9,7 @@ struct IngestService: Service {
     let coordinator: ShutdownCoordinator
 
     func run() async throws {
-        try daemon.start()
+        try await daemon.start()
         // SPEC 11: `ingest_started` follows `mqtt_connected` and `subscribed`; a shutdown
         // before the broker was ever reached skips it.
         let subscription = daemon.subscriber.firstSubscription

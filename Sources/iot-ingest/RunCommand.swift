@@ -66,6 +66,10 @@ struct RunCommand: AsyncParsableCommand {
             let daemon = try Daemon(configuration: configuration, metrics: metrics, logger: logger)
             if configuration.database.createSchema { daemon.database.probe.markReachable() }
             return daemon
+        } catch let error as Journal.OpenError {
+            Console.error("invalid configuration:\n  - journal.dir: \(error) (value: \"\(configuration.journal.directory)\")")
+            logger.critical("startup_failed", metadata: ["step": "journal", "error": .string(error.description)])
+            throw ExitCode(2)
         } catch {
             logger.critical("startup_failed", metadata: ["step": "mqtt", "error": .string("\(error)")])
             throw ExitCode(1)

@@ -23,6 +23,7 @@ struct PipelineEndToEndTests {
                 daemon = try DaemonProcess(database: db, settings: ["mqtt.topics": "\(p)/+/telemetry",
                                                                     "payload.topic_template": "\(p)/{device_id}/telemetry",
                                                                     "http.port": "\(port)"])
+                try await daemon.waitFor("mqtt_connect_failed")
                 // Up, answering probes, not ready: the broker is not there.
                 try await waitUntil(30, "/ready to answer 503") {
                     (try? HTTPClient.request(port: port, path: "/ready"))?.status == 503

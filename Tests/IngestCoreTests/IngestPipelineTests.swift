@@ -37,6 +37,7 @@ final class FakeSink: BatchSink {
         var behaviour: Behaviour
         var readings: [Reading] = []
         var rejects: [Reject] = []
+        var entries: [UInt64] = []
         var attempts = 0
         var hanging: Set<Int> = []
         var cancelled: Set<Int> = []
@@ -67,6 +68,7 @@ final class FakeSink: BatchSink {
             state.withLock { s in
                 s.readings += good
                 s.rejects += batch.rejects + refused
+                s.entries += batch.entries
             }
             return SinkOutcome(written: good.count, refused: refused)
         case .fail:

@@ -1,0 +1,346 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Logging
+import Synchronization
+
+/// The crash journal (SPEC 8a): every message is appended here before libmosquitto's
+/// callback returns, and stays until its rows are committed or spooled, so a killed process
+/// loses nothing; the next start replays what was not done.
+///
+/// Segments are fixed-size `MAP_SHARED` files (`JournalSegment`). One thread appends (the
+/// source's); writer lanes and the spool mark entries done; a segment whose entries are all
+/// done, and that is no longer appended to, is deleted. The files never exceed `maxBytes`: an
+/// append that needs a new segment past that waits for one to be freed (back-pressure, like a
+/// full queue). A `flock` on `journal.dir/lock` keeps a second process out.
+public final class Journal: Sendable {
+    public struct Settings: Sendable {
+        public var directory: String
+        public var maxBytes: Int
+        /// 0: msync after every append (slow).
+        public var fsyncIntervalMs: Int
+
+        public init(directory: String, maxBytes: Int, fsyncIntervalMs: Int) {
+            self.directory = directory
+            self.maxBytes = maxBytes
+            self.fsyncIntervalMs = fsyncIntervalMs
+        }
+    }
+
+    public struct OpenError: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    /// One segment and how many of its entries are appended and done.
+    private struct Slot {
+        let segment: JournalSegment
+        var appended = 0
+        var done = 0
+        var sealed = false
+        var isRecyclable: Bool { sealed && done >= appended }
+    }
+
+    private struct State {
+        var slots: [Slot] = []
+        var nextSeq: UInt64 = 1
+        var closed = false
+    }
+
+    /// This journal's identity (a random id kept in `journal.dir/id`): the done-records in
+    /// the database are per journal, so replicas sharing a database never mix them up.
+    public let id: String
+    public let settings: Settings
+    let segmentSize: Int
+    private let state: Mutex<State>
+    private let room = ConditionLock()
+    private let lockFD: Int32
+    private let logger: Logger
+    private let syncer = Mutex<PeriodicThread?>(nil)
+    private let recovered = Mutex<[JournalEntry]>([])
+    /// Appends that had to wait for a segment to be freed.
+    public let blockedAppends = Atomic<Int>(0)
+
+    /// Opens (creating if needed) and locks the directory, and reads what an earlier run left.
+    public init(settings: Settings, logger: Logger) throws(OpenError) {
+        self.settings = settings
+        self.logger = logger
+        segmentSize = min(64 << 20, max(1 << 20, settings.maxBytes / 8))
+        let dir = settings.directory
+        if mkdir(dir, 0o750) != 0 && errno != EEXIST {
+            throw OpenError(description: "cannot create \(dir): \(Self.errnoText())")
+        }
+        let fd = Glibc.open(dir + "/lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o640)
+        guard fd >= 0 else { throw OpenError(description: "cannot open \(dir)/lock: \(Self.errnoText())") }
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+            Glibc.close(fd)
+            throw OpenError(description: "\(dir) is locked by another running iot-ingest (one journal per process)")
+        }
+        lockFD = fd
+        do {
+            id = try Self.identity(in: dir)
+        } catch {
+            Glibc.close(fd)
+            throw error
+        }
+        var s = State()
+        let (slots, entries, nextSeq) = Self.load(dir, logger: logger)
+        s.slots = slots
+        s.nextSeq = nextSeq
+        state = Mutex(s)
+        recovered.withLock { $0 = entries }
+    }
+
+    deinit {
+        Glibc.close(lockFD)
+    }
+
+    /// The entries an earlier run left, in sequence order; handed out once (recovery).
+    public func takeRecovered() -> [JournalEntry] {
+        recovered.withLock { entries in
+            defer { entries = [] }
+            return entries
+        }
+    }
+
+    /// The smallest sequence number still in a segment: done-records below it are no
+    /// longer needed.
+    public var oldestSeq: UInt64 {
+        state.withLock { $0.slots.first?.segment.firstSeq ?? $0.nextSeq }
+    }
+
+    /// Bytes of segment files on disk.
+    public var bytes: Int { state.withLock { $0.slots.reduce(0) { $0 + $1.segment.size } } }
+
+    /// Starts the periodic msync thread (unless every append syncs).
+    public func startSyncing() {
+        guard settings.fsyncIntervalMs > 0 else { return }
+        let interval = Double(settings.fsyncIntervalMs) / 1000
+        syncer.withLock { $0 = PeriodicThread(every: interval) { _ in self.syncAll() } }
+    }
+
+    /// Appends one message and returns its sequence number, or nil once the journal is
+    /// closed (forced shutdown) or its disk refused a new segment (logged). Called by the one
+    /// source thread; blocks while the journal is full.
+    public func append(topic: UnsafeRawBufferPointer, payload: UnsafeRawBufferPointer, receivedAt: Int64) -> UInt64? {
+        let need = JournalEntry.size(topic: topic.count, payload: payload.count)
+        guard let (segment, seq) = reserve(need) else { return nil }
+        segment.append(seq: seq, receivedAt: receivedAt, topic: topic, payload: payload)
+        if settings.fsyncIntervalMs == 0 { segment.sync() }
+        return seq
+    }
+
+    /// Marks entries done (their rows are committed, spooled or deliberately dropped), and
+    /// deletes the segments that leaves with nothing to do.
+    public func markDone(_ seqs: [UInt64]) {
+        guard !seqs.isEmpty else { return }
+        let freed = state.withLock { s -> [JournalSegment] in
+            for seq in seqs {
+                // Entries of a segment moved to corrupt/ belong to no slot.
+                guard let i = Self.slotIndex(of: seq, in: s.slots),
+                      seq < s.slots[i].segment.firstSeq + UInt64(s.slots[i].appended) else { continue }
+                s.slots[i].done += 1
+            }
+            return Self.removeRecyclable(&s)
+        }
+        release(freed)
+    }
+
+    /// Seals the segment being appended to (shutdown), so it too can be freed once done.
+    public func close() {
+        let freed = state.withLock { s -> [JournalSegment] in
+            s.closed = true
+            for i in s.slots.indices { s.slots[i].sealed = true }
+            return Self.removeRecyclable(&s)
+        }
+        release(freed)
+        room.withLock { room.broadcast() }
+        syncer.withLock { $0 }?.stop()
+        syncAll()
+    }
+
+    // MARK: - Internals
+
+    private enum Reservation {
+        case reserved(JournalSegment, UInt64)
+        case create(firstSeq: UInt64, size: Int)
+        case full
+        case closed
+    }
+
+    private func reserve(_ need: Int) -> (JournalSegment, UInt64)? {
+        var counted = false
+        while true {
+            var freed: [JournalSegment] = []
+            let next = state.withLock { s -> Reservation in
+                if s.closed { return .closed }
+                if let last = s.slots.indices.last, !s.slots[last].sealed {
+                    if s.slots[last].segment.fits(need) {
+                        let seq = s.nextSeq
+                        s.nextSeq += 1
+                        s.slots[last].appended += 1
+                        return .reserved(s.slots[last].segment, seq)
+                    }
+                    s.slots[last].sealed = true
+                }
+                freed = Self.removeRecyclable(&s)
+                let size = max(segmentSize, need + JournalSegment.dataStart)
+                let used = s.slots.reduce(0) { $0 + $1.segment.size }
+                return used == 0 || used + size <= settings.maxBytes ? .create(firstSeq: s.nextSeq, size: size) : .full
+            }
+            release(freed)
+            switch next {
+            case .reserved(let segment, let seq):
+                return (segment, seq)
+            case .closed:
+                return nil
+            case .create(let firstSeq, let size):
+                // Only this thread appends, so `nextSeq` is still `firstSeq` when it lands.
+                do {
+                    let segment = try JournalSegment.create(directory: settings.directory, firstSeq: firstSeq, size: size)
+                    state.withLock { $0.slots.append(Slot(segment: segment)) }
+                } catch {
+                    logger.critical("journal_write_failed", metadata: ["error": .string(error.description)])
+                    return nil
+                }
+            case .full:
+                // Wait for markDone to free a segment (the broker holds the rest meanwhile).
+                if !counted {
+                    counted = true
+                    blockedAppends.add(1, ordering: .relaxed)
+                }
+                room.withLock { _ = room.wait(seconds: 0.1) }
+            }
+        }
+    }
+
+    private func release(_ freed: [JournalSegment]) {
+        guard !freed.isEmpty else { return }
+        for segment in freed {
+            segment.unmap()
+            unlink(segment.path)
+        }
+        room.withLock { room.broadcast() }
+    }
+
+    private func syncAll() {
+        for slot in state.withLock({ $0.slots }) { slot.segment.sync() }
+    }
+
+    /// Removes the sealed, all-done segments, except the newest: its name carries the
+    /// sequence on to the next run (which must never reuse a number the database has
+    /// recorded done).
+    private static func removeRecyclable(_ s: inout State) -> [JournalSegment] {
+        guard let newest = s.slots.last?.segment.firstSeq else { return [] }
+        var freed: [JournalSegment] = []
+        s.slots.removeAll { slot in
+            guard slot.isRecyclable, slot.segment.firstSeq != newest else { return false }
+            freed.append(slot.segment)
+            return true
+        }
+        return freed
+    }
+
+    private static func slotIndex(of seq: UInt64, in slots: [Slot]) -> Int? {
+        var low = 0, high = slots.count - 1, found: Int?
+        while low <= high {
+            let mid = (low + high) / 2
+            if slots[mid].segment.firstSeq <= seq {
+                found = mid
+                low = mid + 1
+            } else {
+                high = mid - 1
+            }
+        }
+        return found
+    }
+
+    /// Reads the segments an earlier run left: whole entries are recovered; a damaged tail of
+    /// the newest segment is a torn last append and ignored; damage anywhere else moves the
+    /// segment to `corrupt/` (its whole entries before the damage are still recovered).
+    private static func load(_ dir: String, logger: Logger) -> ([Slot], [JournalEntry], UInt64) {
+        let names = entries(dir).filter { $0.hasSuffix(".seg") }.sorted()
+        var slots: [Slot] = []
+        var recovered: [JournalEntry] = []
+        var nextSeq: UInt64 = 1
+        for (index, name) in names.enumerated() {
+            let path = dir + "/" + name
+            guard let first = UInt64(name.dropLast(4)) else { continue }
+            nextSeq = max(nextSeq, first)
+            let segment: JournalSegment
+            do {
+                segment = try JournalSegment.existing(path: path, firstSeq: first)
+            } catch {
+                quarantine(dir, name, reason: error.description, logger: logger)
+                continue
+            }
+            let scan = segment.scan()
+            recovered += scan.entries
+            if let last = scan.entries.last { nextSeq = max(nextSeq, last.seq + 1) }
+            if let damage = scan.damage {
+                if index == names.count - 1 && !damage.hasPrefix("not a journal") {
+                    logger.warning("journal_torn_entry_ignored", metadata: ["segment": .string(name), "detail": .string(damage)])
+                } else {
+                    segment.unmap()
+                    quarantine(dir, name, reason: damage, logger: logger)
+                    continue
+                }
+            }
+            var slot = Slot(segment: segment)
+            slot.appended = scan.entries.count
+            slot.sealed = true
+            slots.append(slot)
+        }
+        return (slots, recovered, nextSeq)
+    }
+
+    private static func quarantine(_ dir: String, _ name: String, reason: String, logger: Logger) {
+        let corrupt = dir + "/corrupt"
+        _ = mkdir(corrupt, 0o750)
+        let moved = rename(dir + "/" + name, corrupt + "/" + name) == 0
+        logger.error("journal_segment_corrupt", metadata: [
+            "segment": .string(name), "detail": .string(reason), "moved_to": .string(moved ? "corrupt/" : "nowhere"),
+        ])
+    }
+
+    private static func identity(in dir: String) throws(OpenError) -> String {
+        let path = dir + "/id"
+        if let existing = readSmallFile(path)?.trimmingCharacters(in: [" ", "\n"]), !existing.isEmpty {
+            return existing
+        }
+        var rng = SystemRandomNumberGenerator()
+        let id = (0..<4).map { _ in String(rng.next() as UInt32, radix: 16) }.joined(separator: "-")
+        let fd = Glibc.open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o640)
+        guard fd >= 0 else { throw OpenError(description: "cannot write \(path): \(errnoText())") }
+        let text = id + "\n"
+        _ = text.utf8CString.withUnsafeBufferPointer { write(fd, $0.baseAddress, text.utf8.count) }
+        fsync(fd)
+        Glibc.close(fd)
+        return id
+    }
+
+    private static func readSmallFile(_ path: String) -> String? {
+        let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { Glibc.close(fd) }
+        var buffer = [UInt8](repeating: 0, count: 256)
+        let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, 256) }
+        return n > 0 ? String(decoding: buffer[0..<n], as: UTF8.self) : nil
+    }
+
+    private static func entries(_ dir: String) -> [String] {
+        guard let d = opendir(dir) else { return [] }
+        defer { closedir(d) }
+        var names: [String] = []
+        while let entry = readdir(d) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
+            }
+            names.append(name)
+        }
+        return names
+    }
+
+    private static func errnoText() -> String { String(cString: strerror(errno)) }
+}

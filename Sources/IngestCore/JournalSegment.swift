@@ -1,0 +1,164 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Synchronization
+
+/// One journal file, mapped `MAP_SHARED`: an append is a copy into the mapping (no system
+/// call), and what is copied is in the page cache, so it outlives a SIGKILL or an OOM kill of
+/// the process. `sync()` (msync) makes it survive a power cut too.
+///
+/// Named `<first seq, 20 digits>.seg`; starts with an 8-byte magic and 8 reserved bytes.
+final class JournalSegment: @unchecked Sendable {
+    // @unchecked: `base`, `size`, `path`, `firstSeq` never change after init. The bytes below
+    // `committed` are written once, by the one appending thread, before it publishes the new
+    // `committed` (release); other threads (sync, recovery) read or msync only below the
+    // `committed` they load (acquire). `unmap()` runs once nobody appends (sealed, all done).
+    let path: String
+    let firstSeq: UInt64
+    let size: Int
+    private let base: UnsafeMutableRawPointer
+    private let committed: Atomic<Int>
+    private let synced = Atomic<Int>(0)
+
+    static let magic: [UInt8] = Array("IOTJRNL1".utf8)
+    static let dataStart = 16
+
+    struct Failure: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    static func name(firstSeq: UInt64) -> String {
+        let digits = String(firstSeq)
+        return String(repeating: "0", count: max(0, 20 - digits.count)) + digits + ".seg"
+    }
+
+    /// Creates a new, zero-filled segment file of `size` bytes and maps it.
+    static func create(directory: String, firstSeq: UInt64, size: Int) throws(Failure) -> JournalSegment {
+        let path = directory + "/" + name(firstSeq: firstSeq)
+        let fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o640)
+        guard fd >= 0 else { throw Failure(description: "cannot create \(path): \(errnoText())") }
+        defer { close(fd) }
+        guard ftruncate(fd, off_t(size)) == 0 else {
+            let why = errnoText()
+            unlink(path)
+            throw Failure(description: "cannot size \(path): \(why)")
+        }
+        let segment = try JournalSegment(path: path, fd: fd, firstSeq: firstSeq, size: size, committed: dataStart)
+        magic.withUnsafeBytes { segment.base.copyMemory(from: $0.baseAddress!, byteCount: 8) }
+        _ = msync(segment.base, dataStart, MS_SYNC)
+        return segment
+    }
+
+    /// Maps an existing segment (recovery). Its committed end is found by `scan`.
+    static func existing(path: String, firstSeq: UInt64) throws(Failure) -> JournalSegment {
+        let fd = Glibc.open(path, O_RDWR | O_CLOEXEC)
+        guard fd >= 0 else { throw Failure(description: "cannot open \(path): \(errnoText())") }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0, st.st_size >= off_t(dataStart) else {
+            throw Failure(description: "\(path): shorter than a segment header")
+        }
+        return try JournalSegment(path: path, fd: fd, firstSeq: firstSeq, size: Int(st.st_size), committed: dataStart)
+    }
+
+    private init(path: String, fd: Int32, firstSeq: UInt64, size: Int, committed: Int) throws(Failure) {
+        guard let mapped = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0), mapped != MAP_FAILED else {
+            throw Failure(description: "cannot map \(path): \(Self.errnoText())")
+        }
+        self.path = path
+        self.firstSeq = firstSeq
+        self.size = size
+        base = mapped
+        self.committed = Atomic(committed)
+    }
+
+    var committedBytes: Int { committed.load(ordering: .acquiring) }
+
+    func fits(_ bytes: Int) -> Bool { committedBytes + bytes <= size }
+
+    /// Appends one entry. Called by the single appending thread only, after `fits`.
+    func append(seq: UInt64, receivedAt: Int64, topic: UnsafeRawBufferPointer, payload: UnsafeRawBufferPointer) {
+        let at = committed.load(ordering: .relaxed)
+        let body = JournalEntry.fixedBodySize + topic.count + payload.count
+        let start = base + at
+        var p = start + JournalEntry.headerSize
+        p.storeBytes(of: seq.littleEndian, as: UInt64.self)
+        (p + 8).storeBytes(of: receivedAt.littleEndian, as: Int64.self)
+        (p + 16).storeBytes(of: UInt32(topic.count).littleEndian, as: UInt32.self)
+        p += JournalEntry.fixedBodySize
+        if let t = topic.baseAddress { p.copyMemory(from: t, byteCount: topic.count) }
+        p += topic.count
+        if let b = payload.baseAddress { p.copyMemory(from: b, byteCount: payload.count) }
+        let crc = CRC32C.update(0, UnsafeRawBufferPointer(start: start + JournalEntry.headerSize, count: body))
+        (start + 4).storeBytes(of: crc.littleEndian, as: UInt32.self)
+        // The length last: until it is there, a reader sees the end of the segment here.
+        start.storeBytes(of: UInt32(body).littleEndian, as: UInt32.self)
+        committed.store(at + JournalEntry.size(topic: topic.count, payload: payload.count), ordering: .releasing)
+    }
+
+    /// Flushes what was appended since the last call to disk (msync). Any thread.
+    func sync() {
+        let end = committedBytes
+        let from = synced.load(ordering: .relaxed)
+        guard end > from else { return }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let aligned = from & ~(page - 1)
+        _ = msync(base + aligned, end - aligned, MS_SYNC)
+        synced.store(end, ordering: .relaxed)
+    }
+
+    /// What recovery found in a segment: the whole entries, and whether it ended cleanly.
+    struct Scan {
+        var entries: [JournalEntry] = []
+        /// Nil when the data ended with a zero length (clean); else why it stopped.
+        var damage: String?
+    }
+
+    /// Reads every whole entry from the start; sets the committed end after the last one.
+    func scan() -> Scan {
+        var result = Scan()
+        guard Array(UnsafeRawBufferPointer(start: base, count: 8)) == Self.magic else {
+            result.damage = "not a journal segment (bad magic)"
+            return result
+        }
+        var at = Self.dataStart
+        while at + JournalEntry.headerSize <= size {
+            let length = Int(UInt32(littleEndian: (base + at).loadUnaligned(as: UInt32.self)))
+            if length == 0 { break }
+            let body = base + at + JournalEntry.headerSize
+            guard length >= JournalEntry.fixedBodySize, at + JournalEntry.headerSize + length <= size else {
+                result.damage = "entry at byte \(at) runs past the end"
+                break
+            }
+            let crc = UInt32(littleEndian: (base + at + 4).loadUnaligned(as: UInt32.self))
+            guard CRC32C.update(0, UnsafeRawBufferPointer(start: body, count: length)) == crc else {
+                result.damage = "checksum mismatch at byte \(at)"
+                break
+            }
+            let seq = UInt64(littleEndian: body.loadUnaligned(as: UInt64.self))
+            let receivedAt = Int64(littleEndian: (body + 8).loadUnaligned(as: Int64.self))
+            let topicLength = Int(UInt32(littleEndian: (body + 16).loadUnaligned(as: UInt32.self)))
+            guard topicLength <= length - JournalEntry.fixedBodySize else {
+                result.damage = "bad topic length at byte \(at)"
+                break
+            }
+            let topic = Array(UnsafeRawBufferPointer(start: body + JournalEntry.fixedBodySize, count: topicLength))
+            let payloadStart = body + JournalEntry.fixedBodySize + topicLength
+            let payload = Array(UnsafeRawBufferPointer(start: payloadStart,
+                                                       count: length - JournalEntry.fixedBodySize - topicLength))
+            result.entries.append(JournalEntry(seq: seq, receivedAt: receivedAt, topic: topic, payload: payload))
+            at += (JournalEntry.headerSize + length + 7) & ~7
+        }
+        committed.store(at, ordering: .releasing)
+        synced.store(at, ordering: .relaxed)
+        return result
+    }
+
+    func unmap() {
+        munmap(base, size)
+    }
+
+    private static func errnoText() -> String { String(cString: strerror(errno)) }
+}

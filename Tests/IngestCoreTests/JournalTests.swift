@@ -1,0 +1,142 @@
+import Foundation
+import Logging
+import Synchronization
+import Testing
+import TestSupport
+@testable import IngestCore
+
+@Suite("Journal: append, reopen, recycle, damage")
+struct JournalTests {
+    let dir: String
+    let log = EventLog()
+
+    init() throws {
+        dir = FileManager.default.temporaryDirectory.appendingPathComponent("journal-\(UUID().uuidString)").path
+    }
+
+    func open(maxBytes: Int = 64 << 20, fsync: Int = 1000) throws -> Journal {
+        try Journal(settings: .init(directory: dir, maxBytes: maxBytes, fsyncIntervalMs: fsync), logger: log.logger)
+    }
+
+    @discardableResult
+    func append(_ journal: Journal, _ topic: String, _ payload: [UInt8], at time: Int64 = 7) -> UInt64? {
+        var t = topic
+        return t.withUTF8 { tb in
+            payload.withUnsafeBytes { journal.append(topic: UnsafeRawBufferPointer(tb), payload: $0, receivedAt: time) }
+        }
+    }
+
+    func segments() throws -> [String] {
+        try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasSuffix(".seg") }.sorted()
+    }
+
+    @Test func whatWasAppendedIsReadBackAfterReopeningAndSequencesGoOn() throws {
+        let payloads: [[UInt8]] = [Array("{\"t\":1}".utf8), [], Array(repeating: 0xFF, count: 10_000)]
+        do {
+            let journal = try open()
+            for (i, p) in payloads.enumerated() { #expect(append(journal, "a/\(i)", p, at: Int64(100 + i)) == UInt64(i + 1)) }
+            // No close(): what a killed process leaves (the mapping's pages are in the page cache).
+        }
+        let again = try open()
+        let recovered = again.takeRecovered()
+        #expect(recovered.map(\.seq) == [1, 2, 3])
+        #expect(recovered.map(\.payload) == payloads)
+        #expect(recovered.map { String(decoding: $0.topic, as: UTF8.self) } == ["a/0", "a/1", "a/2"])
+        #expect(recovered.map(\.receivedAt) == [100, 101, 102])
+        #expect(recovered[0].message.journalSeq == 1)
+        #expect(append(again, "b", [1]) == 4, "sequence numbers never restart")
+        #expect(again.takeRecovered().isEmpty, "handed out once")
+    }
+
+    @Test func aSecondProcessIsLockedOut() throws {
+        let first = try open()
+        #expect(throws: Journal.OpenError.self) { _ = try open() }
+        _ = first
+    }
+
+    @Test func doneSegmentsAreDeletedAndAFullJournalBlocksUntilOneIs() async throws {
+        let journal = try open(maxBytes: 2 << 20)  // two 1 MiB segments
+        let payload = [UInt8](repeating: 0x41, count: 100_000)
+        let appended = Mutex<[UInt64]>([])
+        let writer = Task {
+            try await DedicatedThread.run {
+                for _ in 0..<40 {
+                    if let seq = append(journal, "t", payload) { appended.withLock { $0.append(seq) } }
+                }
+            }
+        }
+        try await waitUntil(10, "the journal to fill and block") { journal.blockedAppends.load(ordering: .relaxed) > 0 }
+        let stuck = appended.withLock { $0.count }
+        #expect(stuck < 40 && stuck >= 15, "blocked after two segments' worth: \(stuck)")
+        #expect(journal.bytes <= 2 << 20)
+        // Marking entries done frees sealed segments, and the blocked appends go on.
+        var marked = 0
+        try await waitUntil(20, "all 40 appended") {
+            let seqs = appended.withLock { $0 }
+            journal.markDone(Array(seqs[marked...]))
+            marked = seqs.count
+            #expect(journal.bytes <= 2 << 20, "never past journal.max_bytes")
+            return seqs.count == 40
+        }
+        try await writer.value
+    }
+
+    @Test func aTornLastEntryIsIgnoredAndDamageElsewhereIsQuarantined() throws {
+        do {
+            let journal = try open(maxBytes: 8 << 20)  // 1 MiB segments
+            for i in 0..<30 { append(journal, "t/\(i)", [UInt8](repeating: UInt8(i), count: 100_000)) }
+        }
+        let names = try segments()
+        #expect(names.count >= 3)
+        // Damage the last byte of the newest segment's last entry: a torn append.
+        let newest = dir + "/" + names.last!
+        let handle = try FileHandle(forUpdating: URL(fileURLWithPath: newest))
+        let data = try handle.readToEnd() ?? Data()
+        let lastNonZero = data.lastIndex { $0 != 0 }!
+        try handle.seek(toOffset: UInt64(lastNonZero))
+        handle.write(Data([data[lastNonZero] ^ 0xFF]))
+        try handle.close()
+        // Damage the first entry's payload of the oldest segment.
+        let oldest = URL(fileURLWithPath: dir + "/" + names.first!)
+        let h2 = try FileHandle(forUpdating: oldest)
+        try h2.seek(toOffset: 100)
+        h2.write(Data([0x00, 0x01, 0x02]))
+        try h2.close()
+
+        let again = try open(maxBytes: 8 << 20)
+        let seqs = again.takeRecovered().map(\.seq)
+        #expect(!seqs.contains(30), "the torn last entry is ignored")
+        #expect(seqs.contains(29))
+        #expect(!seqs.contains(1), "the damaged entry is not replayed")
+        #expect(FileManager.default.fileExists(atPath: dir + "/corrupt/" + names.first!), "moved aside, not deleted")
+        #expect(log.names.contains("journal_segment_corrupt"))
+        #expect(log.names.contains("journal_torn_entry_ignored"))
+    }
+
+    @Test func aRestartReplaysWhatWasNotDoneThroughThePipelineOnce() async throws {
+        do {
+            let journal = try open()
+            for i in 0..<10 {
+                append(journal, "devices/d\(i)/telemetry", Array(#"{"ts": \#(1_700_000_000 + i), "v": \#(i)}"#.utf8))
+            }
+        }
+        let journal = try open()
+        let source = FakeSource(), sink = FakeSink()
+        let spool = Spool(directory: FileManager.default.temporaryDirectory.appendingPathComponent("s-\(UUID().uuidString)").path)
+        let p = IngestPipeline(
+            settings: .init(queueCapacity: 100, workers: 1,
+                            tuning: PipelineTuning(fullPolicy: .block, maxRetries: 0, batchLimits: .init(maxRows: 4, flushInterval: 0.05))),
+            source: source, sink: sink,
+            decoder: PayloadDecoder(template: try TopicTemplate("devices/{device_id}/telemetry"), maxBytes: 1024),
+            spool: spool, journal: journal, logger: log.logger)
+        p.startStages()
+        let replay = await p.replayJournal(done: SeqRanges([1...3, 7...7]))
+        #expect(replay == .init(entries: 6, rows: 6, skippedDone: 4))
+        try p.startSource()
+        #expect(await ShutdownCoordinator(steps: p, logger: log.logger, drainTimeout: { 5 }, hardTimeout: { 20 }).run() == 0)
+        #expect(Set(sink.state.withLock { $0.readings.map(\.value) }) == [3, 4, 5, 7, 8, 9])
+        #expect(sink.state.withLock { $0.entries }.sorted() == [4, 5, 6, 8, 9, 10], "each commit carries its entries")
+        #expect(try segments().count == 1, "all done, and kept only as the newest: it carries the sequence on")
+        #expect(journal.oldestSeq == 1)
+    }
+}
