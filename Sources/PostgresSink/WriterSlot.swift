@@ -27,9 +27,17 @@ final class WriterSlot: @unchecked Sendable {
         connection?.close()
         connection = nil
         let fresh = try PostgresConnection(url: settings.url)
-        if settings.dedupe { try DedupeStaging.prepare(on: fresh, like: settings.table) }
-        connection = fresh
+        // Cancellable from here on: the staging table is made `LIKE` the target table, which
+        // waits behind a lock on it like any statement (drain time-out, forced shutdown).
         canceller.withLock { $0 = fresh.makeCanceller() }
+        do {
+            if settings.dedupe { try DedupeStaging.prepare(on: fresh, like: settings.table) }
+        } catch {
+            canceller.withLock { $0 = nil }
+            fresh.close()
+            throw error
+        }
+        connection = fresh
         connected.store(true, ordering: .relaxed)
         if lost {
             lost = false
