@@ -321,6 +321,9 @@ public enum ConfigurationLoader {
             }
             out[key.path] = json
         }
+        if out["journal.dir"] == .null, case .string(let spool)? = out["spool.dir"] {
+            out["journal.dir"] = .string(spool + "/journal")
+        }
         if out["mqtt.client_id"] == .null {
             out["mqtt.client_id"] = .string("iot-ingest-\(ProcessInfo.processInfo.hostName)")
         }
