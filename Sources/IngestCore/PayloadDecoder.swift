@@ -32,6 +32,23 @@ public struct PayloadDecoder: Sendable {
             readings.removeSubrange(first...)
             return Reject(message, reason: reason, detail: detail)
         }
+        // A name PostgreSQL cannot store would fail the whole COPY and cost a bisection per
+        // batch, which one hostile publisher could repeat at will: refuse it here instead.
+        for reading in readings[first...] {
+            if let why = Self.unstorable(reading.deviceID) ?? Self.unstorable(reading.metric) {
+                readings.removeSubrange(first...)
+                return Reject(message, reason: .invalidField, detail: why)
+            }
+        }
+        return nil
+    }
+
+    /// Why a device id or metric name cannot be stored (SPEC 4), or nil.
+    static func unstorable(_ name: String) -> String? {
+        let bytes = name.utf8
+        if bytes.isEmpty { return "empty device_id or metric" }
+        if bytes.count > 255 { return "device_id or metric of \(bytes.count) bytes (over 255)" }
+        if bytes.contains(0) { return "device_id or metric holds U+0000" }
         return nil
     }
 }
@@ -183,14 +200,16 @@ private struct Walk {
             } else {
                 parsed = Timestamp.parseRFC3339(scanner.raw(token))
             }
-            if let parsed, parsed < Timestamp.endOfYear9999 {
+            if let parsed, parsed >= 0, parsed < Timestamp.endOfYear9999 {
                 setTime(parsed, slot: slot)
             } else {
                 timeError = timeError ?? "unparseable timestamp"
             }
         } else if JSONScanner.startsNumber(first) {
+            let start = scanner.index
             let number = try scanner.scanNumber()
-            if let micros = Timestamp.fromEpochNumber(number) {
+            let text = UnsafeBufferPointer(rebasing: scanner.bytes[start..<scanner.index])
+            if let micros = Timestamp.fromEpochText(text) {
                 setTime(micros, slot: slot)
             } else {
                 timeError = timeError ?? "timestamp \(number) is negative, not finite or beyond year 9999"

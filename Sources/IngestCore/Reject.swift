@@ -8,6 +8,7 @@ public enum RejectReason: String, Sendable, CaseIterable {
     case nonFinite = "non_finite"
     case tooLarge = "too_large"
     case topicMismatch = "topic_mismatch"
+    case invalidField = "invalid_field"
     case refusedByDB = "refused_by_db"
 }
 

@@ -26,14 +26,64 @@ public enum Timestamp {
         return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
     }
 
-    /// An epoch number from a payload: seconds if < 1e11, milliseconds if < 1e14, else
-    /// microseconds (SPEC 4). Nil when negative, not finite, or beyond year 9999.
-    public static func fromEpochNumber(_ number: Double) -> Int64? {
-        guard number.isFinite, number >= 0 else { return nil }
-        let micros: Double
-        if number < 1e11 { micros = number * 1e6 } else if number < 1e14 { micros = number * 1e3 } else { micros = number }
-        guard micros < Double(endOfYear9999) else { return nil }
-        return Int64(micros.rounded())
+    /// An epoch number from a payload, from its JSON text: seconds if < 1e11, milliseconds if
+    /// < 1e14, else microseconds (SPEC 4). Exact: integer arithmetic on its decimal
+    /// digits, never a binary float (SPEC 4: `99999999999999` ms is `...39.999000`, which a
+    /// Double multiplication turns into `...39.999008`). Rounds half away from zero below
+    /// the microsecond. Nil when negative, not a plain number (NaN, Infinity) or beyond year
+    /// 9999.
+    public static func fromEpochText(_ text: UnsafeBufferPointer<UInt8>) -> Int64? {
+        var i = 0
+        let n = text.count
+        var negative = false
+        if i < n, text[i] == 0x2D { negative = true; i += 1 }
+        // Significant digits (leading zeros dropped) and the power of ten of the last one.
+        var digits: [UInt8] = []
+        var exponent = 0
+        var sawDigit = false
+        while i < n, text[i] >= 0x30, text[i] <= 0x39 {
+            sawDigit = true
+            if !digits.isEmpty || text[i] != 0x30 { digits.append(text[i] - 0x30) }
+            i += 1
+        }
+        if i < n, text[i] == 0x2E {
+            i += 1
+            while i < n, text[i] >= 0x30, text[i] <= 0x39 {
+                sawDigit = true
+                if !digits.isEmpty || text[i] != 0x30 { digits.append(text[i] - 0x30) }
+                exponent -= 1
+                i += 1
+            }
+        }
+        guard sawDigit else { return nil }
+        if i < n, text[i] == 0x65 || text[i] == 0x45 {
+            i += 1
+            var expNegative = false
+            if i < n, text[i] == 0x2B || text[i] == 0x2D { expNegative = text[i] == 0x2D; i += 1 }
+            var e = 0
+            var expDigits = 0
+            while i < n, text[i] >= 0x30, text[i] <= 0x39 {
+                if e < 100_000 { e = e * 10 + Int(text[i] - 0x30) }
+                expDigits += 1
+                i += 1
+            }
+            guard expDigits > 0 else { return nil }
+            exponent += expNegative ? -e : e
+        }
+        guard i == n else { return nil }
+        if digits.isEmpty { return 0 }  // 0, -0, 0.000
+        guard !negative else { return nil }
+        // Integer digits of the value: < 1e11 seconds, < 1e14 milliseconds, else microseconds.
+        let integerDigits = digits.count + exponent
+        let scale = integerDigits <= 11 ? 6 : integerDigits <= 14 ? 3 : 0
+        // The microseconds are the first `point` digits of `digits` followed by zeros.
+        let point = integerDigits + scale
+        guard point <= 18 else { return nil }  // > 1e18 µs is far beyond year 9999
+        var micros: Int64 = 0
+        for k in 0..<max(point, 0) { micros = micros * 10 + Int64(k < digits.count ? digits[k] : 0) }
+        if point >= 0, point < digits.count, digits[point] >= 5 { micros += 1 }
+        guard micros < endOfYear9999 else { return nil }
+        return micros
     }
 
     /// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil).

@@ -117,6 +117,12 @@ struct PayloadDecoderTests {
         }
     }
 
+    @Test func aMillisecondEpochJustBelow1e14IsExactToTheMicrosecond() {
+        let (rows, reject) = decode(telemetry, "devices/d/telemetry", #"{"ts": 99999999999999, "t": 1}"#)
+        #expect(reject == nil)
+        #expect(rows.first?.time == 99_999_999_999_999_000, "5138-11-16 09:46:39.999000, not ...999008")
+    }
+
     @Test(arguments: [
         RejectCase("{\"t\": 1", .invalidJSON),
         RejectCase("hello", .invalidJSON),
@@ -137,6 +143,11 @@ struct PayloadDecoderTests {
         RejectCase("-Infinity", .nonFinite),
         RejectCase("{\"t\": 1}", .topicMismatch, topic: "devices/d/status"),
         RejectCase("{\"t\": 1}", .topicMismatch, topic: "devices//telemetry"),
+        RejectCase("{\"a\\u0000b\": 1}", .invalidField),
+        RejectCase("{\"\": 1}", .invalidField),
+        RejectCase("{\"" + String(repeating: "k", count: 256) + "\": 1}", .invalidField),
+        RejectCase("{\"metric\": \"\", \"value\": 1}", .invalidField),
+        RejectCase("{\"ts\": \"1969-12-31T23:59:59Z\", \"t\": 1}", .badTimestamp),
     ])
     func rejectReasons(_ c: RejectCase) {
         let (rows, reject) = decode(telemetry, c.topic, c.payload)

@@ -21,12 +21,47 @@ import Testing
         #expect(parse("2024-02-29T00:00:00Z") != nil)
     }
 
-    @Test func epochNumberUnits() {
-        #expect(Timestamp.fromEpochNumber(99_999_999_999) == 99_999_999_999_000_000)
-        #expect(Timestamp.fromEpochNumber(100_000_000_000) == 100_000_000_000_000)
-        #expect(Timestamp.fromEpochNumber(100_000_000_000_000) == 100_000_000_000_000)
-        #expect(Timestamp.fromEpochNumber(-1) == nil)
-        #expect(Timestamp.fromEpochNumber(.infinity) == nil)
+    /// Expected values computed independently (Python's `decimal`, half-up rounding): the
+    /// unit boundaries 1e11 and 1e14, year 9999, rounding below the microsecond, exponents,
+    /// zero, negatives and numbers a Double cannot hold.
+    static let epochCases: [(String, Int64?)] = [
+        ("99999999999999", 99999999999999000),
+        ("100000000000", 100000000000000),
+        ("99999999999", 99999999999000000),
+        ("1700000000.123456", 1700000000123456),
+        ("1700000000.1234567", 1700000000123457),
+        ("1700000000123.4565", 1700000000123457),
+        ("1.7e9", 1700000000000000),
+        ("1700000000123456", 1700000000123456),
+        ("253402300799999999", 253402300799999999),
+        ("253402300800000000", nil),
+        ("0", 0),
+        ("-0", 0),
+        ("-1", nil),
+        ("1e400", nil),
+        ("0.5", 500000),
+        ("0.0000005", 1),
+        ("0.0000004", 0),
+        ("1E11", 100000000000000),
+        ("99999999999.9999995", 100000000000000000),
+        ("100000000000000", 100000000000000),
+        ("1e13", 10000000000000000),
+        ("2.5e-7", 0),
+        ("-0.0", 0),
+        ("1e-400", 0),
+        ("99999999999999.9995", 100000000000000000),
+    ]
+
+    @Test func epochNumbersConvertExactlyWithIntegerArithmetic() {
+        for (text, expected) in Self.epochCases {
+            var t = text
+            #expect(t.withUTF8 { Timestamp.fromEpochText($0) } == expected, "\(text)")
+        }
+    }
+
+    @Test func aFiveThousandDigitNumberIsRejectedNotTrapped() {
+        var t = String(repeating: "9", count: 5000)
+        #expect(t.withUTF8 { Timestamp.fromEpochText($0) } == nil)
     }
 
     @Test func copyTextFormat() {
