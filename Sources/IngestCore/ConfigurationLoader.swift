@@ -55,6 +55,7 @@ public enum ConfigurationLoader {
         }
 
         var values = Values()
+        values.explicit = Set(raw.keys)
         for key in ConfigurationKey.all {
             let (value, source) = raw[key.path] ?? (key.defaultValue.map(Raw.scalar) ?? .null, "default")
             do {
@@ -145,6 +146,8 @@ public enum ConfigurationLoader {
 
     private struct Values {
         var typed: [String: Value] = [:]
+        /// Keys some source set (the rest hold their defaults).
+        var explicit: Set<String> = []
         func string(_ k: String) -> String { if case .string(let s?) = typed[k] { return s }; return "" }
         func optional(_ k: String) -> String? { if case .string(let s) = typed[k] { return s }; return nil }
         func int(_ k: String) -> Int { if case .int(let i) = typed[k] { return i }; return 0 }
@@ -224,7 +227,8 @@ public enum ConfigurationLoader {
 
     private struct Problems: Error { var problems: [ConfigurationProblem] }
 
-    private static func build(_ v: Values, filePath: String?) throws(Problems) -> IngestConfiguration {
+    private static func build(_ values: Values, filePath: String?) throws(Problems) -> IngestConfiguration {
+        var v = values
         var problems: [ConfigurationProblem] = []
         func fail(_ key: String, _ value: String?, _ why: String) {
             problems.append(.init(key: key, value: value, reason: why))
@@ -252,10 +256,20 @@ public enum ConfigurationLoader {
         if v.has("mqtt.reconnect_max_s", "mqtt.reconnect_min_s"), v.int("mqtt.reconnect_max_s") < v.int("mqtt.reconnect_min_s") {
             fail("mqtt.reconnect_max_s", String(v.int("mqtt.reconnect_max_s")), "must be >= mqtt.reconnect_min_s")
         }
+        var warnings: [String] = []
         if v.has("shutdown.drain_timeout_s", "shutdown.timeout_s"),
            v.double("shutdown.drain_timeout_s") >= v.double("shutdown.timeout_s") {
-            fail("shutdown.drain_timeout_s", String(v.double("shutdown.drain_timeout_s")),
-                 "must be below shutdown.timeout_s (\(v.double("shutdown.timeout_s")))")
+            let timeout = v.double("shutdown.timeout_s")
+            if v.explicit.contains("shutdown.drain_timeout_s") {
+                fail("shutdown.drain_timeout_s", String(v.double("shutdown.drain_timeout_s")),
+                     "must be below shutdown.timeout_s (\(timeout))")
+            } else {
+                // Only the deadline was shortened: keep the daemon running, with the default
+                // drain capped to half the deadline (the rest is for the flush).
+                v.typed["shutdown.drain_timeout_s"] = .double(timeout / 2)
+                warnings.append("shutdown.drain_timeout_s capped to \(timeout / 2) s: the default of "
+                                + "10 s is not below shutdown.timeout_s (\(timeout) s)")
+            }
         }
         var password = v.optional("mqtt.password")
         if let file = v.optional("mqtt.password_file") {
@@ -304,7 +318,8 @@ public enum ConfigurationLoader {
             http: .init(host: v.string("http.host"), port: v.int("http.port")),
             log: .init(level: v.string("log.level"), format: .init(rawValue: v.string("log.format")) ?? .json),
             filePath: filePath,
-            redacted: redacted(v))
+            redacted: redacted(v),
+            warnings: warnings)
     }
 
     private static func redacted(_ v: Values) -> [String: JSONValue] {

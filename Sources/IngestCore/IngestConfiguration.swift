@@ -97,4 +97,6 @@ public struct IngestConfiguration: Sendable, Equatable {
     /// The flat effective values, secrets masked: what `check-config` prints and
     /// `config_loaded` logs, and what reload diffs.
     public var redacted: [String: JSONValue]
+    /// What the loader adjusted rather than refused (logged as `config_warning` at start-up).
+    public var warnings: [String] = []
 }

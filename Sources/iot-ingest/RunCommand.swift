@@ -48,6 +48,9 @@ struct RunCommand: AsyncParsableCommand {
             }
         }
         logger.info("config_loaded", metadata: loaded)
+        for warning in configuration.warnings {
+            logger.warning("config_warning", metadata: ["detail": .string(warning)])
+        }
     }
 
     private func prepareSchema(_ configuration: IngestConfiguration, _ logger: Logger) async throws {

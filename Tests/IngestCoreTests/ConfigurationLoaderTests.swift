@@ -77,6 +77,19 @@ struct ConfigurationLoaderTests {
         #expect(problems(set: [("mqtt.topics", "a/#/b")]).map(\.key) == ["mqtt.topics"])
     }
 
+    /// SPEC 3: shortening only the deadline must give a running daemon, its drain capped.
+    @Test func aShortDeadlineAloneCapsTheDefaultDrainWithAWarning() throws {
+        let c = try load(set: [("shutdown.timeout_s", "2")])
+        #expect(c.shutdown.timeoutSeconds == 2)
+        #expect(c.shutdown.drainTimeoutSeconds == 1)
+        #expect(c.warnings.count == 1 && c.warnings[0].contains("shutdown.drain_timeout_s"))
+        #expect(c.redacted["shutdown.drain_timeout_s"] == .int(1), "check-config shows the effective value")
+        #expect(try load().warnings.isEmpty)
+        // Both set, inconsistent: the operator asked for it, so it is an error naming the key.
+        #expect(problems(set: [("shutdown.timeout_s", "2"), ("shutdown.drain_timeout_s", "5")]).map(\.key)
+                == ["shutdown.drain_timeout_s"])
+    }
+
     @Test func secretsAreMaskedEverywhere() throws {
         let c = try load(set: [("database.url", "postgresql://ingest:s3cret@db:5432/iot?sslmode=require"),
                                ("mqtt.password", "hunter2")])
