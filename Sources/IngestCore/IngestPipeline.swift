@@ -163,12 +163,13 @@ public final class IngestPipeline: ShutdownSteps {
         shuttingDown.store(true, ordering: .relaxed)
         // A database that is down must not hold the sequence: what fails goes to the spool.
         lanes.lower(to: .oneAttempt)
-        // One that hangs (a lock, a black hole) must not either: once the drain time is up,
-        // whatever the lanes still hold or will be given goes to the spool untried.
+        // One that hangs (a lock, a black hole) must not either: a second after the drain time
+        // (the queue's own time-out goes first, and spools the queue), whatever the lanes
+        // still hold or will be given goes to the spool untried.
         let lanes = self.lanes
         drainWatchdog.withLock {
             $0 = Task {
-                guard (try? await Task.sleep(for: .seconds(drainTimeout))) != nil else { return }
+                guard (try? await Task.sleep(for: .seconds(drainTimeout + 1))) != nil else { return }
                 _ = try? await DedicatedThread.run {
                     lanes.lower(to: .spoolOnly)
                     lanes.cancelUntilIdle(timeout: 2)
