@@ -267,7 +267,9 @@ public final class Journal: Sendable {
         for (index, name) in names.enumerated() {
             let path = dir + "/" + name
             guard let first = UInt64(name.dropLast(4)) else { continue }
-            nextSeq = max(nextSeq, first)
+            // Past the name even when the segment is empty (killed between creating it and the
+            // first append): the next segment must not take the same name.
+            nextSeq = max(nextSeq, first + 1)
             let segment: JournalSegment
             do {
                 segment = try JournalSegment.existing(path: path, firstSeq: first)

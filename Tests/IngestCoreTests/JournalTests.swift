@@ -48,6 +48,18 @@ struct JournalTests {
         #expect(again.takeRecovered().isEmpty, "handed out once")
     }
 
+    @Test func anEmptyNewestSegmentDoesNotBlockTheNextOne() throws {
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        // What a kill between creating a segment and its first append leaves.
+        let empty = dir + "/" + JournalSegment.name(firstSeq: 1)
+        var header = Array("IOTJRNL1".utf8) + [UInt8](repeating: 0, count: 1 << 20 - 8)
+        _ = header.withUnsafeMutableBytes { FileManager.default.createFile(atPath: empty, contents: Data($0)) }
+        let journal = try open()
+        #expect(journal.takeRecovered().isEmpty)
+        #expect(append(journal, "t", [1]) != nil, "a new segment, not a name clash")
+        #expect(!log.names.contains("journal_write_failed"))
+    }
+
     @Test func aSecondProcessIsLockedOut() throws {
         let first = try open()
         #expect(throws: Journal.OpenError.self) { _ = try open() }
