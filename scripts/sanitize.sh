@@ -20,7 +20,7 @@ log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 status=0
 swift test --skip-build --build-path "$build" \
-  --filter "BoundedQueueTests|BatcherTests|ShutdownCoordinatorTests|IngestPipelineTests|JournalTests|LatchTests|FirstFinished|DecoderFuzzReplayTests|SpoolTests" \
+  --filter 'IngestCoreTests\.(BoundedQueueTests|BatcherTests|ShutdownCoordinatorTests|IngestPipelineTests|JournalTests|LatchTests|FirstFinished|DecoderFuzzReplayTests|SpoolTests)' \
   2>&1 | tee "$log" || status=$?
 if grep -q "Sanitizer" "$log"; then
   echo "sanitize: $sanitizer sanitizer reported a problem" >&2
