@@ -14,7 +14,9 @@ final class JournalSegment: @unchecked Sendable {
     // @unchecked: `base`, `size`, `path`, `firstSeq` never change after init. The bytes below
     // `committed` are written once, by the one appending thread, before it publishes the new
     // `committed` (release); other threads (sync, recovery) read or msync only below the
-    // `committed` they load (acquire). `unmap()` runs once nobody appends (sealed, all done).
+    // `committed` they load (acquire). `unmap()` runs once nobody appends (sealed, all done);
+    // the sync thread may still msync a segment just unmapped, which only fails (ENOMEM) or
+    // flushes a mapping that took the address: no memory is read or written through it.
     let path: String
     let firstSeq: UInt64
     let size: Int
