@@ -1,3 +1,4 @@
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -13,6 +14,9 @@ public final class DedicatedThread: Sendable {
     }
 
     private let thread: pthread_t
+    /// Whether the thread was joined or detached: a pthread may be joined once only, and
+    /// the orderly and the forced shutdown paths can both reach a `join()`.
+    private let released = Mutex(false)
 
     /// Starts `body` on a new thread.
     public init(_ body: @escaping @Sendable () -> Void) {
@@ -27,14 +31,23 @@ public final class DedicatedThread: Sendable {
         thread = handle
     }
 
-    /// Waits for the thread to finish. Blocking.
+    /// Waits for the thread to finish. Blocking. A second caller waits for the first one's
+    /// join to return (the lock is held across it), so both see the thread ended.
     public func join() {
-        pthread_join(thread, nil)
+        released.withLock { done in
+            guard !done else { return }
+            pthread_join(thread, nil)
+            done = true
+        }
     }
 
     /// Lets the thread clean up after itself when it ends (for threads never joined).
     public func detach() {
-        pthread_detach(thread)
+        released.withLock { done in
+            guard !done else { return }
+            pthread_detach(thread)
+            done = true
+        }
     }
 
     /// Runs blocking `body` on a fresh thread and suspends (not blocks) the calling task

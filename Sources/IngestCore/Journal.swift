@@ -148,6 +148,8 @@ public final class Journal: Sendable {
     }
 
     /// Seals the segment being appended to (shutdown), so it too can be freed once done.
+    /// Safe to call twice and from two threads at once: the orderly close of the pool and
+    /// the forced spool of a second signal can both get here.
     public func close() {
         let freed = state.withLock { s -> [JournalSegment] in
             s.closed = true
@@ -156,7 +158,10 @@ public final class Journal: Sendable {
         }
         release(freed)
         room.withLock { room.broadcast() }
-        syncer.withLock { $0 }?.stop()
+        syncer.withLock { syncer in
+            defer { syncer = nil }
+            return syncer
+        }?.stop()
         syncAll()
     }
 

@@ -60,6 +60,24 @@ struct JournalTests {
         #expect(!log.names.contains("journal_write_failed"))
     }
 
+    /// A second SIGTERM forces the spool while the orderly path is closing the pool: both
+    /// close the journal at once (this crashed on a double pthread_join before).
+    @Test(.timeLimit(.minutes(1))) func closingFromTwoThreadsAtOnceIsSafe() async throws {
+        for i in 0..<20 {
+            // A directory each: a closed journal keeps its unfinished entries for the next run.
+            let settings = Journal.Settings(directory: "\(dir)-\(i)", maxBytes: 64 << 20, fsyncIntervalMs: 1)
+            let journal = try Journal(settings: settings, logger: log.logger)
+            journal.startSyncing()
+            append(journal, "t", [1])
+            let a = DedicatedThread { journal.close() }
+            let b = DedicatedThread { journal.close() }
+            a.join()
+            b.join()
+            #expect(append(journal, "t", [2]) == nil, "closed")
+            journal.close()  // and a third time, later
+        }
+    }
+
     @Test func aSecondProcessIsLockedOut() throws {
         let first = try open()
         #expect(throws: Journal.OpenError.self) { _ = try open() }
