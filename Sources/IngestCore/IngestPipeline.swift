@@ -15,7 +15,7 @@ public final class IngestPipeline: ShutdownSteps {
     let batcher: Batcher
     let decoder: BatchDecoder
     let spooler: SpoolWriter
-    let tuning: LiveTuning
+    let tuning: Live<PipelineTuning>
     let lanes: WriterLanes
     let source: any MessageSource
     let sink: any BatchSink
@@ -57,7 +57,7 @@ public final class IngestPipeline: ShutdownSteps {
         // enough that a slow database pushes back on the queue within a second.
         batches = BoundedQueue(capacity: max(2, sink.laneCount * 2))
         batcher = Batcher(limits: settings.tuning.batchLimits)
-        tuning = LiveTuning(settings.tuning)
+        tuning = Live<PipelineTuning>(settings.tuning)
         let rejectLog = RejectLog(logger: logger)
         decoder = BatchDecoder(decoder: payloadDecoder, stats: stats, rejectLog: rejectLog)
         spooler = SpoolWriter(spool: spool, journal: journal, stats: stats, logger: logger)

@@ -31,7 +31,7 @@ struct JSONScanner {
     mutating func skipWhitespace() {
         while index < bytes.count {
             switch bytes[index] {
-            case 0x20, 0x09, 0x0A, 0x0D: index += 1
+            case ASCII.space, ASCII.tab, ASCII.lineFeed, ASCII.carriageReturn: index += 1
             default: return
             }
         }
@@ -52,16 +52,16 @@ struct JSONScanner {
         var escaped = false
         while index < bytes.count {
             let c = bytes[index]
-            if c == 0x22 {  // "
+            if c == ASCII.quote {
                 index += 1
                 return StringToken(start: start, end: index - 1, hasEscapes: escaped)
             }
-            if c == 0x5C {  // backslash: skip the escaped byte; \u digits are checked on decode
+            if c == ASCII.backslash {  // skip the escaped byte; \u digits are checked on decode
                 escaped = true
                 index += 2
                 continue
             }
-            if c < 0x20 { throw Malformed(detail: "control character in string at byte \(index)") }
+            if c < ASCII.space { throw Malformed(detail: "control character in string at byte \(index)") }
             index += 1
         }
         throw Malformed(detail: "unterminated string")
@@ -85,9 +85,9 @@ struct JSONScanner {
                 let c = raw[at + k]
                 let d: UInt8
                 switch c {
-                case 48...57: d = c - 48
-                case 65...70: d = c - 55
-                case 97...102: d = c - 87
+                case ASCII.zero...ASCII.nine: d = c - ASCII.zero
+                case 65...70: d = c - 55  // A-F
+                case 97...102: d = c - 87  // a-f
                 default: throw Malformed(detail: "bad \\u escape")
                 }
                 v = v << 4 | UInt32(d)
@@ -96,21 +96,21 @@ struct JSONScanner {
         }
         while i < raw.count {
             let c = raw[i]
-            guard c == 0x5C else { out.append(c); i += 1; continue }
+            guard c == ASCII.backslash else { out.append(c); i += 1; continue }
             guard i + 1 < raw.count else { throw Malformed(detail: "dangling escape") }
             let e = raw[i + 1]
             i += 2
             switch e {
-            case 0x22, 0x5C, 0x2F: out.append(e)
-            case 0x62: out.append(0x08)
-            case 0x66: out.append(0x0C)
-            case 0x6E: out.append(0x0A)
-            case 0x72: out.append(0x0D)
-            case 0x74: out.append(0x09)
-            case 0x75:
+            case ASCII.quote, ASCII.backslash, ASCII.slash: out.append(e)
+            case ASCII.lowerB: out.append(0x08)  // backspace
+            case ASCII.lowerF: out.append(0x0C)  // form feed
+            case ASCII.lowerN: out.append(ASCII.lineFeed)
+            case ASCII.lowerR: out.append(ASCII.carriageReturn)
+            case ASCII.lowerT: out.append(ASCII.tab)
+            case ASCII.lowerU:
                 var scalar = try hex4(i)
                 i += 4
-                if (0xD800..<0xDC00).contains(scalar), i + 6 <= raw.count, raw[i] == 0x5C, raw[i + 1] == 0x75 {
+                if (0xD800..<0xDC00).contains(scalar), i + 6 <= raw.count, raw[i] == ASCII.backslash, raw[i + 1] == ASCII.lowerU {
                     let low = try hex4(i + 2)
                     if (0xDC00..<0xE000).contains(low) {
                         scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
@@ -133,7 +133,7 @@ struct JSONScanner {
     /// True if the byte can start a number token (including NaN / Infinity, which are not JSON
     /// but are reported as `non_finite` rather than `invalid_json`).
     static func startsNumber(_ c: UInt8) -> Bool {
-        (c >= 48 && c <= 57) || c == 45 || c == 78 || c == 73  // digit - N I
+        (c >= ASCII.zero && c <= ASCII.nine) || c == ASCII.minus || c == ASCII.upperN || c == ASCII.upperI
     }
 
     /// Reads a JSON number. Exact fast path (Clinger) when it has at most 15 significant digits
@@ -142,7 +142,7 @@ struct JSONScanner {
     mutating func scanNumber() throws(Malformed) -> Double {
         let start = index
         var negative = false
-        if peek == 45 { negative = true; index += 1 }
+        if peek == ASCII.minus { negative = true; index += 1 }
         if matchWord("NaN") { return .nan }
         if matchWord("Infinity") { return negative ? -.infinity : .infinity }
         var mantissa: UInt64 = 0
@@ -150,10 +150,10 @@ struct JSONScanner {
         var exponent = 0
         var intDigits = 0
         let intStart = index
-        while let c = peek, c >= 48, c <= 57 {
+        while let c = peek, c >= ASCII.zero, c <= ASCII.nine {
             if significant < 19 {
-                if mantissa != 0 || c != 48 { significant += 1 }
-                mantissa = mantissa &* 10 &+ UInt64(c - 48)
+                if mantissa != 0 || c != ASCII.zero { significant += 1 }
+                mantissa = mantissa &* 10 &+ UInt64(c - ASCII.zero)
             } else {
                 exponent += 1
                 significant += 1
@@ -162,14 +162,14 @@ struct JSONScanner {
             index += 1
         }
         guard intDigits > 0 else { throw Malformed(detail: "bad number at byte \(start)") }
-        if intDigits > 1 && bytes[intStart] == 48 { throw Malformed(detail: "leading zero at byte \(start)") }
-        if peek == 46 {  // .
+        if intDigits > 1 && bytes[intStart] == ASCII.zero { throw Malformed(detail: "leading zero at byte \(start)") }
+        if peek == ASCII.dot {
             index += 1
             var fracDigits = 0
-            while let c = peek, c >= 48, c <= 57 {
+            while let c = peek, c >= ASCII.zero, c <= ASCII.nine {
                 if significant < 19 {
-                    if mantissa != 0 || c != 48 { significant += 1 }
-                    mantissa = mantissa &* 10 &+ UInt64(c - 48)
+                    if mantissa != 0 || c != ASCII.zero { significant += 1 }
+                    mantissa = mantissa &* 10 &+ UInt64(c - ASCII.zero)
                     exponent -= 1
                 } else {
                     significant += 1
@@ -182,11 +182,11 @@ struct JSONScanner {
         if peek == 101 || peek == 69 {  // e E
             index += 1
             var expNegative = false
-            if peek == 43 || peek == 45 { expNegative = peek == 45; index += 1 }
+            if peek == ASCII.plus || peek == ASCII.minus { expNegative = peek == ASCII.minus; index += 1 }
             var e = 0
             var expDigits = 0
-            while let c = peek, c >= 48, c <= 57 {
-                if e < 100_000 { e = e * 10 + Int(c - 48) }
+            while let c = peek, c >= ASCII.zero, c <= ASCII.nine {
+                if e < 100_000 { e = e * 10 + Int(c - ASCII.zero) }
                 expDigits += 1
                 index += 1
             }
@@ -226,22 +226,22 @@ struct JSONScanner {
         skipWhitespace()
         guard let c = peek else { throw Malformed(detail: "unexpected end") }
         switch c {
-        case 0x22: _ = try scanString()
-        case 0x7B, 0x5B:  // { [
-            let close: UInt8 = c == 0x7B ? 0x7D : 0x5D
+        case ASCII.quote: _ = try scanString()
+        case ASCII.openBrace, ASCII.openBracket:
+            let close: UInt8 = c == ASCII.openBrace ? ASCII.closeBrace : ASCII.closeBracket
             index += 1
             skipWhitespace()
             if peek == close { index += 1; return }
             while true {
-                if c == 0x7B {
+                if c == ASCII.openBrace {
                     skipWhitespace()
-                    guard peek == 0x22 else { throw Malformed(detail: "expected key at byte \(index)") }
+                    guard peek == ASCII.quote else { throw Malformed(detail: "expected key at byte \(index)") }
                     _ = try scanString()
-                    try expect(0x3A)
+                    try expect(ASCII.colon)
                 }
                 try skipValue(depth: depth + 1)
                 skipWhitespace()
-                if peek == 0x2C { index += 1; continue }
+                if peek == ASCII.comma { index += 1; continue }
                 if peek == close { index += 1; return }
                 throw Malformed(detail: "expected ',' at byte \(index)")
             }

@@ -69,10 +69,10 @@ public final class Journal: Sendable {
         segmentSize = min(64 << 20, max(1 << 20, settings.maxBytes / 8))
         let dir = settings.directory
         if mkdir(dir, 0o750) != 0 && errno != EEXIST {
-            throw OpenError(description: "cannot create \(dir): \(Self.errnoText())")
+            throw OpenError(description: FileError("create", dir).description)
         }
         let fd = Glibc.open(dir + "/lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o640)
-        guard fd >= 0 else { throw OpenError(description: "cannot open \(dir)/lock: \(Self.errnoText())") }
+        guard fd >= 0 else { throw OpenError(description: FileError("open", dir + "/lock").description) }
         guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
             Glibc.close(fd)
             throw OpenError(description: "\(dir) is locked by another running iot-ingest (one journal per process)")
@@ -319,7 +319,7 @@ public final class Journal: Sendable {
         var rng = SystemRandomNumberGenerator()
         let id = (0..<4).map { _ in String(rng.next() as UInt32, radix: 16) }.joined(separator: "-")
         let fd = Glibc.open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o640)
-        guard fd >= 0 else { throw OpenError(description: "cannot write \(path): \(errnoText())") }
+        guard fd >= 0 else { throw OpenError(description: FileError("write", path).description) }
         let text = id + "\n"
         _ = text.utf8CString.withUnsafeBufferPointer { write(fd, $0.baseAddress, text.utf8.count) }
         fsync(fd)
@@ -348,6 +348,4 @@ public final class Journal: Sendable {
         }
         return names
     }
-
-    private static func errnoText() -> String { String(cString: strerror(errno)) }
 }

@@ -27,25 +27,21 @@ final class JournalSegment: @unchecked Sendable {
     static let magic: [UInt8] = Array("IOTJRNL1".utf8)
     static let dataStart = 16
 
-    struct Failure: Error, CustomStringConvertible {
-        let description: String
-    }
-
     static func name(firstSeq: UInt64) -> String {
         let digits = String(firstSeq)
         return String(repeating: "0", count: max(0, 20 - digits.count)) + digits + ".seg"
     }
 
     /// Creates a new, zero-filled segment file of `size` bytes and maps it.
-    static func create(directory: String, firstSeq: UInt64, size: Int) throws(Failure) -> JournalSegment {
+    static func create(directory: String, firstSeq: UInt64, size: Int) throws(FileError) -> JournalSegment {
         let path = directory + "/" + name(firstSeq: firstSeq)
         let fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o640)
-        guard fd >= 0 else { throw Failure(description: "cannot create \(path): \(errnoText())") }
+        guard fd >= 0 else { throw FileError("create", path) }
         defer { close(fd) }
         guard ftruncate(fd, off_t(size)) == 0 else {
-            let why = errnoText()
+            let failure = FileError("size", path)
             unlink(path)
-            throw Failure(description: "cannot size \(path): \(why)")
+            throw failure
         }
         let segment = try JournalSegment(path: path, fd: fd, firstSeq: firstSeq, size: size, committed: dataStart)
         magic.withUnsafeBytes { segment.base.copyMemory(from: $0.baseAddress!, byteCount: 8) }
@@ -54,20 +50,20 @@ final class JournalSegment: @unchecked Sendable {
     }
 
     /// Maps an existing segment (recovery). Its committed end is found by `scan`.
-    static func existing(path: String, firstSeq: UInt64) throws(Failure) -> JournalSegment {
+    static func existing(path: String, firstSeq: UInt64) throws(FileError) -> JournalSegment {
         let fd = Glibc.open(path, O_RDWR | O_CLOEXEC)
-        guard fd >= 0 else { throw Failure(description: "cannot open \(path): \(errnoText())") }
+        guard fd >= 0 else { throw FileError("open", path) }
         defer { close(fd) }
         var st = stat()
         guard fstat(fd, &st) == 0, st.st_size >= off_t(dataStart) else {
-            throw Failure(description: "\(path): shorter than a segment header")
+            throw FileError("load", path, reason: "shorter than a segment header")
         }
         return try JournalSegment(path: path, fd: fd, firstSeq: firstSeq, size: Int(st.st_size), committed: dataStart)
     }
 
-    private init(path: String, fd: Int32, firstSeq: UInt64, size: Int, committed: Int) throws(Failure) {
+    private init(path: String, fd: Int32, firstSeq: UInt64, size: Int, committed: Int) throws(FileError) {
         guard let mapped = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0), mapped != MAP_FAILED else {
-            throw Failure(description: "cannot map \(path): \(Self.errnoText())")
+            throw FileError("map", path)
         }
         self.path = path
         self.firstSeq = firstSeq
@@ -161,6 +157,4 @@ final class JournalSegment: @unchecked Sendable {
     func unmap() {
         munmap(base, size)
     }
-
-    private static func errnoText() -> String { String(cString: strerror(errno)) }
 }

@@ -10,7 +10,7 @@ import Synchronization
 /// so it is decoded and spooled here rather than discarded.
 public final class MessageInlet: Sendable {
     let queue: BoundedQueue<Message>
-    let tuning: LiveTuning
+    let tuning: Live<PipelineTuning>
     let decoder: BatchDecoder
     let spooler: SpoolWriter
     let stats: IngestStats
@@ -21,7 +21,7 @@ public final class MessageInlet: Sendable {
     let journal: Journal?
     private let lastDropLog = Mutex(-Double.infinity)
 
-    init(queue: BoundedQueue<Message>, tuning: LiveTuning, decoder: BatchDecoder, spooler: SpoolWriter,
+    init(queue: BoundedQueue<Message>, tuning: Live<PipelineTuning>, decoder: BatchDecoder, spooler: SpoolWriter,
          carried: InFlight, journal: Journal?, stats: IngestStats, logger: Logger) {
         self.queue = queue
         self.tuning = tuning

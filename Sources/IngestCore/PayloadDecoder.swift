@@ -86,7 +86,7 @@ private struct Walk {
         guard let first = scanner.peek else { return (.invalidJSON, "empty payload") }
         let firstRow = readings.count
         do {
-            if first == 0x7B {
+            if first == ASCII.openBrace {
                 try object(prefix: nil, depth: 0, into: &readings)
             } else if JSONScanner.startsNumber(first) {
                 let number = try scanner.scanNumber()
@@ -145,27 +145,27 @@ private struct Walk {
         guard depth < JSONScanner.maxDepth else { throw .init(detail: "nesting too deep") }
         scanner.index += 1  // {
         scanner.skipWhitespace()
-        if scanner.peek == 0x7D { scanner.index += 1; return }
+        if scanner.peek == ASCII.closeBrace { scanner.index += 1; return }
         while true {
             scanner.skipWhitespace()
-            guard scanner.peek == 0x22 else { throw .init(detail: "expected key at byte \(scanner.index)") }
+            guard scanner.peek == ASCII.quote else { throw .init(detail: "expected key at byte \(scanner.index)") }
             let keyToken = try scanner.scanString()
             let key = try scanner.string(keyToken)
-            try scanner.expect(0x3A)
+            try scanner.expect(ASCII.colon)
             scanner.skipWhitespace()
             guard let c = scanner.peek else { throw .init(detail: "unexpected end") }
             let topLevel = prefix == nil
             let timeSlot = topLevel ? Self.timeSlot(of: key) : nil
             if let timeSlot {
                 try timestamp(slot: timeSlot, first: c)
-            } else if c == 0x7B {
+            } else if c == ASCII.openBrace {
                 try object(prefix: topLevel ? key : prefix! + "." + key, depth: depth + 1, into: &readings)
-            } else if c == 0x22 {
+            } else if c == ASCII.quote {
                 let token = try scanner.scanString()
                 if topLevel && key == "device_id" { payloadDevice = try scanner.string(token) }
                 if topLevel && key == "metric" { metricName = try scanner.string(token) }
                 if topLevel && key == "value" { valueSeen = true; value = nil }
-            } else if JSONScanner.startsNumber(c) || c == 0x74 || c == 0x66 || c == 0x6E {
+            } else if JSONScanner.startsNumber(c) || c == ASCII.lowerT || c == ASCII.lowerF || c == ASCII.lowerN {
                 let number: Double?
                 if JSONScanner.startsNumber(c) {
                     number = try scanner.scanNumber()
@@ -184,14 +184,14 @@ private struct Walk {
                 try scanner.skipValue(depth: depth + 1)
             }
             scanner.skipWhitespace()
-            if scanner.peek == 0x2C { scanner.index += 1; continue }
-            if scanner.peek == 0x7D { scanner.index += 1; return }
+            if scanner.peek == ASCII.comma { scanner.index += 1; continue }
+            if scanner.peek == ASCII.closeBrace { scanner.index += 1; return }
             throw .init(detail: "expected ',' or '}' at byte \(scanner.index)")
         }
     }
 
     private mutating func timestamp(slot: Int, first: UInt8) throws(JSONScanner.Malformed) {
-        if first == 0x22 {
+        if first == ASCII.quote {
             let token = try scanner.scanString()
             let parsed: Int64?
             if token.hasEscapes {

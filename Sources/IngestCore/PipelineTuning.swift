@@ -1,5 +1,3 @@
-import Synchronization
-
 /// The pipeline settings a SIGHUP reload may change while it runs (SPEC 3): read on each use
 /// (the full-queue policy when the queue is full, the retry limit per failed batch), so a
 /// reload reaches them without restarting anything.
@@ -17,20 +15,5 @@ public struct PipelineTuning: Sendable, Equatable {
     public init(_ configuration: IngestConfiguration) {
         self.init(fullPolicy: configuration.queue.fullPolicy, maxRetries: configuration.batch.maxRetries,
                   batchLimits: configuration.batch.limits)
-    }
-}
-
-/// The tuning in force, shared by the stages that read it.
-final class LiveTuning: Sendable {
-    private let value: Mutex<PipelineTuning>
-
-    init(_ tuning: PipelineTuning) {
-        value = Mutex(tuning)
-    }
-
-    var current: PipelineTuning { value.withLock { $0 } }
-
-    func replace(_ tuning: PipelineTuning) {
-        value.withLock { $0 = tuning }
     }
 }

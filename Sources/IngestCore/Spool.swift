@@ -21,10 +21,6 @@ public final class Spool: Sendable {
         public static func < (a: File, b: File) -> Bool { a.name < b.name }
     }
 
-    public struct WriteError: Error, CustomStringConvertible {
-        public let description: String
-    }
-
     /// Files and bytes waiting, as of the last listing plus this process's writes and
     /// removals since: what /ready and /metrics report, without touching the disk (they run
     /// on the HTTP event loop). Every `files()` call (each replay pass) refreshes it.
@@ -46,7 +42,7 @@ public final class Spool: Sendable {
     /// recorded in a `<base>.journal` sidecar written after the data files, so the entries
     /// count as done only once their rows are safe on disk.
     @discardableResult
-    public func write(_ batch: Batch, journal: String? = nil) throws(WriteError) -> Int {
+    public func write(_ batch: Batch, journal: String? = nil) throws(FileError) -> Int {
         let base = freshBase()
         if !batch.readings.isEmpty {
             var text = ""
@@ -118,11 +114,11 @@ public final class Spool: Sendable {
 
     /// Writes `name` via a `.tmp-` file: fsync, link (which, unlike rename, never
     /// overwrites), directory fsync.
-    private func writeFile(_ text: String, name: String, counted: Bool = true) throws(WriteError) {
+    private func writeFile(_ text: String, name: String, counted: Bool = true) throws(FileError) {
         let tmp = directory + "/.tmp-" + name
         let final = directory + "/" + name
         let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o640)
-        guard fd >= 0 else { throw WriteError(description: "cannot create \(tmp): \(errnoText())") }
+        guard fd >= 0 else { throw FileError("create", tmp) }
         var ok = true
         var copy = text
         copy.withUTF8 { buffer in
@@ -137,14 +133,14 @@ public final class Spool: Sendable {
         ok = ok && fsync(fd) == 0
         close(fd)
         guard ok else {
-            let why = errnoText()
+            let failure = FileError("write", tmp)
             unlink(tmp)
-            throw WriteError(description: "cannot write \(tmp): \(why)")
+            throw failure
         }
         if link(tmp, final) != 0 {
-            let code = errno
+            let failure = FileError("link", final)
             unlink(tmp)
-            throw WriteError(description: "cannot link \(final): \(String(cString: strerror(code)))")
+            throw failure
         }
         unlink(tmp)
         syncDirectory()
@@ -195,29 +191,29 @@ public final class Spool: Sendable {
     }
 
     /// Moves a file the database will not take to `corrupt/`, never deleting it.
-    public func quarantine(_ file: File) throws(WriteError) {
+    public func quarantine(_ file: File) throws(FileError) {
         let dir = directory + "/corrupt"
         if mkdir(dir, 0o750) != 0 && errno != EEXIST {
-            throw WriteError(description: "cannot create \(dir): \(errnoText())")
+            throw FileError("create", dir)
         }
         guard rename(file.path, dir + "/" + file.name) == 0 else {
-            throw WriteError(description: "cannot move \(file.name) to corrupt/: \(errnoText())")
+            throw FileError("move to corrupt/", file.path)
         }
         forget(file)
         syncDirectory()
     }
 
     /// Reads a file whole.
-    public func contents(of file: File) throws(WriteError) -> [UInt8] {
+    public func contents(of file: File) throws(FileError) -> [UInt8] {
         let fd = open(file.path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw WriteError(description: "cannot open \(file.name): \(errnoText())") }
+        guard fd >= 0 else { throw FileError("open", file.path) }
         defer { close(fd) }
         var out: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 65536)
         while true {
             let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, 65536) }
             if n < 0 && errno == EINTR { continue }
-            if n < 0 { throw WriteError(description: "cannot read \(file.name): \(errnoText())") }
+            if n < 0 { throw FileError("read", file.path) }
             if n == 0 { return out }
             out.append(contentsOf: buffer[0..<n])
         }
@@ -247,6 +243,4 @@ public final class Spool: Sendable {
         let s = String(v)
         return s.count >= width ? s : String(repeating: "0", count: width - s.count) + s
     }
-
-    private func errnoText() -> String { String(cString: strerror(errno)) }
 }

@@ -22,7 +22,7 @@ final class WriterLanes: Sendable {
     private let sink: any BatchSink
     private let batches: BoundedQueue<Batch>
     private let spooler: SpoolWriter
-    private let tuning: LiveTuning
+    private let tuning: Live<PipelineTuning>
     private let journal: Journal?
     private let stats: IngestStats
     private let rejectLog: RejectLog
@@ -34,7 +34,7 @@ final class WriterLanes: Sendable {
     private let wake = ConditionLock()
     private let threads = Mutex<[DedicatedThread]>([])
 
-    init(sink: any BatchSink, batches: BoundedQueue<Batch>, spooler: SpoolWriter, tuning: LiveTuning,
+    init(sink: any BatchSink, batches: BoundedQueue<Batch>, spooler: SpoolWriter, tuning: Live<PipelineTuning>,
          journal: Journal?, stats: IngestStats, rejectLog: RejectLog, logger: Logger) {
         self.journal = journal
         self.sink = sink

@@ -8,7 +8,7 @@ import PostgresSink
 /// between them, and reads all three for the health endpoints. It does nothing else; the
 /// pipeline (in IngestCore) runs and shuts down, the source and the sink do their own I/O.
 final class Daemon: HealthSource {
-    let configuration: LiveConfiguration
+    let configuration: Live<IngestConfiguration>
     let stats = IngestStats()
     let spool: Spool
     let subscriber: MQTTSubscriber
@@ -21,7 +21,7 @@ final class Daemon: HealthSource {
     /// Throws `Journal.OpenError` when the journal directory is unusable or locked, and
     /// `MQTTError` when the MQTT client cannot be set up (bad TLS files, say).
     init(configuration c: IngestConfiguration, metrics: IngestMetrics?, logger: Logger) throws {
-        configuration = LiveConfiguration(c)
+        configuration = Live<IngestConfiguration>(c)
         self.logger = logger
         spool = Spool(directory: c.spoolDirectory)
         journal = c.journal.enabled

@@ -26,17 +26,11 @@ struct CrashJournalTests {
         try await db.count("SELECT count(DISTINCT (device_id, metric, time)) FROM readings")
     }
 
-    func spoolDirectory(_ p: String) throws -> URL {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("crash-\(p)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        return dir
-    }
-
     /// The daemon holds thousands of acknowledged messages in memory (the table is locked, so
     /// nothing commits) when it is killed; the next start must store every one of them.
     @Test func sigkillWithADeepQueueLosesNothing() async throws {
         try await dropping(try await TestDatabase.create()) { db in
-            let p = prefix(), spool = try spoolDirectory(p)
+            let p = prefix(), spool = try scratchDirectory("crash-\(p)")
             let first = try await start(db, settings(p, spool: spool))
             let lock = try LockHolder(database: db)
             try await lock.waitUntilHeld()
@@ -63,7 +57,7 @@ struct CrashJournalTests {
     /// third start ends with every reading exactly once.
     @Test func aSecondKillDuringRecoveryLosesAndDoublesNothing() async throws {
         try await dropping(try await TestDatabase.create()) { db in
-            let p = prefix(), spool = try spoolDirectory(p)
+            let p = prefix(), spool = try scratchDirectory("crash-\(p)")
             let dedupe = ["database.dedupe": "true", "batch.max_rows": "200"]
             let first = try await start(db, settings(p, spool: spool, dedupe))
             let lock = try LockHolder(database: db)
@@ -90,7 +84,7 @@ struct CrashJournalTests {
 
     @Test func twoDaemonsNeverShareAJournal() async throws {
         try await dropping(try await TestDatabase.create()) { db in
-            let p = prefix(), spool = try spoolDirectory(p)
+            let p = prefix(), spool = try scratchDirectory("crash-\(p)")
             let first = try await start(db, settings(p, spool: spool))
             let second = try DaemonProcess(database: db, settings: settings(p, spool: spool, ["mqtt.client_id": "other-\(p)"]))
             #expect(try await second.waitForExit(timeout: 20) == 2)

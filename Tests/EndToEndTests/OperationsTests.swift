@@ -30,14 +30,7 @@ struct OperationsTests {
     }
 
     /// `name value` pairs of a Prometheus text exposition (labels kept in the name).
-    func samples(_ text: String) -> [String: Double] {
-        var out: [String: Double] = [:]
-        for line in text.split(separator: "\n") where !line.hasPrefix("#") {
-            guard let space = line.lastIndex(of: " "), let value = Double(line[line.index(after: space)...]) else { continue }
-            out[String(line[..<space])] = value
-        }
-        return out
-    }
+    func samples(_ text: String) -> [String: Double] { HTTPClient.samples(text) }
 
     @Test func endpointsAnswerAsSpecifiedAndMetricsAgreeWithTheDatabase() async throws {
         try await dropping(try await TestDatabase.create()) { db in
@@ -70,7 +63,11 @@ struct OperationsTests {
 
             _ = try await ChildProcess.loadgen(["--messages", "3000", "--invalid-fraction", "0.1", "--topic-prefix", p])
             try await waitUntil(20, "rows") { try await db.count("SELECT count(*) FROM readings") >= 5400 }
-            try await Task.sleep(for: .seconds(1.5))  // a quiet period: every batch committed
+            // The counter moves just after the commit: wait for it to agree with the table.
+            try await waitUntil(10, "rows_written_total catches up") {
+                let written = samples(try await get(port, "/metrics").body)["iot_ingest_rows_written_total"]
+                return written == Double(try await db.count("SELECT count(*) FROM readings"))
+            }
             let metrics = try await get(port, "/metrics")
             #expect(metrics.status == 200)
             #expect(metrics.headers["content-type"]?.hasPrefix("text/plain") == true)

@@ -131,9 +131,10 @@ struct PipelineEndToEndTests {
                 try await ChildProcess.loadgen(["--messages", "12000", "--rate", "3000", "--topic-prefix", p,
                                           "--client-id", "lg-\(p)"], timeout: 120)
             }
-            try await Task.sleep(for: .seconds(1.5))
+            try await waitUntil(20, "the stream flowing") { try await db.count("SELECT count(*) FROM readings") > 2000 }
             try await TestServices.control("stop-mqtt")
             try await waitUntil(10, "mqtt_connection_lost") { daemon.eventNames().contains("mqtt_connection_lost") }
+            // The outage itself: a second with no broker (the scenario, not a wait for a state).
             try await Task.sleep(for: .seconds(1))
             try await TestServices.control("start-mqtt")
             try await daemon.waitFor("mqtt_reconnected", timeout: 20)

@@ -84,12 +84,16 @@ struct ShutdownTests {
     @Test func sigtermWithTheDatabaseDownSpoolsAndTheNextStartReplaysExactlyOnce() async throws {
         try await dropping(try await TestDatabase.create()) { db in
             let p = prefix()
-            let first = try await start(db, settings(p, ["batch.max_retries": "1"]))
+            let port = HTTPClient.freePort()
+            let first = try await start(db, settings(p, ["batch.max_retries": "1", "http.port": "\(port)"]))
             try await TestServices.control("stop-pg")
             do {
                 let summary = try await ChildProcess.loadgen(["--messages", "10000", "--topic-prefix", p])
                 #expect(summary["acked"] == 10000)
-                try await Task.sleep(for: .seconds(1))
+                // The broker acknowledged them all; wait until the daemon has them too.
+                try await waitUntil(20, "every message received") {
+                    try await DedicatedThread.run { try HTTPClient.metrics(port: port) }["iot_ingest_messages_received_total"] == 10000
+                }
                 let signalled = Timestamp.monotonicSeconds()
                 first.signal(SIGTERM)
                 #expect(try await first.waitForExit(timeout: 30) == 0)
@@ -151,8 +155,7 @@ struct ShutdownTests {
     @Test func sigkillDuringSpoolReplayNeverStoresAReadingTwice() async throws {
         try await dropping(try await TestDatabase.create()) { db in
             let p = prefix()
-            let spoolDir = FileManager.default.temporaryDirectory.appendingPathComponent("spool-\(p)")
-            try FileManager.default.createDirectory(at: spoolDir, withIntermediateDirectories: true)
+            let spoolDir = try scratchDirectory("spool-\(p)")
             defer { try? FileManager.default.removeItem(at: spoolDir) }
             let spool = Spool(directory: spoolDir.path)
             let source = Message(topic: "t", payload: [], receivedAt: 0)
@@ -184,8 +187,7 @@ struct ShutdownTests {
     @Test func aCorruptSpoolFileIsMovedAsideAndTheRestIsReplayed() async throws {
         try await dropping(try await TestDatabase.create()) { db in
             let p = prefix()
-            let spoolDir = FileManager.default.temporaryDirectory.appendingPathComponent("spool-\(p)")
-            try FileManager.default.createDirectory(at: spoolDir, withIntermediateDirectories: true)
+            let spoolDir = try scratchDirectory("spool-\(p)")
             defer { try? FileManager.default.removeItem(at: spoolDir) }
             let spool = Spool(directory: spoolDir.path)
             let source = Message(topic: "t", payload: [], receivedAt: 0)

@@ -193,13 +193,19 @@ struct IngestPipelineTests {
         #expect(!warned.isEmpty, "SPEC 4: a refused row is logged like any other reject")
     }
 
-    @Test func aDrainTimeoutSpoolsTheQueueAndCancelsTheHungLanes() async throws {
-        let source = FakeSource(), sink = FakeSink(lanes: 2, .hangUntilCancelled)
+    /// 5,000 messages sent into a pipeline whose `lanes` sink lanes all hang: more than the
+    /// lanes, the batch queue and two workers can hold (8 x 256), so a backlog stays queued.
+    func backlogInFrontOfHungLanes(_ lanes: Int, stopHangs: Bool = false) async throws -> (IngestPipeline, FakeSink) {
+        let source = FakeSource(stopHangs: stopHangs), sink = FakeSink(lanes: lanes, .hangUntilCancelled)
         let p = pipeline(source, sink, maxRows: 10)
         try p.start()
-        // More than the lanes, the batch queue and two workers can hold (8 x 256): a backlog.
         try await source.send(messages(5_000))
-        try await waitUntil(10, "both lanes to hang") { sink.state.withLock { $0.hanging.count } == 2 }
+        try await waitUntil(10, "every lane to hang") { sink.state.withLock { $0.hanging.count } == lanes }
+        return (p, sink)
+    }
+
+    @Test func aDrainTimeoutSpoolsTheQueueAndCancelsTheHungLanes() async throws {
+        let (p, sink) = try await backlogInFrontOfHungLanes(2)
         let started = Timestamp.monotonicSeconds()
         #expect(await coordinator(p, drain: 0.3).run() == 0)
         #expect(Timestamp.monotonicSeconds() - started < 5)
@@ -224,11 +230,7 @@ struct IngestPipelineTests {
     }
 
     @Test func theDeadlineForcesEverythingInMemoryIntoTheSpool() async throws {
-        let source = FakeSource(stopHangs: true), sink = FakeSink(lanes: 1, .hangUntilCancelled)
-        let p = pipeline(source, sink, maxRows: 10)
-        try p.start()
-        try await source.send(messages(5_000))
-        try await waitUntil(10, "the lane to hang") { sink.state.withLock { $0.hanging.count } == 1 }
+        let (p, sink) = try await backlogInFrontOfHungLanes(1, stopHangs: true)
         #expect(await coordinator(p, drain: 5, hard: 0.5).run() == 3)
         #expect(log.names.suffix(2) == ["shutdown_forced", "shutdown_complete"])
         #expect(p.stats.spooledRows.load(ordering: .relaxed) == 5_000)

@@ -79,6 +79,21 @@ public enum HTTPClient {
         return Response(status: status, headers: headers, body: String(text[split.upperBound...]))
     }
 
+    /// The samples of a Prometheus text exposition, by series (`name{labels}`).
+    public static func samples(_ text: String) -> [String: Double] {
+        var out: [String: Double] = [:]
+        for line in text.split(separator: "\n") where !line.hasPrefix("#") {
+            guard let space = line.lastIndex(of: " "), let value = Double(line[line.index(after: space)...]) else { continue }
+            out[String(line[..<space])] = value
+        }
+        return out
+    }
+
+    /// Scrapes `/metrics` on `port` (blocking: call it from a thread the test owns).
+    public static func metrics(port: Int) throws -> [String: Double] {
+        samples(try request(port: port, path: "/metrics").body)
+    }
+
     public static func json(_ response: Response) throws -> [String: Any] {
         guard let object = try JSONSerialization.jsonObject(with: Data(response.body.utf8)) as? [String: Any] else {
             throw Failure("not a JSON object: \(response.body)")
