@@ -6,6 +6,8 @@ import Synchronization
 /// Shared by all workers behind a mutex that is held only to append to an array: the sealed
 /// batch is handed on outside the lock, so a slow database never blocks the append path.
 public final class Batcher: Sendable {
+    /// When a batch is sealed: `batch.max_rows` rows or `batch.flush_interval_ms` of age,
+    /// whichever comes first (SPEC 6). Reloadable, so it lives in `PipelineTuning`.
     public struct Limits: Sendable, Equatable {
         public var maxRows: Int
         public var flushInterval: Double

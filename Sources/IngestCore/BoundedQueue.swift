@@ -30,6 +30,7 @@ public final class BoundedQueue<Element: Sendable>: @unchecked Sendable {
     public let handoffBatch: Int
     public let handoffDelay: Double
 
+    /// What `put` does when the queue is full (`queue.full_policy`, SPEC 3).
     public enum FullPolicy: String, Sendable, CaseIterable {
         /// Wait for room: back-pressure reaches the broker.
         case block
@@ -37,6 +38,7 @@ public final class BoundedQueue<Element: Sendable>: @unchecked Sendable {
         case dropNewest = "drop_newest"
     }
 
+    /// What became of one `put`, so the caller can count drops and waits without a second lock.
     public enum PutResult: Sendable, Equatable {
         /// Enqueued; `waited` tells whether the queue was full first (counted as queue_full).
         case enqueued(waited: Bool)
@@ -44,6 +46,8 @@ public final class BoundedQueue<Element: Sendable>: @unchecked Sendable {
         case closed
     }
 
+    /// `handoffBatch` and `handoffDelay` let a waiting consumer sleep until that many items or
+    /// that many seconds have gathered: one wake-up per chunk instead of one per message.
     public init(capacity: Int, handoffBatch: Int = 1, handoffDelay: Double = 0) {
         precondition(capacity >= 1 && handoffBatch >= 1)
         self.capacity = capacity

@@ -76,5 +76,7 @@ public final class ConditionLock: @unchecked Sendable {
         return true
     }
 
+    /// Wakes every waiter; call it with the lock held so no waiter misses it between its
+    /// check and its wait.
     public func broadcast() { pthread_cond_broadcast(cond) }
 }

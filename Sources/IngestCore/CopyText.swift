@@ -2,10 +2,12 @@
 /// NULL, backslash escapes for tab, newline, carriage return and backslash. Text (not binary)
 /// so an operator can read, grep and fix a spool file by hand.
 public enum CopyText {
+    /// One text-format COPY line for `readings` (SPEC 8: the spool file format).
     public static func line(_ r: Reading) -> String {
         Timestamp.copyText(r.time) + "\t" + escape(r.deviceID) + "\t" + escape(r.metric) + "\t" + r.value.description + "\n"
     }
 
+    /// One text-format COPY line for `ingest_rejects`.
     public static func line(_ r: Reject) -> String {
         var hex = "\\\\x"
         hex.reserveCapacity(4 + r.payload.count * 2)
@@ -21,8 +23,9 @@ public enum CopyText {
             + (r.detail.map(escape) ?? "\\N") + "\n"
     }
 
+    /// Escapes a field for text COPY (backslash, tab, newline, carriage return).
     public static func escape(_ s: String) -> String {
-        guard s.utf8.contains(where: { $0 == 0x5C || $0 == 0x09 || $0 == 0x0A || $0 == 0x0D }) else { return s }
+        guard s.utf8.contains(where: { $0 == ASCII.backslash || $0 == ASCII.tab || $0 == ASCII.lineFeed || $0 == ASCII.carriageReturn }) else { return s }
         var out = ""
         for c in s.unicodeScalars {
             switch c {

@@ -17,10 +17,12 @@ public final class InFlight: Sendable {
 
     public var value: Int { count.load(ordering: .sequentiallyConsistent) }
 
+    /// Counts `n` units of work leaving their stage.
     public func add(_ n: Int = 1) {
         count.add(n, ordering: .sequentiallyConsistent)
     }
 
+    /// Counts `n` of them arrived at the next stage; the last one wakes `waitUntilZero`.
     public func remove(_ n: Int = 1) {
         let left = count.subtract(n, ordering: .sequentiallyConsistent).newValue
         if left == 0 && waiters.load(ordering: .sequentiallyConsistent) > 0 {

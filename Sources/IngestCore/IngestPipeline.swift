@@ -37,6 +37,8 @@ public final class IngestPipeline: ShutdownSteps {
         public var workers: Int
         public var tuning: PipelineTuning
 
+        /// The sizes fixed at start-up (`queue.capacity`, the worker count) and the reloadable
+        /// `tuning` it starts with.
         public init(queueCapacity: Int, workers: Int, tuning: PipelineTuning) {
             self.queueCapacity = queueCapacity
             self.workers = workers
@@ -44,6 +46,8 @@ public final class IngestPipeline: ShutdownSteps {
         }
     }
 
+    /// Builds the stages; nothing runs until `start()`. `journal`, when given, is where the
+    /// source thread appends each message before its callback returns (SPEC 8a).
     public init(settings: Settings, source: any MessageSource, sink: any BatchSink, decoder payloadDecoder: PayloadDecoder,
                 spool: Spool, journal: Journal? = nil, stats: IngestStats = IngestStats(), logger: Logger) {
         self.stats = stats
@@ -183,6 +187,7 @@ public final class IngestPipeline: ShutdownSteps {
         try await DedicatedThread.run { source.stop() }
     }
 
+    /// Messages waiting in the message queue (`queue_depth`, `/ready`).
     public func queueDepth() -> Int { messages.count }
 
     public func waitForEmptyQueue(timeout: Double) async -> Bool { await messages.waitUntilEmpty(timeout: timeout) }
@@ -246,6 +251,7 @@ public final class IngestPipeline: ShutdownSteps {
         spooler.keep(batch, reason: "forced shutdown")
     }
 
+    /// What `shutdown_complete` reports (SPEC 7).
     public func totals() -> ShutdownTotals {
         ShutdownTotals(recordsWritten: stats.rowsWritten.load(ordering: .relaxed),
                        batchesFlushed: stats.batchesFlushed.load(ordering: .relaxed),

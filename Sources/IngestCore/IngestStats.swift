@@ -30,6 +30,7 @@ public final class IngestStats: Sendable {
         rejectsByReason.withLock { $0[reason, default: 0] += 1 }
     }
 
+    /// Messages rejected for `reason` so far (`messages_rejected_total{reason}`).
     public func rejectedCount(_ reason: RejectReason) -> Int {
         rejectsByReason.withLock { $0[reason] ?? 0 }
     }

@@ -16,6 +16,7 @@ import Synchronization
 /// append that needs a new segment past that waits for one to be freed (back-pressure, like a
 /// full queue). A `flock` on `journal.dir/lock` keeps a second process out.
 public final class Journal: Sendable {
+    /// The `journal.*` keys of SPEC 3.
     public struct Settings: Sendable {
         public var directory: String
         public var maxBytes: Int
@@ -29,6 +30,7 @@ public final class Journal: Sendable {
         }
     }
 
+    /// Why the journal cannot be opened; the daemon exits 2 naming `journal.dir` (SPEC 12).
     public struct OpenError: Error, CustomStringConvertible {
         public let description: String
     }

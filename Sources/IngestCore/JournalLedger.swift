@@ -29,6 +29,7 @@ public struct SeqRanges: Sendable, Equatable {
         self.init(seqs.sorted().map { $0...$0 })
     }
 
+    /// Binary search: recovery asks once per journal entry.
     public func contains(_ seq: UInt64) -> Bool {
         var low = 0, high = ranges.count - 1
         while low <= high {

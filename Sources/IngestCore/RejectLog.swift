@@ -19,6 +19,8 @@ public final class RejectLog: Sendable {
         self.interval = interval
     }
 
+    /// Logs `message_rejected` for `reject`, at most once per `interval` per reason; the
+    /// lines in between are counted and reported as `suppressed` on the next one (SPEC 4).
     public func record(_ reject: Reject, now: Double = Timestamp.monotonicSeconds()) {
         let suppressed: Int? = slots.withLock { slots in
             var slot = slots[reject.reason] ?? Slot()

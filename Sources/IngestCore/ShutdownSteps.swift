@@ -29,6 +29,7 @@ public protocol ShutdownSteps: Sendable {
     func totals() -> ShutdownTotals
 }
 
+/// The counts `shutdown_complete` carries (SPEC 7).
 public struct ShutdownTotals: Sendable, Equatable {
     public var recordsWritten: Int
     public var batchesFlushed: Int

@@ -13,6 +13,7 @@ import Synchronization
 /// and the directory fsynced: after `write` returns, the rows survive a power cut. All calls
 /// block on disk I/O: call them from a thread the daemon owns.
 public final class Spool: Sendable {
+    /// A spool file waiting for replay; names sort by creation time, so replay goes oldest first.
     public struct File: Sendable, Equatable, Comparable {
         public let name: String
         public let path: String
@@ -94,6 +95,7 @@ public final class Spool: Sendable {
         }
     }
 
+    /// Deletes a journal sidecar once its done-ranges are recorded in the database.
     public func removeSidecar(_ sidecar: Sidecar) {
         unlink(directory + "/" + sidecar.name)
         syncDirectory()
@@ -178,6 +180,7 @@ public final class Spool: Sendable {
         return found
     }
 
+    /// Deletes a file whose rows committed (its name is in `ingest_spool_applied`).
     public func remove(_ file: File) {
         if unlink(file.path) == 0 { forget(file) }
         syncDirectory()

@@ -17,6 +17,7 @@ public final class Ticker: Sendable {
 
     public var isStopped: Bool { lock.withLock { stopped } }
 
+    /// Ends the ticking: the waiter wakes at once and `wait()` returns false from then on.
     public func stop() {
         lock.withLock { stopped = true }
         lock.broadcast()

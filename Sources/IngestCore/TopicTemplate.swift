@@ -12,6 +12,7 @@ public struct TopicTemplate: Sendable, Equatable, CustomStringConvertible {
     public var hasMetric: Bool { segments.contains(.metric) }
     public var hasDeviceID: Bool { segments.contains(.deviceID) }
 
+    /// Why `payload.topic_template` is refused; the daemon exits 2 naming the key.
     public struct Invalid: Error, CustomStringConvertible {
         public let description: String
     }

@@ -12,6 +12,7 @@ import Synchronization
 /// network cut heals without us. With `clean_session: false` and a stable client id the
 /// broker keeps our subscription and queues QoS >= 1 messages while we are away.
 public final class MQTTSubscriber: MessageSource {
+    /// What `/ready` reports for the `mqtt` component (SPEC 9), read without touching the broker.
     public struct Status: Sendable {
         public var connected: Bool
         public var subscribed: Bool

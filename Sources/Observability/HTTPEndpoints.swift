@@ -20,6 +20,8 @@ public struct HTTPEndpoints: HTTPResponder {
         self.version = version
     }
 
+    /// Routes /health, /ready and /metrics (SPEC 9, 10); everything answers from cached state,
+    /// so a slow database or broker never makes a probe wait.
     public func respond(to request: Request, context: Context) async throws -> Response {
         let path = request.uri.path
         guard ["/health", "/ready", "/health/detailed", "/metrics"].contains(path) else {

@@ -4,6 +4,7 @@ import IngestCore
 /// database answered recently, not shutting down. Ready but strained (queue above 80 %,
 /// spool files waiting) is `degraded`, still 200. Pure, so the rules are unit-tested.
 public struct HealthReport: Sendable {
+    /// SPEC 9's three states; `degraded` still answers 200 on /health.
     public enum Status: String, Sendable {
         case healthy, degraded, unhealthy
 
@@ -17,6 +18,7 @@ public struct HealthReport: Sendable {
         }
     }
 
+    /// One entry of the detailed report's `components`.
     public struct Component: Sendable {
         public var name: String
         public var status: Status

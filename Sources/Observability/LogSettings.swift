@@ -23,6 +23,7 @@ public final class LogSettings: Sendable {
         set { textFormat.store(newValue == .text, ordering: .relaxed) }
     }
 
+    /// Applies a reloaded `log.*` section to every logger at once (SIGHUP).
     public func apply(_ log: IngestConfiguration.Log) {
         level = Logger.Level(rawValue: log.level) ?? .info
         format = log.format

@@ -8,6 +8,8 @@ import Logging
 /// lost connection is closed and reopened on the next attempt, and rows the table refuses are
 /// isolated by bisection (`WriteJob`) and come back as `refused_by_db` rejects.
 public final class BatchWriter: BatchSink {
+    /// The `database.*` keys the writer needs; `journalID` names the journal whose entries
+    /// each commit records as done.
     public struct Settings: Sendable {
         public var url: String
         public var table: String

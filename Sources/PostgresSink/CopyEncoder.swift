@@ -18,6 +18,7 @@ public struct CopyEncoder {
 
     public init() {}
 
+    /// Encodes `readings` in binary COPY format into `buffer` (replacing what it held, keeping its capacity).
     public mutating func encode<C: Collection>(readings: C) where C.Element == Reading {
         begin()
         for r in readings {
@@ -32,6 +33,7 @@ public struct CopyEncoder {
         end()
     }
 
+    /// Encodes `rejects` for `ingest_rejects` the same way.
     public mutating func encode<C: Collection>(rejects: C) where C.Element == Reject {
         begin()
         for r in rejects {

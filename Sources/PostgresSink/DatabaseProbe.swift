@@ -9,6 +9,7 @@ import Synchronization
 public final class DatabaseProbe: Sendable {
     static let interval = 5.0
 
+    /// The cached answer /ready reads.
     public struct State: Sendable {
         public var reachable = false
         public var checkedAt: Int64 = 0

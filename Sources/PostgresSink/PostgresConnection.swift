@@ -46,6 +46,7 @@ public final class PostgresConnection {
         close()
     }
 
+    /// Closes the connection (`PQfinish`); a second call does nothing.
     public func close() {
         if let conn { PQfinish(conn) }
         conn = nil
@@ -133,6 +134,8 @@ public final class PostgresConnection {
         init(_ handle: OpaquePointer) { self.handle = handle }
         deinit { PQfreeCancel(handle) }
 
+        /// Asks the server to cancel the statement running on this connection (`PQcancel`): the
+        /// one call another thread may make while a lane is blocked in libpq.
         public func cancel() {
             var buffer = [CChar](repeating: 0, count: 256)
             _ = PQcancel(handle, &buffer, 256)

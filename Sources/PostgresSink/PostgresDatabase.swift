@@ -58,12 +58,14 @@ public final class PostgresDatabase: BatchSink, JournalLedger {
 
     // MARK: - JournalLedger
 
+    /// The journal entries the database has recorded done: recovery skips them (SPEC 8a).
     public func doneEntries(journal: String, since: UInt64) throws -> [ClosedRange<UInt64>] {
         let connection = try PostgresConnection(url: settings.url)
         defer { connection.close() }
         return try JournalDoneTable.ranges(journal: journal, since: since, on: connection)
     }
 
+    /// Deletes done-records below the oldest sequence still in a segment: no longer needed.
     public func forgetDone(journal: String, below seq: UInt64) throws {
         let connection = try PostgresConnection(url: settings.url)
         defer { connection.close() }

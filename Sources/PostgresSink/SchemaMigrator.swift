@@ -16,6 +16,7 @@ public struct SchemaMigrator {
         self.dedupe = dedupe
     }
 
+    /// Whether the TimescaleDB extension was there, so `readings` became a hypertable.
     public struct Outcome: Sendable {
         public var timescale: Bool
     }

@@ -10,6 +10,7 @@ import Logging
 /// moved to `corrupt/` and logged, never deleted. A batch's journal sidecar is turned into
 /// `ingest_journal_done` records, then deleted, once none of its files is left.
 public struct SpoolReplayer {
+    /// What `spool_replayed` logs (SPEC 8).
     public struct Outcome: Sendable, Equatable {
         public var files = 0
         public var rows = 0
