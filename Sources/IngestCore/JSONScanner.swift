@@ -5,8 +5,20 @@
 /// dictionary of `Any`) per message, which dominated the decode profile; this scanner reads
 /// the bytes in place and allocates only the metric names it keeps.
 struct JSONScanner {
+    /// Why a payload is not JSON we read: `code` for code, `detail` (with the byte offset)
+    /// for the reject row and the warning line (SPEC 4's `invalid_json`).
     struct Malformed: Error {
+        enum Code: Equatable {
+            case syntax, string, escape, number, depth, truncated
+        }
+
+        let code: Code
         let detail: String
+
+        init(_ code: Code, _ detail: String) {
+            self.code = code
+            self.detail = detail
+        }
     }
 
     /// A string token; `start..<end` are the bytes between the quotes, still escaped when
@@ -40,7 +52,7 @@ struct JSONScanner {
     mutating func expect(_ byte: UInt8) throws(Malformed) {
         skipWhitespace()
         guard index < bytes.count, bytes[index] == byte else {
-            throw Malformed(detail: "expected '\(Character(Unicode.Scalar(byte)))' at byte \(index)")
+            throw Malformed(.syntax, "expected '\(Character(Unicode.Scalar(byte)))' at byte \(index)")
         }
         index += 1
     }
@@ -61,10 +73,10 @@ struct JSONScanner {
                 index += 2
                 continue
             }
-            if c < ASCII.space { throw Malformed(detail: "control character in string at byte \(index)") }
+            if c < ASCII.space { throw Malformed(.string, "control character in string at byte \(index)") }
             index += 1
         }
-        throw Malformed(detail: "unterminated string")
+        throw Malformed(.string, "unterminated string")
     }
 
     func raw(_ token: StringToken) -> UnsafeBufferPointer<UInt8> {
@@ -79,7 +91,7 @@ struct JSONScanner {
         out.reserveCapacity(raw.count)
         var i = 0
         func hex4(_ at: Int) throws(Malformed) -> UInt32 {
-            guard at + 4 <= raw.count else { throw Malformed(detail: "short \\u escape") }
+            guard at + 4 <= raw.count else { throw Malformed(.escape, "short \\u escape") }
             var v: UInt32 = 0
             for k in 0..<4 {
                 let c = raw[at + k]
@@ -88,7 +100,7 @@ struct JSONScanner {
                 case ASCII.zero...ASCII.nine: d = c - ASCII.zero
                 case 65...70: d = c - 55  // A-F
                 case 97...102: d = c - 87  // a-f
-                default: throw Malformed(detail: "bad \\u escape")
+                default: throw Malformed(.escape, "bad \\u escape")
                 }
                 v = v << 4 | UInt32(d)
             }
@@ -97,7 +109,7 @@ struct JSONScanner {
         while i < raw.count {
             let c = raw[i]
             guard c == ASCII.backslash else { out.append(c); i += 1; continue }
-            guard i + 1 < raw.count else { throw Malformed(detail: "dangling escape") }
+            guard i + 1 < raw.count else { throw Malformed(.escape, "dangling escape") }
             let e = raw[i + 1]
             i += 2
             switch e {
@@ -119,7 +131,7 @@ struct JSONScanner {
                 }
                 let us = Unicode.Scalar(scalar) ?? "\u{FFFD}"
                 out.append(contentsOf: Array(String(Character(us)).utf8))
-            default: throw Malformed(detail: "bad escape")
+            default: throw Malformed(.escape, "bad escape")
             }
         }
         return String(decoding: out, as: UTF8.self)
@@ -161,8 +173,8 @@ struct JSONScanner {
             intDigits += 1
             index += 1
         }
-        guard intDigits > 0 else { throw Malformed(detail: "bad number at byte \(start)") }
-        if intDigits > 1 && bytes[intStart] == ASCII.zero { throw Malformed(detail: "leading zero at byte \(start)") }
+        guard intDigits > 0 else { throw Malformed(.number, "bad number at byte \(start)") }
+        if intDigits > 1 && bytes[intStart] == ASCII.zero { throw Malformed(.number, "leading zero at byte \(start)") }
         if peek == ASCII.dot {
             index += 1
             var fracDigits = 0
@@ -177,7 +189,7 @@ struct JSONScanner {
                 fracDigits += 1
                 index += 1
             }
-            guard fracDigits > 0 else { throw Malformed(detail: "bad fraction at byte \(start)") }
+            guard fracDigits > 0 else { throw Malformed(.number, "bad fraction at byte \(start)") }
         }
         if peek == 101 || peek == 69 {  // e E
             index += 1
@@ -190,7 +202,7 @@ struct JSONScanner {
                 expDigits += 1
                 index += 1
             }
-            guard expDigits > 0 else { throw Malformed(detail: "bad exponent at byte \(start)") }
+            guard expDigits > 0 else { throw Malformed(.number, "bad exponent at byte \(start)") }
             exponent += expNegative ? -e : e
         }
         if significant <= 15 && exponent >= -22 && exponent <= 22 {
@@ -199,7 +211,7 @@ struct JSONScanner {
             return negative ? -value : value
         }
         let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
-        guard let value = Double(text) else { throw Malformed(detail: "bad number at byte \(start)") }
+        guard let value = Double(text) else { throw Malformed(.number, "bad number at byte \(start)") }
         return value
     }
 
@@ -222,9 +234,9 @@ struct JSONScanner {
 
     /// Skips any value (used for arrays and for everything inside them).
     mutating func skipValue(depth: Int = 0) throws(Malformed) {
-        guard depth < Self.maxDepth else { throw Malformed(detail: "nesting deeper than \(Self.maxDepth)") }
+        guard depth < Self.maxDepth else { throw Malformed(.depth, "nesting deeper than \(Self.maxDepth)") }
         skipWhitespace()
-        guard let c = peek else { throw Malformed(detail: "unexpected end") }
+        guard let c = peek else { throw Malformed(.truncated, "unexpected end") }
         switch c {
         case ASCII.quote: _ = try scanString()
         case ASCII.openBrace, ASCII.openBracket:
@@ -235,7 +247,7 @@ struct JSONScanner {
             while true {
                 if c == ASCII.openBrace {
                     skipWhitespace()
-                    guard peek == ASCII.quote else { throw Malformed(detail: "expected key at byte \(index)") }
+                    guard peek == ASCII.quote else { throw Malformed(.syntax, "expected key at byte \(index)") }
                     _ = try scanString()
                     try expect(ASCII.colon)
                 }
@@ -243,12 +255,12 @@ struct JSONScanner {
                 skipWhitespace()
                 if peek == ASCII.comma { index += 1; continue }
                 if peek == close { index += 1; return }
-                throw Malformed(detail: "expected ',' at byte \(index)")
+                throw Malformed(.syntax, "expected ',' at byte \(index)")
             }
         default:
             if Self.startsNumber(c) { _ = try scanNumber(); return }
             if scanLiteral() != nil { return }
-            throw Malformed(detail: "unexpected byte at \(index)")
+            throw Malformed(.syntax, "unexpected byte at \(index)")
         }
     }
 }

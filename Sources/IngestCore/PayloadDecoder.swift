@@ -136,24 +136,24 @@ private struct Walk {
 
     private mutating func endOfPayload() throws(JSONScanner.Malformed) {
         scanner.skipWhitespace()
-        guard scanner.atEnd else { throw .init(detail: "trailing bytes at \(scanner.index)") }
+        guard scanner.atEnd else { throw .init(.syntax, "trailing bytes at \(scanner.index)") }
     }
 
     /// Walks an object; numeric and boolean leaves become readings (time filled in later),
     /// nested objects are flattened with dots, arrays skipped.
     private mutating func object(prefix: String?, depth: Int, into readings: inout [Reading]) throws(JSONScanner.Malformed) {
-        guard depth < JSONScanner.maxDepth else { throw .init(detail: "nesting too deep") }
+        guard depth < JSONScanner.maxDepth else { throw .init(.depth, "nesting too deep") }
         scanner.index += 1  // {
         scanner.skipWhitespace()
         if scanner.peek == ASCII.closeBrace { scanner.index += 1; return }
         while true {
             scanner.skipWhitespace()
-            guard scanner.peek == ASCII.quote else { throw .init(detail: "expected key at byte \(scanner.index)") }
+            guard scanner.peek == ASCII.quote else { throw .init(.syntax, "expected key at byte \(scanner.index)") }
             let keyToken = try scanner.scanString()
             let key = try scanner.string(keyToken)
             try scanner.expect(ASCII.colon)
             scanner.skipWhitespace()
-            guard let c = scanner.peek else { throw .init(detail: "unexpected end") }
+            guard let c = scanner.peek else { throw .init(.truncated, "unexpected end") }
             let topLevel = prefix == nil
             let timeSlot = topLevel ? Self.timeSlot(of: key) : nil
             if let timeSlot {
@@ -170,7 +170,7 @@ private struct Walk {
                 if JSONScanner.startsNumber(c) {
                     number = try scanner.scanNumber()
                 } else {
-                    guard let literal = scanner.scanLiteral() else { throw .init(detail: "unexpected byte at \(scanner.index)") }
+                    guard let literal = scanner.scanLiteral() else { throw .init(.syntax, "unexpected byte at \(scanner.index)") }
                     number = literal.map { $0 ? 1 : 0 }
                 }
                 if topLevel && key == "value" { valueSeen = true; value = number }
@@ -186,7 +186,7 @@ private struct Walk {
             scanner.skipWhitespace()
             if scanner.peek == ASCII.comma { scanner.index += 1; continue }
             if scanner.peek == ASCII.closeBrace { scanner.index += 1; return }
-            throw .init(detail: "expected ',' or '}' at byte \(scanner.index)")
+            throw .init(.syntax, "expected ',' or '}' at byte \(scanner.index)")
         }
     }
 

@@ -14,6 +14,14 @@ public struct TopicTemplate: Sendable, Equatable, CustomStringConvertible {
 
     /// Why `payload.topic_template` is refused; the daemon exits 2 naming the key.
     public struct Invalid: Error, CustomStringConvertible {
+        public enum Code: Sendable, Equatable {
+            /// A segment that is neither a literal nor a placeholder (or holds MQTT wildcards).
+            case badSegment
+            /// `{device_id}` or `{metric}` more than once.
+            case repeatedPlaceholder
+        }
+
+        public let code: Code
         public let description: String
     }
 
@@ -25,13 +33,13 @@ public struct TopicTemplate: Sendable, Equatable, CustomStringConvertible {
             case "{metric}": parsed.append(.metric)
             default:
                 if part.contains("{") || part.contains("}") || part.contains("+") || part.contains("#") {
-                    throw Invalid(description: "segment '\(part)' must be a literal, {device_id} or {metric}")
+                    throw Invalid(code: .badSegment, description: "segment '\(part)' must be a literal, {device_id} or {metric}")
                 }
                 parsed.append(.literal(Array(part.utf8)))
             }
         }
         guard parsed.filter({ $0 == .deviceID }).count <= 1, parsed.filter({ $0 == .metric }).count <= 1 else {
-            throw Invalid(description: "{device_id} and {metric} may each appear once")
+            throw Invalid(code: .repeatedPlaceholder, description: "{device_id} and {metric} may each appear once")
         }
         segments = parsed
         description = template

@@ -20,7 +20,7 @@ final class BareSubscriber: @unchecked Sendable {
         mosquitto_lib_init()
         self.topic = topic
         self.qos = Int32(qos)
-        guard let m = mosquitto_new(nil, true, nil) else { throw LoadgenError("mosquitto_new failed") }
+        guard let m = mosquitto_new(nil, true, nil) else { throw LoadgenError(.client, "mosquitto_new failed") }
         mosq = m
         mosquitto_user_data_set(mosq, Unmanaged.passUnretained(self).toOpaque())
         mosquitto_connect_callback_set(mosq, subscriberOnConnect)
@@ -28,7 +28,7 @@ final class BareSubscriber: @unchecked Sendable {
         mosquitto_message_callback_set(mosq, subscriberOnMessage)
         guard mosquitto_connect(mosq, host, Int32(port), 30) == MOSQ_ERR_SUCCESS.rawValue,
               mosquitto_loop_start(mosq) == MOSQ_ERR_SUCCESS.rawValue else {
-            throw LoadgenError("cannot connect to \(host):\(port)")
+            throw LoadgenError(.connect, "cannot connect to \(host):\(port)")
         }
     }
 

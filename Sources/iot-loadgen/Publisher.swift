@@ -23,7 +23,7 @@ final class Publisher: @unchecked Sendable {
         self.qos = Int32(qos)
         self.window = window
         // clean_session false: unacknowledged messages are resent after a reconnect.
-        guard let m = mosquitto_new(clientID, false, nil) else { throw LoadgenError("mosquitto_new failed") }
+        guard let m = mosquitto_new(clientID, false, nil) else { throw LoadgenError(.client, "mosquitto_new failed") }
         mosq = m
         mosquitto_user_data_set(mosq, Unmanaged.passUnretained(self).toOpaque())
         mosquitto_publish_callback_set(mosq, publisherOnPublish)
@@ -33,9 +33,9 @@ final class Publisher: @unchecked Sendable {
         mosquitto_reconnect_delay_set(mosq, 1, 2, false)
         let rc = mosquitto_connect_async(mosq, host, Int32(port), 30)
         guard rc == MOSQ_ERR_SUCCESS.rawValue || rc == MOSQ_ERR_ERRNO.rawValue else {
-            throw LoadgenError("connect: \(String(cString: mosquitto_strerror(rc)))")
+            throw LoadgenError(.connect, "connect: \(String(cString: mosquitto_strerror(rc)))")
         }
-        guard mosquitto_loop_start(mosq) == MOSQ_ERR_SUCCESS.rawValue else { throw LoadgenError("loop_start failed") }
+        guard mosquitto_loop_start(mosq) == MOSQ_ERR_SUCCESS.rawValue else { throw LoadgenError(.loop, "loop_start failed") }
     }
 
     deinit { mosquitto_destroy(mosq) }

@@ -180,3 +180,58 @@ struct PayloadDecoderTests {
         #expect(rows.map(\.deviceID) == ["a"])
     }
 }
+
+@Suite("Decoder and template errors carry a code")
+struct DecoderErrorCodeTests {
+    func skipError(_ text: String) -> JSONScanner.Malformed.Code? {
+        let bytes = Array(text.utf8)
+        return bytes.withUnsafeBufferPointer { buffer in
+            var scanner = JSONScanner(buffer)
+            do throws(JSONScanner.Malformed) {
+                try scanner.skipValue()
+                return nil
+            } catch {
+                return error.code
+            }
+        }
+    }
+
+    func stringError(_ text: String) -> JSONScanner.Malformed.Code? {
+        let bytes = Array(text.utf8)
+        return bytes.withUnsafeBufferPointer { buffer in
+            var scanner = JSONScanner(buffer)
+            do throws(JSONScanner.Malformed) {
+                _ = try scanner.string(try scanner.scanString())
+                return nil
+            } catch {
+                return error.code
+            }
+        }
+    }
+
+    @Test func eachKindOfMalformedJSONHasItsCode() {
+        #expect(skipError(#"{"a": 1}"#) == nil)
+        #expect(skipError(#"{"a" 1}"#) == .syntax)
+        #expect(skipError("\"a\u{01}b\"") == .string)
+        #expect(stringError(#""\x""#) == .escape, "escapes are checked when a string is read, not skipped")
+        #expect(skipError("01") == .number)
+        #expect(skipError(String(repeating: "[", count: 10_000)) == .depth)
+        #expect(skipError("") == .truncated)
+    }
+
+    @Test func aTopicTemplateErrorSaysWhichRuleItBroke() {
+        #expect(throws: TopicTemplate.Invalid.self) { try TopicTemplate("a/+/b") }
+        do {
+            _ = try TopicTemplate("a/{device_id}/{device_id}")
+            Issue.record("accepted a repeated placeholder")
+        } catch {
+            #expect(error.code == .repeatedPlaceholder)
+        }
+        do {
+            _ = try TopicTemplate("a/{devce}")
+            Issue.record("accepted a misspelt placeholder")
+        } catch {
+            #expect(error.code == .badSegment)
+        }
+    }
+}
