@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import IngestCore
 
@@ -48,6 +49,17 @@ import Testing
 
     @Test func everySeedKeepsTheInvariants() {
         for seed in Self.seeds { check(seed) }
+    }
+
+    /// libFuzzer's seeds (scripts/fuzz.sh), and any input it found that was fixed and added.
+    @Test func everyFileOfTheLibFuzzerCorpusKeepsTheInvariants() throws {
+        let corpus = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .appendingPathComponent("../../Fuzz/corpus").standardized
+        let names = try FileManager.default.contentsOfDirectory(atPath: corpus.path).sorted()
+        #expect(names.count >= 30, "the corpus is where scripts/fuzz.sh expects it")
+        for name in names {
+            check(Array(try Data(contentsOf: corpus.appendingPathComponent(name))))
+        }
     }
 
     @Test func twoHundredThousandMutationsKeepTheInvariants() {
