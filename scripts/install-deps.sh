@@ -3,7 +3,7 @@
 # the broker, PostgreSQL, and the C libraries' headers. Idempotent; needs root (or sudo).
 set -euo pipefail
 
-packages=(mosquitto mosquitto-clients libmosquitto-dev libpq-dev postgresql pkg-config python3)
+packages=(mosquitto mosquitto-clients libmosquitto-dev libpq-dev postgresql pkg-config python3 openssl)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -95,7 +95,8 @@ start_pg() {
   # shellcheck disable=SC1091
   source "$dir/env"
   (without_fds "${as_pg[@]}" "$INGEST_TEST_PG_BIN/pg_ctl" -D "$dir/pgdata" -l "$dir/postgres.log" -w -t 30 \
-    -o "-p $INGEST_TEST_PG_PORT -k $dir/pgsock -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off" \
+    -o "-p $INGEST_TEST_PG_PORT -k $dir/pgsock -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off \
+        -c ssl=on -c ssl_cert_file=$dir/pgtls/server.crt -c ssl_key_file=$dir/pgtls/server.key" \
     start </dev/null >>"$dir/pg_ctl.log" 2>&1)
 }
 
@@ -118,10 +119,24 @@ export INGEST_TEST_PG_PORT=$pg_port
 export INGEST_TEST_PG_BIN=$bin
 export INGEST_TEST_DATABASE_URL=postgresql://postgres@127.0.0.1:$pg_port/iot_test
 export INGEST_TEST_ADMIN_URL=postgresql://postgres@127.0.0.1:$pg_port/postgres
+export INGEST_TEST_PG_CA=$dir/pgtls/ca.crt
+# The server takes TLS (PostgresTLSTests ask for verify-full in their URL); everything else
+# connects in plain text, as before.
+export PGSSLMODE=disable
 ENV
+    # A CA and a server certificate for 127.0.0.1/localhost, for the TLS tests.
+    mkdir -p "$dir/pgtls"
+    (cd "$dir/pgtls" &&
+      openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=iot-ingest-test-ca -keyout ca.key -out ca.crt &&
+      openssl req -newkey rsa:2048 -nodes -subj /CN=localhost -keyout server.key -out server.csr &&
+      printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' > san.ext &&
+      openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 -extfile san.ext -out server.crt
+    ) >"$dir/pgtls.log" 2>&1 || { cat "$dir/pgtls.log" >&2; exit 1; }
+    chmod 600 "$dir/pgtls/server.key"
+    chmod 644 "$dir/pgtls/ca.crt"
     mkdir -p "$dir/pgdata" "$dir/pgsock"
     if [ "$(id -u)" -eq 0 ]; then
-      chown postgres "$dir" "$dir/pgdata" "$dir/pgsock"
+      chown postgres "$dir" "$dir/pgdata" "$dir/pgsock" "$dir/pgtls" "$dir/pgtls/server.key" "$dir/pgtls/server.crt"
       # The postgres user must be able to reach $dir (mktemp makes its parents 0700).
       chmod o+x "$(dirname "$dir")"
     fi

@@ -37,7 +37,7 @@ public final class PostgresConnection {
             let message = conn.map { Self.firstLine(String(cString: PQerrorMessage($0))) } ?? "out of memory"
             if let conn { PQfinish(conn) }
             self.conn = nil
-            throw PostgresError(kind: .transient, sqlState: nil, message: message, connectionLost: true)
+            throw PostgresError(kind: .transient, sqlState: nil, message: message, connectionLost: !Self.isPermanent(message))
         }
         try execute("SET statement_timeout = \(statementTimeoutMs); SET client_min_messages = warning")
     }
@@ -174,6 +174,17 @@ public final class PostgresConnection {
         if message.isEmpty { message = "unknown libpq error" }
         let kind: PostgresError.Kind = lost ? .transient : PostgresError.kind(forSQLState: state)
         return PostgresError(kind: kind, sqlState: state, message: message, connectionLost: lost)
+    }
+
+    /// Connection failures that waiting will not cure: a certificate refused either way, a
+    /// server without TLS when TLS is required, a wrong password, a missing database or a
+    /// malformed URL. Start-up stops on them at once (exit 1, the reason logged) instead of
+    /// retrying for a minute. libpq gives no SQLSTATE before a connection exists, so this
+    /// reads its messages; anything not listed is retried, as a server still starting is.
+    static func isPermanent(_ message: String) -> Bool {
+        ["certificate", "does not support SSL", "authentication failed", "pg_hba.conf", "does not exist",
+         "invalid sslmode", "invalid connection option", "invalid URI", "invalid integer value"]
+            .contains { message.contains($0) }
     }
 
     static func firstLine(_ s: String) -> String {

@@ -25,6 +25,17 @@ public enum TestServices {
         return u
     }
 
+    public static func pgPort() throws -> Int {
+        guard let p = env["INGEST_TEST_PG_PORT"].flatMap(Int.init) else { throw Missing() }
+        return p
+    }
+
+    /// The CA that signed the test PostgreSQL server's certificate (scripts/services.sh).
+    public static func pgCA() throws -> String {
+        guard let ca = env["INGEST_TEST_PG_CA"] else { throw Missing() }
+        return ca
+    }
+
     public static var packageRoot: URL {
         URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     }
