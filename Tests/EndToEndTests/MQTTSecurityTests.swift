@@ -13,9 +13,11 @@ struct MQTTSecurityTests {
         let port = HTTPClient.freePort()
         let process = Process()
 
-        static func start() async throws -> SecureBroker {
+        /// - Parameter requireCertificate: the broker also wants a client certificate signed
+        ///   by its CA (mosquitto's `require_certificate`).
+        static func start(requireCertificate: Bool = false) async throws -> SecureBroker {
             let broker = SecureBroker()
-            try await broker.prepare()
+            try await broker.prepare(requireCertificate: requireCertificate)
             try broker.process.run()
             try await waitUntil(10, "the TLS listener") {
                 try await DedicatedThread.run {
@@ -31,7 +33,7 @@ struct MQTTSecurityTests {
             directory = FileManager.default.temporaryDirectory.appendingPathComponent("tls-\(UUID().uuidString.prefix(8))")
         }
 
-        private func prepare() async throws {
+        private func prepare(requireCertificate: Bool) async throws {
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
             let d = directory.path
             let script = """
@@ -42,6 +44,8 @@ struct MQTTSecurityTests {
                 printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\\n' > san.ext
                 openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 -extfile san.ext \
                   -out server.crt 2>/dev/null
+                openssl req -newkey rsa:2048 -nodes -subj /CN=iot-ingest -keyout client.key -out client.csr 2>/dev/null
+                openssl x509 -req -in client.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 -out client.crt 2>/dev/null
                 mosquitto_passwd -c -b passwd ingest 's3cret-pw' 2>/dev/null
                 printf 's3cret-pw\\n' > client-password
                 chmod 644 server.key passwd
@@ -53,6 +57,7 @@ struct MQTTSecurityTests {
                 keyfile \(d)/server.key
                 allow_anonymous false
                 password_file \(d)/passwd
+                require_certificate \(requireCertificate)
                 persistence false
                 CONF
                 """
@@ -74,11 +79,12 @@ struct MQTTSecurityTests {
             ].merging(settings) { _, new in new })
         }
 
-        func publish(_ payload: String, topic: String) async throws {
+        func publish(_ payload: String, topic: String, certificate: Bool = false) async throws {
+            let identity = certificate ? ["--cert", file("client.crt"), "--key", file("client.key")] : []
             let result = try await ChildProcess.run("/usr/bin/mosquitto_pub", [
                 "-h", "localhost", "-p", String(port), "--cafile", file("ca.crt"), "-u", "ingest", "-P", "s3cret-pw",
                 "-q", "1", "-t", topic, "-m", payload,
-            ], timeout: 20)
+            ] + identity, timeout: 20)
             guard result.code == 0 else { throw Failure("mosquitto_pub: \(result.errorOutput)") }
         }
 
@@ -112,6 +118,36 @@ struct MQTTSecurityTests {
             #expect(!daemon.eventNames().contains("subscribed"))
             #expect(try await daemon.stop() == 0)
             #expect(!daemon.log.contains("wrong-pw-value"))
+        }
+    }
+
+    @Test func aClientCertificateIsPresentedWhenTheBrokerRequiresOne() async throws {
+        let broker = try await SecureBroker.start(requireCertificate: true)
+        try await dropping(try await TestDatabase.create()) { db in
+            let daemon = try broker.daemon(db, [
+                "mqtt.password_file": broker.file("client-password"),
+                "mqtt.tls.cert_file": broker.file("client.crt"), "mqtt.tls.key_file": broker.file("client.key"),
+                "mqtt.topics": "secure/+/telemetry", "payload.topic_template": "secure/{device_id}/telemetry",
+            ])
+            try await daemon.waitFor("subscribed")
+            try await broker.publish(#"{"t": 2.5}"#, topic: "secure/d2/telemetry", certificate: true)
+            try await waitUntil(20, "the row") { try await db.count("SELECT count(*) FROM readings") >= 1 }
+            #expect(try await daemon.stop() == 0)
+            #expect(try await db.query("SELECT device_id || ' ' || metric || '=' || value FROM readings") == "d2 t=2.5")
+        }
+    }
+
+    @Test func withoutTheRequiredCertificateTheBrokerIsNeverSubscribed() async throws {
+        let broker = try await SecureBroker.start(requireCertificate: true)
+        try await dropping(try await TestDatabase.create()) { db in
+            let daemon = try broker.daemon(db, ["mqtt.password_file": broker.file("client-password")])
+            try await waitUntil(20, "the failure logged") {
+                let names = daemon.eventNames()
+                return names.contains("mqtt_connect_failed") || names.contains("mqtt_connection_lost")
+            }
+            #expect(!daemon.eventNames().contains("subscribed"))
+            #expect(try await daemon.stop() == 0)
+            #expect(!daemon.log.contains("s3cret-pw"))
         }
     }
 }
