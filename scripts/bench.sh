@@ -11,10 +11,7 @@ source scripts/lib.sh
 
 work=$(mktemp -d /tmp/iot-ingest-bench.XXXXXX)
 trap lib_cleanup EXIT INT TERM
-command -v gnuplot >/dev/null || {
-  sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
-  $sudo apt-get install -y -qq --no-install-recommends gnuplot-nox >/dev/null
-}
+lib_need_gnuplot
 lib_services
 BENCH_BIN=$bin BENCH_WORK=$work python3 scripts/bench.py "$@"
 case " $* " in *" --quick-cpu "*) exit 0 ;; esac

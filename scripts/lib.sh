@@ -15,6 +15,14 @@ lib_cleanup() {
 }
 
 # Installs what is missing, starts broker + database, builds release binaries.
+# gnuplot for the PNG plots of bench.sh and soak.sh.
+lib_need_gnuplot() {
+  command -v gnuplot >/dev/null && return 0
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get install -y -qq --no-install-recommends gnuplot-nox >/dev/null
+}
+
 lib_services() {
   scripts/install-deps.sh
   scripts/services.sh start "$work/services"

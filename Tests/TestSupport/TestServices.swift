@@ -15,26 +15,26 @@ public enum TestServices {
         public let description = "broker/database not running: run the tests through scripts/test.sh"
     }
 
+    /// A variable scripts/services.sh exports, or `Missing`.
+    static func exported(_ name: String) throws -> String {
+        guard let value = env[name] else { throw Missing() }
+        return value
+    }
+
     public static func mqttPort() throws -> Int {
-        guard let p = env["INGEST_TEST_MQTT_PORT"].flatMap(Int.init) else { throw Missing() }
+        guard let p = Int(try exported("INGEST_TEST_MQTT_PORT")) else { throw Missing() }
         return p
     }
 
-    public static func adminURL() throws -> String {
-        guard let u = env["INGEST_TEST_ADMIN_URL"] else { throw Missing() }
-        return u
-    }
+    public static func adminURL() throws -> String { try exported("INGEST_TEST_ADMIN_URL") }
 
     public static func pgPort() throws -> Int {
-        guard let p = env["INGEST_TEST_PG_PORT"].flatMap(Int.init) else { throw Missing() }
+        guard let p = Int(try exported("INGEST_TEST_PG_PORT")) else { throw Missing() }
         return p
     }
 
     /// The CA that signed the test PostgreSQL server's certificate (scripts/services.sh).
-    public static func pgCA() throws -> String {
-        guard let ca = env["INGEST_TEST_PG_CA"] else { throw Missing() }
-        return ca
-    }
+    public static func pgCA() throws -> String { try exported("INGEST_TEST_PG_CA") }
 
     public static var packageRoot: URL {
         URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
