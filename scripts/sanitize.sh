@@ -19,11 +19,7 @@ export ASAN_OPTIONS="detect_leaks=0"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 status=0
-# Skipped: JournalTests.closingFromTwoThreadsAtOnceIsSafe. TSan reports both threads writing
-# `closed` in Journal.close, but both writes are inside `state.withLock`, a
-# Synchronization.Mutex: it parks on a raw futex, which TSan does not intercept, so it sees
-# no happens-before between the two critical sections. The race is the sanitizer's, not ours.
-swift test --skip-build --build-path "$build" --skip 'closingFromTwoThreadsAtOnceIsSafe' \
+swift test --skip-build --build-path "$build" \
   --filter 'IngestCoreTests\.(BoundedQueueTests|BatcherTests|ShutdownCoordinatorTests|IngestPipelineTests|JournalTests|LatchTests|FirstFinished|DecoderFuzzReplayTests|SpoolTests)' \
   2>&1 | tee "$log" || status=$?
 if grep -q "Sanitizer" "$log"; then

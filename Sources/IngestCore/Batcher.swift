@@ -1,4 +1,3 @@
-import Synchronization
 
 /// Collects the workers' rows into batches and seals a batch when it reaches
 /// `batch.max_rows` or when its oldest row is `batch.flush_interval_ms` old.
@@ -18,16 +17,16 @@ public final class Batcher: Sendable {
         }
     }
 
-    private struct State: ~Copyable {
+    private struct State {
         var open = Batch()
         var openedAt = 0.0
         var limits: Limits
     }
 
-    private let state: Mutex<State>
+    private let state: Locked<State>
 
     public init(limits: Limits) {
-        state = Mutex(State(limits: limits))
+        state = Locked(State(limits: limits))
     }
 
     /// New limits take effect for the batch being filled (SIGHUP reload).

@@ -1,4 +1,3 @@
-import Synchronization
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -16,7 +15,7 @@ public final class DedicatedThread: Sendable {
     private let thread: pthread_t
     /// Whether the thread was joined or detached: a pthread may be joined once only, and
     /// the orderly and the forced shutdown paths can both reach a `join()`.
-    private let released = Mutex(false)
+    private let released = Locked(false)
 
     /// Starts `body` on a new thread.
     public init(_ body: @escaping @Sendable () -> Void) {

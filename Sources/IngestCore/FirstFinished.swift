@@ -1,4 +1,3 @@
-import Synchronization
 
 /// Runs `bodies` concurrently and returns the result of the first to finish; the others are
 /// cancelled and not awaited.
@@ -21,8 +20,8 @@ public func firstFinished<T: Sendable>(_ bodies: [@Sendable () async -> T]) asyn
 
 /// The shared state of one `firstFinished`: the continuation the first result claims.
 private final class Race<T: Sendable>: Sendable {
-    let winner = Mutex<CheckedContinuation<T, Never>?>(nil)
-    let tasks = Mutex<[Task<Void, Never>]>([])
+    let winner = Locked<CheckedContinuation<T, Never>?>(nil)
+    let tasks = Locked<[Task<Void, Never>]>([])
 
     func finish(_ value: T) {
         winner.withLock { slot in

@@ -27,9 +27,9 @@ public final class IngestPipeline: ShutdownSteps {
     let carried = InFlight()
     private let forwarder: BatchForwarder
     private let shuttingDown = Atomic<Bool>(false)
-    private let workersTask = Mutex<Task<Void, Never>?>(nil)
-    private let tickerTask = Mutex<Task<Void, Never>?>(nil)
-    private let drainWatchdog = Mutex<Task<Void, Never>?>(nil)
+    private let workersTask = Locked<Task<Void, Never>?>(nil)
+    private let tickerTask = Locked<Task<Void, Never>?>(nil)
+    private let drainWatchdog = Locked<Task<Void, Never>?>(nil)
 
     /// What the pipeline is built from, apart from its source and sink.
     public struct Settings: Sendable {

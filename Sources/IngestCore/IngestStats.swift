@@ -20,7 +20,7 @@ public final class IngestStats: Sendable {
     public let lastFlushAt = Atomic<Int64>(0)
 
     /// Rejects by reason (rejects are rare: a lock is fine here).
-    private let rejectsByReason = Mutex<[RejectReason: Int]>([:])
+    private let rejectsByReason = Locked<[RejectReason: Int]>([:])
 
     public init() {}
 

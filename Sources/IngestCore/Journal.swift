@@ -55,12 +55,12 @@ public final class Journal: Sendable {
     public let id: String
     public let settings: Settings
     let segmentSize: Int
-    private let state: Mutex<State>
+    private let state: Locked<State>
     private let room = ConditionLock()
     private let lockFD: Int32
     private let logger: Logger
-    private let syncer = Mutex<PeriodicThread?>(nil)
-    private let recovered = Mutex<[JournalEntry]>([])
+    private let syncer = Locked<PeriodicThread?>(nil)
+    private let recovered = Locked<[JournalEntry]>([])
     /// Appends that had to wait for a segment to be freed.
     public let blockedAppends = Atomic<Int>(0)
 
@@ -90,7 +90,7 @@ public final class Journal: Sendable {
         let (slots, entries, nextSeq) = Self.load(dir, logger: logger)
         s.slots = slots
         s.nextSeq = nextSeq
-        state = Mutex(s)
+        state = Locked(s)
         recovered.withLock { $0 = entries }
     }
 

@@ -1,4 +1,3 @@
-import Synchronization
 
 /// A one-way event for tasks: after `fire()`, every `wait()` returns, those already waiting
 /// and those that come later. A waiting task that is cancelled returns at once.
@@ -12,7 +11,7 @@ public final class Latch: Sendable {
         var waiters: [Int: CheckedContinuation<Void, Never>] = [:]
     }
 
-    private let state = Mutex(State())
+    private let state = Locked(State())
 
     public init() {}
 

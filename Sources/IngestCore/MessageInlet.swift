@@ -19,7 +19,7 @@ public final class MessageInlet: Sendable {
     /// shutdown waits for it to land.
     let carried: InFlight
     let journal: Journal?
-    private let lastDropLog = Mutex(-Double.infinity)
+    private let lastDropLog = Locked(-Double.infinity)
 
     init(queue: BoundedQueue<Message>, tuning: Live<PipelineTuning>, decoder: BatchDecoder, spooler: SpoolWriter,
          carried: InFlight, journal: Journal?, stats: IngestStats, logger: Logger) {

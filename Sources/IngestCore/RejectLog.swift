@@ -1,5 +1,4 @@
 import Logging
-import Synchronization
 
 /// Logs rejected messages at warning level at most once per second per reason, with the
 /// number of repeats it kept quiet about in `suppressed` (SPEC 4): a flood of bad payloads
@@ -10,7 +9,7 @@ public final class RejectLog: Sendable {
         var suppressed = 0
     }
 
-    private let slots = Mutex<[RejectReason: Slot]>([:])
+    private let slots = Locked<[RejectReason: Slot]>([:])
     private let logger: Logger
     private let interval: Double
 

@@ -1,5 +1,4 @@
 import Logging
-import Synchronization
 
 /// Runs the shutdown sequence of SPEC 7 once, logging each step, against the hard deadline
 /// and the second-signal escape hatch, and decides the exit code (0 orderly, 3 forced).
@@ -30,7 +29,7 @@ public final class ShutdownCoordinator: Sendable {
     private let logger: Logger
     private let drainTimeout: @Sendable () -> Double
     private let hardTimeout: @Sendable () -> Double
-    private let state = Mutex(State())
+    private let state = Locked(State())
     private let secondSignal = Latch()
 
     /// - Parameters:

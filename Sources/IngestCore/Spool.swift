@@ -32,7 +32,7 @@ public final class Spool: Sendable {
 
     public let directory: String
     private let sequence = Atomic<Int>(0)
-    private let cached = Mutex(Summary())
+    private let cached = Locked(Summary())
 
     public init(directory: String) {
         self.directory = directory

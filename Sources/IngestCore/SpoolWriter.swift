@@ -27,12 +27,13 @@ public final class SpoolWriter: Sendable {
         do {
             let rows = try spool.write(batch, journal: journal?.id)
             journal?.markDone(batch.entries)
-            stats.spooledRows.add(rows, ordering: .relaxed)
             if rows == 0 { return 0 }  // only journal entries (messages without rows): recorded
             logger.warning("batch_spooled", metadata: [
                 "rows": .stringConvertible(batch.readings.count), "rejects": .stringConvertible(batch.rejects.count),
                 "reason": .string(reason),
             ])
+            // Counted after the log line, so whoever sees the count also sees the line.
+            stats.spooledRows.add(rows, ordering: .relaxed)
             return rows
         } catch {
             stats.lostRows.add(batch.readings.count + batch.rejects.count, ordering: .relaxed)

@@ -30,9 +30,9 @@ final class WriterLanes: Sendable {
     private let mode = Atomic<Int>(Mode.retrying.rawValue)
     /// Rows each lane holds (taken, not yet committed or spooled), and the condition a
     /// backoff sleeps on and `cancelUntilIdle` waits on.
-    private let held: Mutex<[Int]>
+    private let held: Locked<[Int]>
     private let wake = ConditionLock()
-    private let threads = Mutex<[DedicatedThread]>([])
+    private let threads = Locked<[DedicatedThread]>([])
 
     init(sink: any BatchSink, batches: BoundedQueue<Batch>, spooler: SpoolWriter, tuning: Live<PipelineTuning>,
          journal: Journal?, stats: IngestStats, rejectLog: RejectLog, logger: Logger) {
@@ -44,7 +44,7 @@ final class WriterLanes: Sendable {
         self.stats = stats
         self.rejectLog = rejectLog
         self.logger = logger
-        held = Mutex(Array(repeating: 0, count: sink.laneCount))
+        held = Locked(Array(repeating: 0, count: sink.laneCount))
     }
 
     func start() {

@@ -46,8 +46,8 @@ public final class MQTTSubscriber: MessageSource {
     private let settings: IngestConfiguration.MQTT
     private let stats: IngestStats
     private let logger: Logger
-    private let state = Mutex(State())
-    private let context = Mutex<Context?>(nil)
+    private let state = Locked(State())
+    private let context = Locked<Context?>(nil)
     /// Fires on the first granted subscription: the daemon logs `ingest_started` after it
     /// (SPEC 11 order), however long the broker takes to appear.
     public let firstSubscription = Latch()

@@ -11,7 +11,7 @@ import Synchronization
 /// happen (per committed batch, per committed row for latency).
 public final class IngestMetrics: Sendable {
     public let registry: PrometheusCollectorRegistry
-    private let last = Mutex<[String: Int]>([:])
+    private let last = Locked<[String: Int]>([:])
 
     private let batchFlush = Metrics.Timer(label: "iot_ingest_batch_flush_seconds")
     private let batchRows = Recorder(label: "iot_ingest_batch_rows")

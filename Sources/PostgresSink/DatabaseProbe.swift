@@ -18,9 +18,9 @@ public final class DatabaseProbe: Sendable {
 
     private let url: String
     private let stats: IngestStats
-    private let state = Mutex(State())
+    private let state = Locked(State())
     private let ticker = Ticker(interval: DatabaseProbe.interval)
-    private let thread = Mutex<DedicatedThread?>(nil)
+    private let thread = Locked<DedicatedThread?>(nil)
 
     init(url: String, stats: IngestStats) {
         self.url = url

@@ -9,7 +9,7 @@ final class SpoolReplayLoop: Sendable {
     let database: IngestConfiguration.Database
     let stats: IngestStats
     let logger: Logger
-    private let thread = Mutex<PeriodicThread?>(nil)
+    private let thread = Locked<PeriodicThread?>(nil)
 
     init(spool: Spool, database: IngestConfiguration.Database, stats: IngestStats, logger: Logger) {
         self.spool = spool

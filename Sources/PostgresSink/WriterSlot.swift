@@ -12,7 +12,7 @@ final class WriterSlot: @unchecked Sendable {
     let index: Int
     private var connection: PostgresConnection?
     private var lost = false
-    private let canceller = Mutex<PostgresConnection.Canceller?>(nil)
+    private let canceller = Locked<PostgresConnection.Canceller?>(nil)
     private let connected = Atomic<Bool>(false)
     let inFlightRows = Atomic<Int>(0)
 

@@ -1,4 +1,3 @@
-import Synchronization
 import Testing
 import TestSupport
 @testable import IngestCore
@@ -9,7 +8,7 @@ struct BoundedQueueTests {
         let queue = BoundedQueue<Int>(capacity: 2)
         #expect(queue.put(1, policy: .block) == .enqueued(waited: false))
         #expect(queue.put(2, policy: .block) == .enqueued(waited: false))
-        let result = Mutex<BoundedQueue<Int>.PutResult?>(nil)
+        let result = Locked<BoundedQueue<Int>.PutResult?>(nil)
         let producer = DedicatedThread {
             let outcome = queue.put(3, policy: .block)
             result.withLock { $0 = outcome }
@@ -33,7 +32,7 @@ struct BoundedQueueTests {
     @Test func closeWakesABlockedProducerAndIdleConsumers() async throws {
         let queue = BoundedQueue<Int>(capacity: 1)
         _ = queue.put(1, policy: .block)
-        let result = Mutex<BoundedQueue<Int>.PutResult?>(nil)
+        let result = Locked<BoundedQueue<Int>.PutResult?>(nil)
         let producer = DedicatedThread {
             let outcome = queue.put(2, policy: .block)
             result.withLock { $0 = outcome }

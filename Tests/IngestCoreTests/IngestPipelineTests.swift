@@ -8,8 +8,8 @@ import TestSupport
 /// A source that delivers what the test gives it, on a thread of its own (as libmosquitto's
 /// network thread does); its `stop` can be made to hang.
 final class FakeSource: MessageSource {
-    let inlet = Mutex<MessageInlet?>(nil)
-    let stopped = Mutex(false)
+    let inlet = Locked<MessageInlet?>(nil)
+    let stopped = Locked(false)
     let stopHangs: Bool
 
     init(stopHangs: Bool = false) {
@@ -46,24 +46,13 @@ final class FakeSink: BatchSink {
     }
 
     let laneCount: Int
-    private let guarded: Mutex<State>
-    /// Every access also holds this pthread lock: the thread sanitizer follows pthread
-    /// locks, and did not follow `Mutex` alone here (one report in a CI run).
+    let state: Locked<State>
+    /// Where a hung lane sleeps until `cancel(lane:)` wakes it.
     private let wake = ConditionLock()
 
     init(lanes: Int = 2, _ behaviour: Behaviour = .accept) {
         laneCount = lanes
-        guarded = Mutex(State(behaviour: behaviour))
-    }
-
-    /// Reads or changes the state under both locks (tests call it as `state.withLock`).
-    var state: Locked { Locked(sink: self) }
-
-    struct Locked {
-        let sink: FakeSink
-        func withLock<T>(_ body: (inout State) -> T) -> T {
-            sink.wake.withLock { sink.guarded.withLock { body(&$0) } }
-        }
+        state = Locked(State(behaviour: behaviour))
     }
 
     var stored: Int { state.withLock { $0.readings.count } }
@@ -87,9 +76,9 @@ final class FakeSink: BatchSink {
             return SinkOutcome(written: 0, unwritten: batch, failure: "database on fire")
         case .hangUntilCancelled:
             wake.withLock {
-                guarded.withLock { _ = $0.hanging.insert(lane) }
-                _ = wake.wait(timeout: 60) { guarded.withLock { $0.cancelled.contains(lane) } }
-                guarded.withLock { s in
+                state.withLock { _ = $0.hanging.insert(lane) }
+                _ = wake.wait(timeout: 60) { state.withLock { $0.cancelled.contains(lane) } }
+                state.withLock { s in
                     s.hanging.remove(lane)
                     s.cancelled.remove(lane)
                 }
@@ -100,7 +89,7 @@ final class FakeSink: BatchSink {
 
     func cancel(lane: Int) {
         wake.withLock {
-            guarded.withLock { s in
+            state.withLock { s in
                 s.cancels += 1
                 if s.hanging.contains(lane) { s.cancelled.insert(lane) }
             }

@@ -87,7 +87,7 @@ struct JournalTests {
     @Test func doneSegmentsAreDeletedAndAFullJournalBlocksUntilOneIs() async throws {
         let journal = try open(maxBytes: 2 << 20)  // two 1 MiB segments
         let payload = [UInt8](repeating: 0x41, count: 100_000)
-        let appended = Mutex<[UInt64]>([])
+        let appended = Locked<[UInt64]>([])
         let writer = Task {
             try await DedicatedThread.run {
                 for _ in 0..<40 {

@@ -2,15 +2,14 @@
 import Glibc
 #endif
 import Logging
-import Synchronization
 import Testing
 import TestSupport
 @testable import IngestCore
 
 /// Records calls, can throw from a step, can hang in the flush.
 final class FakeSteps: ShutdownSteps {
-    let calls = Mutex<[String]>([])
-    let depth = Mutex(0)
+    let calls = Locked<[String]>([])
+    let depth = Locked(0)
     let failStop: Bool
     let flushDelay: Double
 
@@ -37,7 +36,7 @@ final class FakeSteps: ShutdownSteps {
         return depth.withLock { d in defer { d = 0 }; return d }
     }
     func stopWorkers() async throws { record("stopWorkers") }
-    let flushEnded = Mutex(false)
+    let flushEnded = Locked(false)
     func flushWriter() async throws {
         record("flushWriter")
         // Not cancellable, like a writer thread being joined: the coordinator must not wait.
@@ -51,7 +50,7 @@ final class FakeSteps: ShutdownSteps {
 
 /// Captures log events in memory.
 final class EventLog: Sendable {
-    let events = Mutex<[(String, Logger.Metadata)]>([])
+    let events = Locked<[(String, Logger.Metadata)]>([])
     var names: [String] { events.withLock { $0.map(\.0) } }
 
     var logger: Logger {
