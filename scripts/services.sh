@@ -120,6 +120,8 @@ export INGEST_TEST_PG_BIN=$bin
 export INGEST_TEST_DATABASE_URL=postgresql://postgres@127.0.0.1:$pg_port/iot_test
 export INGEST_TEST_ADMIN_URL=postgresql://postgres@127.0.0.1:$pg_port/postgres
 export INGEST_TEST_PG_CA=$dir/pgtls/ca.crt
+# Role ingest_pw logs in with this password only (SCRAM); a throwaway value per start.
+export INGEST_TEST_PG_PASSWORD=pw-$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')
 # The server takes TLS (PostgresTLSTests ask for verify-full in their URL); everything else
 # connects in plain text, as before.
 export PGSSLMODE=disable
@@ -142,8 +144,18 @@ ENV
     fi
     "${as_pg[@]}" "$bin/initdb" -D "$dir/pgdata" -U postgres --auth=trust -E UTF8 >"$dir/initdb.log" 2>&1 \
       || { cat "$dir/initdb.log" >&2; exit 1; }
+    # One role that must give its password (SCRAM), for the wrong-password test; every other
+    # role is trusted on loopback. pg_hba.conf takes the first matching line.
+    hba="$dir/pgdata/pg_hba.conf"
+    { printf 'host all ingest_pw 127.0.0.1/32 scram-sha-256\nhost all ingest_pw ::1/128 scram-sha-256\n'; cat "$hba"; } >"$hba.new"
+    mv "$hba.new" "$hba"
+    [ "$(id -u)" -ne 0 ] || chown postgres "$hba"
     start_pg
     psql "postgresql://postgres@127.0.0.1:$pg_port/postgres" -qAtc "CREATE DATABASE iot_test" >/dev/null
+    # shellcheck disable=SC1091
+    source "$dir/env"
+    psql "postgresql://postgres@127.0.0.1:$pg_port/postgres" -qAtc \
+      "CREATE ROLE ingest_pw LOGIN SUPERUSER PASSWORD '$INGEST_TEST_PG_PASSWORD'" >/dev/null
     start_mqtt
     echo "services up in $dir (mqtt :$mqtt_port, postgres :$pg_port)" >&2
     ;;

@@ -35,6 +35,8 @@ public enum TestServices {
 
     /// The CA that signed the test PostgreSQL server's certificate (scripts/services.sh).
     public static func pgCA() throws -> String { try exported("INGEST_TEST_PG_CA") }
+    /// The password of role `ingest_pw`, the one role the test server asks for a password.
+    public static func pgPassword() throws -> String { try exported("INGEST_TEST_PG_PASSWORD") }
 
     public static var packageRoot: URL {
         URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
