@@ -40,6 +40,14 @@ let package = Package(
             ],
             swiftSettings: strict),
         .target(
+            name: "Durability",
+            dependencies: [
+                "IngestCore",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            exclude: ["Formats.md"],
+            swiftSettings: strict),
+        .target(
             name: "Observability",
             dependencies: [
                 "IngestCore",
@@ -60,14 +68,14 @@ let package = Package(
         .target(
             name: "PostgresSink",
             dependencies: [
-                "CLibPQ", "IngestCore",
+                "CLibPQ", "IngestCore", "Durability",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict),
         .executableTarget(
             name: "iot-ingest",
             dependencies: [
-                "IngestCore", "MQTTSource", "PostgresSink", "Observability",
+                "IngestCore", "Durability", "MQTTSource", "PostgresSink", "Observability",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -83,12 +91,17 @@ let package = Package(
             swiftSettings: strict),
         .target(
             name: "TestSupport",
-            dependencies: ["IngestCore", "PostgresSink"],
+            dependencies: ["IngestCore", "Durability", "PostgresSink"],
             path: "Tests/TestSupport",
             swiftSettings: strict),
         .testTarget(
             name: "IngestCoreTests",
             dependencies: ["IngestCore", "Observability", "TestSupport",
+                           .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict),
+        .testTarget(
+            name: "DurabilityTests",
+            dependencies: ["Durability", "IngestCore", "TestSupport",
                            .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict),
         .testTarget(
@@ -98,7 +111,7 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["PostgresSink", "IngestCore", "TestSupport", "Observability",
+            dependencies: ["PostgresSink", "IngestCore", "Durability", "TestSupport", "Observability",
                            .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict),
     ]
@@ -113,7 +126,7 @@ if ProcessInfo.processInfo.environment["IOT_INGEST_BENCHMARKS"] != nil {
     package.targets.append(
         .executableTarget(
             name: "HotPath",
-            dependencies: ["IngestCore", "PostgresSink", .product(name: "Benchmark", package: "benchmark")],
+            dependencies: ["IngestCore", "Durability", "PostgresSink", .product(name: "Benchmark", package: "benchmark")],
             path: "Benchmarks/HotPath",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]))
 }

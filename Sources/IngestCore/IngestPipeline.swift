@@ -21,7 +21,7 @@ public final class IngestPipeline: ShutdownSteps {
     let sink: any BatchSink
     let inlet: MessageInlet
     let workerCount: Int
-    public let journal: Journal?
+    public let journal: (any MessageJournal)?
     /// Messages and rows between two queues (in the inlet, a worker, the flush tick): the
     /// forced shutdown waits for them to land before its last sweep.
     let carried = InFlight()
@@ -49,7 +49,7 @@ public final class IngestPipeline: ShutdownSteps {
     /// Builds the stages; nothing runs until `start()`. `journal`, when given, is where the
     /// source thread appends each message before its callback returns (SPEC 8a).
     public init(settings: Settings, source: any MessageSource, sink: any BatchSink, decoder payloadDecoder: PayloadDecoder,
-                spool: Spool, journal: Journal? = nil, stats: IngestStats = IngestStats(), logger: Logger) {
+                spool: any BatchSpool, journal: (any MessageJournal)? = nil, stats: IngestStats = IngestStats(), logger: Logger) {
         self.stats = stats
         self.journal = journal
         self.source = source
@@ -100,6 +100,12 @@ public final class IngestPipeline: ShutdownSteps {
         public var entries = 0
         public var rows = 0
         public var skippedDone = 0
+
+        public init(entries: Int = 0, rows: Int = 0, skippedDone: Int = 0) {
+            self.entries = entries
+            self.rows = rows
+            self.skippedDone = skippedDone
+        }
     }
 
     /// Writes the entries an earlier run left and did not finish (SPEC 8a) through the
@@ -110,18 +116,17 @@ public final class IngestPipeline: ShutdownSteps {
     public func replayJournal(done: SeqRanges) async -> JournalReplay {
         var replay = JournalReplay()
         guard let journal else { return replay }
-        let entries = journal.takeRecovered()
         var skipped: [UInt64] = []
         var batch = Batch()
         let maxRows = max(1, batcher.limits.maxRows)
-        for entry in entries {
-            if done.contains(entry.seq) {
-                skipped.append(entry.seq)
+        for message in journal.takeRecovered() {
+            if done.contains(message.journalSeq) {
+                skipped.append(message.journalSeq)
                 continue
             }
             replay.entries += 1
             let before = batch.rowCount
-            decoder.decode(CollectionOfOne(entry.message), into: &batch)
+            decoder.decode(CollectionOfOne(message), into: &batch)
             replay.rows += batch.rowCount - before
             if batch.rowCount >= maxRows {
                 await forwarder.send(batch)

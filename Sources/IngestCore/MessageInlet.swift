@@ -18,11 +18,11 @@ public final class MessageInlet: Sendable {
     /// Counts a message between arrival here and the queue (or the spool): the forced
     /// shutdown waits for it to land.
     let carried: InFlight
-    let journal: Journal?
+    let journal: (any MessageJournal)?
     private let lastDropLog = Locked(-Double.infinity)
 
     init(queue: BoundedQueue<Message>, tuning: Live<PipelineTuning>, decoder: BatchDecoder, spooler: SpoolWriter,
-         carried: InFlight, journal: Journal?, stats: IngestStats, logger: Logger) {
+         carried: InFlight, journal: (any MessageJournal)?, stats: IngestStats, logger: Logger) {
         self.queue = queue
         self.tuning = tuning
         self.decoder = decoder
@@ -42,7 +42,7 @@ public final class MessageInlet: Sendable {
         defer { carried.remove() }
         var message = message
         if let journal, message.journalSeq == 0 {
-            message.journalSeq = Self.append(message, to: journal) ?? 0
+            message.journalSeq = journal.append(message) ?? 0
         }
         switch queue.put(message, policy: tuning.current.fullPolicy) {
         case .enqueued(let waited):
@@ -55,15 +55,6 @@ public final class MessageInlet: Sendable {
             logDrop()
         case .closed:
             spooler.keep(decoder.decode(CollectionOfOne(message)), reason: "forced shutdown")
-        }
-    }
-
-    private static func append(_ message: Message, to journal: Journal) -> UInt64? {
-        var topic = message.topic
-        return topic.withUTF8 { t in
-            message.payload.withUnsafeBytes { p in
-                journal.append(topic: UnsafeRawBufferPointer(t), payload: p, receivedAt: message.receivedAt)
-            }
         }
     }
 

@@ -6,12 +6,12 @@ import Logging
 /// The one way rows leave memory other than a commit. Blocking (fsync): call it from a
 /// thread the daemon owns.
 public final class SpoolWriter: Sendable {
-    public let spool: Spool
-    let journal: Journal?
+    let spool: any BatchSpool
+    let journal: (any MessageJournal)?
     let stats: IngestStats
     let logger: Logger
 
-    public init(spool: Spool, journal: Journal?, stats: IngestStats, logger: Logger) {
+    public init(spool: any BatchSpool, journal: (any MessageJournal)?, stats: IngestStats, logger: Logger) {
         self.spool = spool
         self.journal = journal
         self.stats = stats
@@ -38,7 +38,7 @@ public final class SpoolWriter: Sendable {
         } catch {
             stats.lostRows.add(batch.readings.count + batch.rejects.count, ordering: .relaxed)
             logger.critical("spool_write_failed", metadata: [
-                "rows": .stringConvertible(batch.readings.count), "error": .string(error.description),
+                "rows": .stringConvertible(batch.readings.count), "error": .string("\(error)"),
             ])
             return 0
         }

@@ -23,7 +23,7 @@ final class WriterLanes: Sendable {
     private let batches: BoundedQueue<Batch>
     private let spooler: SpoolWriter
     private let tuning: Live<PipelineTuning>
-    private let journal: Journal?
+    private let journal: (any MessageJournal)?
     private let stats: IngestStats
     private let rejectLog: RejectLog
     private let logger: Logger
@@ -35,7 +35,7 @@ final class WriterLanes: Sendable {
     private let threads = Locked<[DedicatedThread]>([])
 
     init(sink: any BatchSink, batches: BoundedQueue<Batch>, spooler: SpoolWriter, tuning: Live<PipelineTuning>,
-         journal: Journal?, stats: IngestStats, rejectLog: RejectLog, logger: Logger) {
+         journal: (any MessageJournal)?, stats: IngestStats, rejectLog: RejectLog, logger: Logger) {
         self.journal = journal
         self.sink = sink
         self.batches = batches

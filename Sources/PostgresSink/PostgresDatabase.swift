@@ -1,3 +1,4 @@
+import Durability
 import IngestCore
 import Logging
 #if canImport(Glibc)

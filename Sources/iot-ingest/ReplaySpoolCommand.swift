@@ -1,4 +1,5 @@
 import ArgumentParser
+import Durability
 import IngestCore
 import PostgresSink
 

@@ -1,3 +1,4 @@
+import Durability
 import Foundation
 import IngestCore
 import Testing

@@ -5,111 +5,10 @@ import Testing
 import TestSupport
 @testable import IngestCore
 
-/// A source that delivers what the test gives it, on a thread of its own (as libmosquitto's
-/// network thread does); its `stop` can be made to hang.
-final class FakeSource: MessageSource {
-    let inlet = Locked<MessageInlet?>(nil)
-    let stopped = Locked(false)
-    let stopHangs: Bool
-
-    init(stopHangs: Bool = false) {
-        self.stopHangs = stopHangs
-    }
-
-    func start(delivering inlet: MessageInlet) throws { self.inlet.withLock { $0 = inlet } }
-
-    func stop() {
-        if stopHangs { sleep(30) }
-        stopped.withLock { $0 = true }
-    }
-
-    func send(_ messages: [Message]) async throws {
-        let inlet = try #require(self.inlet.withLock { $0 })
-        try await DedicatedThread.run { for m in messages { inlet.deliver(m) } }
-    }
-}
-
-/// A sink that stores, fails, refuses negative values, or hangs until cancelled. A cancel
-/// reaches only an attempt already hanging, as PQcancel reaches only a running statement.
-final class FakeSink: BatchSink {
-    enum Behaviour { case accept, fail, hangUntilCancelled }
-    struct State {
-        var behaviour: Behaviour
-        var readings: [Reading] = []
-        var rejects: [Reject] = []
-        var entries: [UInt64] = []
-        var attempts = 0
-        var hanging: Set<Int> = []
-        var cancelled: Set<Int> = []
-        var cancels = 0
-        var closed = false
-    }
-
-    let laneCount: Int
-    let state: Locked<State>
-    /// Where a hung lane sleeps until `cancel(lane:)` wakes it.
-    private let wake = ConditionLock()
-
-    init(lanes: Int = 2, _ behaviour: Behaviour = .accept) {
-        laneCount = lanes
-        state = Locked(State(behaviour: behaviour))
-    }
-
-    var stored: Int { state.withLock { $0.readings.count } }
-
-    func write(_ batch: Batch, lane: Int) -> SinkOutcome {
-        let behaviour = state.withLock { s in
-            s.attempts += 1
-            return s.behaviour
-        }
-        switch behaviour {
-        case .accept:
-            let good = batch.readings.filter { $0.value >= 0 }
-            let refused = batch.readings.filter { $0.value < 0 }.map { Reject($0.source, reason: .refusedByDB, detail: "negative") }
-            state.withLock { s in
-                s.readings += good
-                s.rejects += batch.rejects + refused
-                s.entries += batch.entries
-            }
-            return SinkOutcome(written: good.count, refused: refused)
-        case .fail:
-            return SinkOutcome(written: 0, unwritten: batch, failure: "database on fire")
-        case .hangUntilCancelled:
-            wake.withLock {
-                state.withLock { _ = $0.hanging.insert(lane) }
-                _ = wake.wait(timeout: 60) { state.withLock { $0.cancelled.contains(lane) } }
-                state.withLock { s in
-                    s.hanging.remove(lane)
-                    s.cancelled.remove(lane)
-                }
-            }
-            return SinkOutcome(written: 0, unwritten: batch, failure: "canceling statement due to user request")
-        }
-    }
-
-    func cancel(lane: Int) {
-        wake.withLock {
-            state.withLock { s in
-                s.cancels += 1
-                if s.hanging.contains(lane) { s.cancelled.insert(lane) }
-            }
-            wake.broadcast()
-        }
-    }
-
-    func close() { state.withLock { $0.closed = true } }
-}
-
 @Suite("IngestPipeline with a fake source and sink")
 struct IngestPipelineTests {
     let log = EventLog()
-    let spool: Spool
-
-    init() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("pipeline-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        spool = Spool(directory: dir)
-    }
+    let spool = FakeSpool()
 
     func pipeline(_ source: FakeSource, _ sink: FakeSink, capacity: Int = 10_000, maxRows: Int = 100,
                   maxRetries: Int = 0) -> IngestPipeline {
@@ -133,11 +32,6 @@ struct IngestPipelineTests {
             let payload = bad ? "not json" : #"{"ts": \#(1_700_000_000 + i), "v": \#(value)}"#
             return Message(topic: "devices/d\(i % 7)/telemetry", payload: Array(payload.utf8), receivedAt: 1)
         }
-    }
-
-    /// Rows in the spool's files (one line per row).
-    func spooledLines() throws -> Int {
-        try spool.files().reduce(0) { n, file in n + (try spool.contents(of: file)).filter { $0 == 0x0A }.count }
     }
 
     @Test func anOrderlyShutdownWritesEveryMessageOnce() async throws {
@@ -166,7 +60,7 @@ struct IngestPipelineTests {
         #expect(batches >= 1)
         #expect(sink.state.withLock { $0.attempts } == 2 * batches, "one try and one retry per batch")
         #expect(log.names.filter { $0 == "batch_retry" }.count == batches)
-        #expect(try spooledLines() == 30)
+        #expect(spool.rows == 30)
         #expect(await coordinator(p).run() == 0)
     }
 
@@ -201,7 +95,7 @@ struct IngestPipelineTests {
         #expect(log.names.contains("queue_drain_timeout"))
         #expect(sink.stored == 0)
         #expect(p.stats.spooledRows.load(ordering: .relaxed) == 5_000, "every message is in the spool, once")
-        #expect(try spooledLines() == 5_000)
+        #expect(spool.rows == 5_000)
     }
 
     @Test func aDrainedQueueInFrontOfAHungSinkStillEndsWithinTheDrainTime() async throws {
@@ -215,7 +109,7 @@ struct IngestPipelineTests {
         #expect(Timestamp.monotonicSeconds() - started < 5)
         #expect(log.names.contains("queue_drained"))
         #expect(p.stats.spooledRows.load(ordering: .relaxed) == 20)
-        #expect(try spooledLines() == 20)
+        #expect(spool.rows == 20)
     }
 
     @Test func theDeadlineForcesEverythingInMemoryIntoTheSpool() async throws {
@@ -223,7 +117,7 @@ struct IngestPipelineTests {
         #expect(await coordinator(p, drain: 5, hard: 0.5).run() == 3)
         #expect(log.names.suffix(2) == ["shutdown_forced", "shutdown_complete"])
         #expect(p.stats.spooledRows.load(ordering: .relaxed) == 5_000)
-        #expect(try spooledLines() == 5_000)
+        #expect(spool.rows == 5_000)
         #expect(sink.state.withLock { $0.hanging.isEmpty }, "the hung attempt was cancelled")
     }
 

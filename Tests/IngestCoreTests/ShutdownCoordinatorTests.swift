@@ -48,29 +48,6 @@ final class FakeSteps: ShutdownSteps {
     func totals() -> ShutdownTotals { ShutdownTotals(recordsWritten: 7, batchesFlushed: 2, spooledRows: 0) }
 }
 
-/// Captures log events in memory.
-final class EventLog: Sendable {
-    let events = Locked<[(String, Logger.Metadata)]>([])
-    var names: [String] { events.withLock { $0.map(\.0) } }
-
-    var logger: Logger {
-        Logger(label: "test") { _ in Handler(log: self) }
-    }
-
-    struct Handler: LogHandler {
-        let log: EventLog
-        var metadata: Logger.Metadata = [:]
-        var logLevel: Logger.Level = .trace
-        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-            get { metadata[key] }
-            set { metadata[key] = newValue }
-        }
-        func log(event: LogEvent) {
-            log.events.withLock { $0.append((event.message.description, event.metadata ?? [:])) }
-        }
-    }
-}
-
 @Suite("ShutdownCoordinator with fake steps")
 struct ShutdownCoordinatorTests {
     func coordinator(_ steps: FakeSteps, _ log: EventLog, drain: Double = 1, hard: Double = 5) -> ShutdownCoordinator {

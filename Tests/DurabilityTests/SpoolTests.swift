@@ -1,6 +1,7 @@
 import Foundation
 import Testing
-@testable import IngestCore
+import IngestCore
+@testable import Durability
 
 @Suite struct SpoolTests {
     func directory() throws -> String {

@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import IngestCore
 import Synchronization
 
 /// Batches the database could not take, kept on disk until it can (SPEC 8).
@@ -12,7 +13,7 @@ import Synchronization
 /// `.tmp-` name, fsynced, linked to its final name (link, unlike rename, never overwrites),
 /// and the directory fsynced: after `write` returns, the rows survive a power cut. All calls
 /// block on disk I/O: call them from a thread the daemon owns.
-public final class Spool: Sendable {
+public final class Spool: BatchSpool {
     /// A spool file waiting for replay; names sort by creation time, so replay goes oldest first.
     public struct File: Sendable, Equatable, Comparable {
         public let name: String
@@ -222,25 +223,9 @@ public final class Spool: Sendable {
         }
     }
 
-    private func entries() -> [String] {
-        guard let dir = opendir(directory) else { return [] }
-        defer { closedir(dir) }
-        var names: [String] = []
-        while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
-            }
-            if name != "." && name != ".." { names.append(name) }
-        }
-        return names
-    }
+    private func entries() -> [String] { Directory.names(directory) }
 
-    private func syncDirectory() {
-        let fd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard fd >= 0 else { return }
-        fsync(fd)
-        close(fd)
-    }
+    private func syncDirectory() { Directory.sync(directory) }
 
     private func pad(_ v: Int, _ width: Int) -> String {
         let s = String(v)

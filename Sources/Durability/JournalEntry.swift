@@ -1,3 +1,5 @@
+import IngestCore
+
 /// One journaled message, as recovery reads it back.
 ///
 /// On disk (little-endian, 8-byte aligned):

@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import IngestCore
 import Logging
 import Synchronization
 
@@ -15,7 +16,7 @@ import Synchronization
 /// done, and that is no longer appended to, is deleted. The files never exceed `maxBytes`: an
 /// append that needs a new segment past that waits for one to be freed (back-pressure, like a
 /// full queue). A `flock` on `journal.dir/lock` keeps a second process out.
-public final class Journal: Sendable {
+public final class Journal: MessageJournal {
     /// The `journal.*` keys of SPEC 3.
     public struct Settings: Sendable {
         public var directory: String
@@ -98,11 +99,12 @@ public final class Journal: Sendable {
         Glibc.close(lockFD)
     }
 
-    /// The entries an earlier run left, in sequence order; handed out once (recovery).
-    public func takeRecovered() -> [JournalEntry] {
+    /// The entries an earlier run left, in sequence order, as messages carrying their
+    /// sequence numbers; handed out once (recovery).
+    public func takeRecovered() -> [Message] {
         recovered.withLock { entries in
             defer { entries = [] }
-            return entries
+            return entries.map(\.message)
         }
     }
 
@@ -125,6 +127,16 @@ public final class Journal: Sendable {
     /// Appends one message and returns its sequence number, or nil once the journal is
     /// closed (forced shutdown) or its disk refused a new segment (logged). Called by the one
     /// source thread; blocks while the journal is full.
+    public func append(_ message: Message) -> UInt64? {
+        var topic = message.topic
+        return topic.withUTF8 { t in
+            message.payload.withUnsafeBytes { p in
+                append(topic: UnsafeRawBufferPointer(t), payload: p, receivedAt: message.receivedAt)
+            }
+        }
+    }
+
+    /// The same, from raw bytes: one copy, into the mapping.
     public func append(topic: UnsafeRawBufferPointer, payload: UnsafeRawBufferPointer, receivedAt: Int64) -> UInt64? {
         let need = JournalEntry.size(topic: topic.count, payload: payload.count)
         guard let (segment, seq) = reserve(need) else { return nil }
@@ -267,7 +279,7 @@ public final class Journal: Sendable {
     /// the newest segment is a torn last append and ignored; damage anywhere else moves the
     /// segment to `corrupt/` (its whole entries before the damage are still recovered).
     private static func load(_ dir: String, logger: Logger) -> ([Slot], [JournalEntry], UInt64) {
-        let names = entries(dir).filter { $0.hasSuffix(".seg") }.sorted()
+        let names = Directory.names(dir).filter { $0.hasSuffix(".seg") }.sorted()
         var slots: [Slot] = []
         var recovered: [JournalEntry] = []
         var nextSeq: UInt64 = 1
@@ -336,18 +348,5 @@ public final class Journal: Sendable {
         var buffer = [UInt8](repeating: 0, count: 256)
         let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, 256) }
         return n > 0 ? String(decoding: buffer[0..<n], as: UTF8.self) : nil
-    }
-
-    private static func entries(_ dir: String) -> [String] {
-        guard let d = opendir(dir) else { return [] }
-        defer { closedir(d) }
-        var names: [String] = []
-        while let entry = readdir(d) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
-            }
-            names.append(name)
-        }
-        return names
     }
 }

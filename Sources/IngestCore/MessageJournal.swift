@@ -1,0 +1,25 @@
+/// The crash journal as the pipeline sees it (SPEC 8a): where the source's thread records a
+/// message before its callback returns, and where the pipeline says which messages are safe
+/// elsewhere (committed, spooled, dropped on purpose).
+///
+/// A protocol so the core knows no file formats: the daemon gives it the `MAP_SHARED`
+/// segments of the `Durability` module, the unit tests an in-memory one.
+public protocol MessageJournal: AnyObject, Sendable {
+    /// This journal's identity: the done-records in the database and the spool are per
+    /// journal, so replicas sharing a database never mix theirs up.
+    var id: String { get }
+    /// Records one message and returns its sequence number (> 0), or nil when the journal
+    /// is closed or cannot take it (logged). Called by the one source thread; may block
+    /// while the journal is full (back-pressure, like a full queue).
+    func append(_ message: Message) -> UInt64?
+    /// The entries are done: their rows are committed or spooled, or they were dropped on
+    /// purpose. Any thread.
+    func markDone(_ seqs: [UInt64])
+    /// What an earlier run left, as messages carrying their `journalSeq`, oldest first;
+    /// handed out once (start-up recovery).
+    func takeRecovered() -> [Message]
+    /// Starts the periodic flush to disk (`journal.fsync_interval_ms`), on a thread of its own.
+    func startSyncing()
+    /// No more appends (shutdown); flushes. Safe to call twice and from two threads.
+    func close()
+}
