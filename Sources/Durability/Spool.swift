@@ -102,6 +102,29 @@ public final class Spool: BatchSpool {
         syncDirectory()
     }
 
+    /// Creates the directory (and its parents) if needed and proves it takes a spool file
+    /// the way `write` makes one: create, write, fsync, link, rename, unlink, directory fsync.
+    /// `access()` alone says yes to a filesystem without hard links, a full disk or one
+    /// remounted read-only, and the first batch would fail instead of the start (SPEC 3).
+    public static func prepare(directory: String) throws(FileError) {
+        var partial = directory.hasPrefix("/") ? "" : "."
+        for component in directory.split(separator: "/") {
+            partial += "/" + component
+            if mkdir(partial, 0o750) != 0 && errno != EEXIST { throw FileError("create", partial) }
+        }
+        let spool = Spool(directory: directory)
+        let name = ".probe-\(getpid())"
+        try spool.writeFile("iot-ingest start-up check\n", name: name, counted: false)
+        let path = directory + "/" + name
+        guard rename(path, path + "-renamed") == 0 else {
+            let failure = FileError("rename", path)
+            unlink(path)
+            throw failure
+        }
+        unlink(path + "-renamed")
+        spool.syncDirectory()
+    }
+
     /// A `<unix_ms>-<seq>` base name no file of this spool has yet.
     private func freshBase() -> String {
         let ms = Timestamp.now() / 1000

@@ -19,16 +19,13 @@ final class Daemon: HealthSource {
     let startedAt = Timestamp.now()
     let logger: Logger
 
-    /// Throws `Journal.OpenError` when the journal directory is unusable or locked, and
-    /// `MQTTError` when the MQTT client cannot be set up (bad TLS files, say).
-    init(configuration c: IngestConfiguration, metrics: IngestMetrics?, logger: Logger) throws {
+    /// `journal` is opened (and locked) by the caller, before the database is reached.
+    /// Throws `MQTTError` when the MQTT client cannot be set up (bad TLS files, say).
+    init(configuration c: IngestConfiguration, journal: Journal?, metrics: IngestMetrics?, logger: Logger) throws {
         configuration = Live<IngestConfiguration>(c)
         self.logger = logger
         spool = Spool(directory: c.spoolDirectory)
-        journal = c.journal.enabled
-            ? try Journal(settings: .init(directory: c.journal.directory, maxBytes: c.journal.maxBytes,
-                                          fsyncIntervalMs: c.journal.fsyncIntervalMs), logger: logger)
-            : nil
+        self.journal = journal
         database = PostgresDatabase(settings: c.database, spool: spool, journalID: journal?.id, stats: stats,
                                     logger: logger,
                                     committed: { readings, seconds in metrics?.committed(readings, seconds: seconds) })

@@ -48,6 +48,16 @@ import TestSupport
         #expect(result.errorOutput.contains("spool.dir"))
     }
 
+    /// Refused before the database is reached (the URL here points nowhere): a journal that
+    /// cannot be created is a configuration error, not a minute of connection retries.
+    @Test func runRefusesAnUnusableJournalDirectoryWithExitTwo() async throws {
+        let spool = try scratchDirectory("cli-journal")
+        let result = try await run(["run", "--set", "spool.dir=\(spool.path)", "--set", "journal.dir=/proc/iot-ingest-journal",
+                                    "--database-url", "postgresql://nobody@127.0.0.1:1/none"])
+        #expect(result.code == 2)
+        #expect(result.errorOutput.contains("journal.dir"), "names the key: \(result.errorOutput)")
+    }
+
     @Test func loadgenUnknownFlagExitsTwo() async throws {
         let loadgen = TestServices.binDirectory.appendingPathComponent("iot-loadgen").path
         #expect(try await ChildProcess.run(loadgen, ["--nope"], timeout: 10).code == 2)

@@ -82,6 +82,68 @@ struct CrashJournalTests {
         }
     }
 
+    /// Killed while the flood is still arriving and the writers are committing (nothing held
+    /// back): what committed is not replayed, the rest is, and with dedupe nothing is doubled.
+    @Test func sigkillMidFloodWhileCommittingLosesAndDoublesNothing() async throws {
+        try await dropping(try await TestDatabase.create()) { db in
+            let p = prefix(), spool = try scratchDirectory("crash-\(p)")
+            let dedupe = ["database.dedupe": "true"]
+            let first = try await start(db, settings(p, spool: spool, dedupe))
+            let publisher = Task { try await ChildProcess.loadgen(["--messages", "60000", "--topic-prefix", p]) }
+            try await waitUntil(60, "the first commits") { try await db.count("SELECT count(*) FROM readings") >= 2000 }
+            first.signal(SIGKILL)
+            _ = try await first.waitForExit(timeout: 10)
+            let committed = try await db.count("SELECT count(*) FROM readings")
+
+            let second = try await start(db, settings(p, spool: spool, dedupe))
+            let replayed = try #require(second.event("journal_replayed"))
+            let summary = try await publisher.value
+            #expect(summary["acked"] == 60000)
+            try await waitUntil(90, "120,000 readings") { try await distinct(db) >= 120_000 }
+            #expect(try await second.stop() == 0)
+            #expect(try await distinct(db) == 120_000, "no reading lost (\(committed) had committed; \(replayed))")
+            #expect(try await db.count("SELECT count(*) FROM readings") == 120_000, "none twice")
+        }
+    }
+
+    /// Killed during a database outage, with batches already in the spool: the spool's
+    /// sidecars say which journal entries are safe there, so the next start replays the spool
+    /// once and the journal's other entries once.
+    @Test func sigkillDuringADatabaseOutageWithTheSpoolInUseLosesAndDoublesNothing() async throws {
+        try await dropping(try await TestDatabase.create()) { db in
+            let p = prefix(), spool = try scratchDirectory("crash-\(p)")
+            let port = HTTPClient.freePort()
+            let extra = ["database.dedupe": "true", "batch.max_retries": "0", "http.port": "\(port)"]
+            let first = try await start(db, settings(p, spool: spool, extra))
+            try await TestServices.control("stop-pg")
+            do {
+                let summary = try await ChildProcess.loadgen(["--messages", "10000", "--topic-prefix", p])
+                #expect(summary["acked"] == 10000)
+                try await waitUntil(60, "rows in the spool and every message received") {
+                    let m = try await DedicatedThread.run { try HTTPClient.metrics(port: port) }
+                    return m["iot_ingest_spooled_rows_total", default: 0] >= 2000
+                        && m["iot_ingest_messages_received_total"] == 10000
+                }
+                first.signal(SIGKILL)
+                _ = try await first.waitForExit(timeout: 10)
+            } catch {
+                try? await TestServices.control("start-pg")
+                throw error
+            }
+            let spooled = try FileManager.default.contentsOfDirectory(atPath: spool.path).filter { $0.hasSuffix(".copy") }
+            #expect(!spooled.isEmpty, "the outage's batches are on disk")
+            try await TestServices.control("start-pg")
+
+            let second = try await start(db, settings(p, spool: spool, extra))
+            let replayed = try #require(second.event("journal_replayed"))
+            #expect((replayed["skipped_done"] as? Int ?? 0) > 0, "the spooled entries are not replayed again: \(replayed)")
+            try await waitUntil(60, "20,000 readings") { try await distinct(db) >= 20000 }
+            #expect(try await second.stop() == 0)
+            #expect(try await distinct(db) == 20000, "no reading lost")
+            #expect(try await db.count("SELECT count(*) FROM readings") == 20000, "none twice")
+        }
+    }
+
     @Test func twoDaemonsNeverShareAJournal() async throws {
         try await dropping(try await TestDatabase.create()) { db in
             let p = prefix(), spool = try scratchDirectory("crash-\(p)")
