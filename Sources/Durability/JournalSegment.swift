@@ -3,11 +3,15 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import IngestCore
 import Synchronization
 
 /// One journal file, mapped `MAP_SHARED`: an append is a copy into the mapping (no system
 /// call), and what is copied is in the page cache, so it outlives a SIGKILL or an OOM kill of
-/// the process. `sync()` (msync) makes it survive a power cut too.
+/// the process. `sync()` (msync) makes it survive a power cut too, then drops the synced
+/// pages from this process's mapping: they stay in the page cache for the kernel to write
+/// and evict, but no longer count as the daemon's resident memory (a full 64 MB segment
+/// would otherwise add 64 MB to RSS between recycles).
 ///
 /// Named `<first seq, 20 digits>.seg`; starts with an 8-byte magic and 8 reserved bytes.
 final class JournalSegment: @unchecked Sendable {
@@ -15,14 +19,15 @@ final class JournalSegment: @unchecked Sendable {
     // `committed` are written once, by the one appending thread, before it publishes the new
     // `committed` (release); other threads (sync, recovery) read or msync only below the
     // `committed` they load (acquire). `unmap()` runs once nobody appends (sealed, all done);
-    // the sync thread may still msync a segment just unmapped, which only fails (ENOMEM) or
-    // flushes a mapping that took the address: no memory is read or written through it.
+    // it and `sync()` hold `mapped`, so the sync thread never msyncs or madvises an address
+    // that was unmapped (and perhaps reused) meanwhile.
     let path: String
     let firstSeq: UInt64
     let size: Int
     private let base: UnsafeMutableRawPointer
     private let committed: Atomic<Int>
-    private let synced = Atomic<Int>(0)
+    /// True until `unmap`; `synced` is the byte offset flushed so far.
+    private let mapped = Locked<(isMapped: Bool, synced: Int)>((true, 0))
 
     static let magic: [UInt8] = Array("IOTJRNL1".utf8)
     static let dataStart = 16
@@ -96,16 +101,21 @@ final class JournalSegment: @unchecked Sendable {
         committed.store(at + JournalEntry.size(topic: topic.count, payload: payload.count), ordering: .releasing)
     }
 
-    /// Flushes what was appended since the last call to disk (msync). Any thread.
+    /// Flushes what was appended since the last call to disk (msync), then releases the
+    /// whole pages below the flushed end, which are never written again. Any thread.
     func sync() {
-        let end = committedBytes
-        let from = synced.load(ordering: .relaxed)
-        guard end > from else { return }
-        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
-        let aligned = from & ~(page - 1)
-        _ = msync(base + aligned, end - aligned, MS_SYNC)
-        synced.store(end, ordering: .relaxed)
+        mapped.withLock { m in
+            let end = committedBytes
+            guard m.isMapped, end > m.synced else { return }
+            let aligned = m.synced & ~(Self.page - 1)
+            _ = msync(base + aligned, end - aligned, MS_SYNC)
+            let whole = end & ~(Self.page - 1)
+            if whole > aligned { _ = madvise(base + aligned, whole - aligned, Int32(MADV_DONTNEED)) }
+            m.synced = end
+        }
     }
+
+    private static let page = Int(sysconf(Int32(_SC_PAGESIZE)))
 
     /// What recovery found in a segment: the whole entries, and whether it ended cleanly.
     struct Scan {
@@ -150,11 +160,17 @@ final class JournalSegment: @unchecked Sendable {
             at += (JournalEntry.headerSize + length + 7) & ~7
         }
         committed.store(at, ordering: .releasing)
-        synced.store(at, ordering: .relaxed)
+        mapped.withLock { $0.synced = at }
+        // The entries are copied out and a recovered segment is never appended to again.
+        _ = madvise(base, size, Int32(MADV_DONTNEED))
         return result
     }
 
     func unmap() {
-        munmap(base, size)
+        mapped.withLock { m in
+            guard m.isMapped else { return }
+            m.isMapped = false
+            munmap(base, size)
+        }
     }
 }
