@@ -50,7 +50,7 @@ lib_start_daemon() {
   daemon_pid=$!
   local _
   for _ in $(seq 1 300); do
-    grep -q '"event":"subscribed"' "$log" && return 0
+    grep -qs '"event":"subscribed"' "$log" && return 0
     kill -0 "$daemon_pid" 2>/dev/null || break
     sleep 0.1
   done
