@@ -15,6 +15,8 @@ public final class IngestPipeline: ShutdownSteps {
     let batcher: Batcher
     let decoder: BatchDecoder
     let spooler: SpoolWriter
+    /// Why the spool refused a batch a writer lane still holds, nil when none does (/ready's `spool`).
+    public var spoolFailure: String? { lanes.spoolRefusal }
     let tuning: Live<PipelineTuning>
     let lanes: WriterLanes
     let source: any MessageSource

@@ -10,6 +10,8 @@ public final class SpoolWriter: Sendable {
     let journal: (any MessageJournal)?
     let stats: IngestStats
     let logger: Logger
+    /// Whether the last write failed (for `spool_write_recovered`).
+    private let failing = Locked(false)
 
     public init(spool: any BatchSpool, journal: (any MessageJournal)?, stats: IngestStats, logger: Logger) {
         self.spool = spool
@@ -18,29 +20,47 @@ public final class SpoolWriter: Sendable {
         self.logger = logger
     }
 
-    /// Writes `batch` to the spool; returns the rows (readings + rejects) now on disk.
-    /// A spool that cannot be written is the one way rows are lost: logged as critical and
-    /// counted in `lostRows`.
-    @discardableResult
-    public func keep(_ batch: Batch, reason: String) -> Int {
-        guard !batch.isEmpty else { return 0 }
+    /// Writes `batch` to the spool. Returns nil once it is on disk, else why the spool
+    /// refused it (a full disk, no descriptors left, a read-only remount): the caller still
+    /// holds the batch and tries again later (the writer lanes do: back-pressure, not loss).
+    public func tryKeep(_ batch: Batch, reason: String) -> String? {
+        guard !batch.isEmpty else { return nil }
         do {
             let rows = try spool.write(batch, journal: journal?.id)
             journal?.markDone(batch.entries)
-            if rows == 0 { return 0 }  // only journal entries (messages without rows): recorded
+            if failing.withLock({ f in defer { f = false }; return f }) { logger.notice("spool_write_recovered") }
+            if rows == 0 { return nil }  // only journal entries (messages without rows): recorded
             logger.warning("batch_spooled", metadata: [
                 "rows": .stringConvertible(batch.readings.count), "rejects": .stringConvertible(batch.rejects.count),
                 "reason": .string(reason),
             ])
             // Counted after the log line, so whoever sees the count also sees the line.
             stats.spooledRows.add(rows, ordering: .relaxed)
-            return rows
+            return nil
         } catch {
-            stats.lostRows.add(batch.readings.count + batch.rejects.count, ordering: .relaxed)
-            logger.critical("spool_write_failed", metadata: [
-                "rows": .stringConvertible(batch.readings.count), "error": .string("\(error)"),
+            failing.withLock { $0 = true }
+            logger.error("spool_write_failed", metadata: [
+                "rows": .stringConvertible(batch.readings.count), "rejects": .stringConvertible(batch.rejects.count),
+                "error": .string("\(error)"),
             ])
-            return 0
+            return "\(error)"
         }
+    }
+
+    /// The last chance, on the shutdown's forced paths, where nobody is left to hold the
+    /// batch: if the spool refuses it, the journal still holds its messages for the next
+    /// start (`batch_left_to_journal`); without a journal its rows are lost, logged as
+    /// critical and counted in `iot_ingest_lost_rows_total`.
+    public func keep(_ batch: Batch, reason: String) {
+        guard tryKeep(batch, reason: reason) != nil else { return }
+        if journal != nil && !batch.entries.isEmpty {
+            logger.error("batch_left_to_journal", metadata: [
+                "entries": .stringConvertible(batch.entries.count), "reason": .string(reason),
+            ])
+            return
+        }
+        let rows = batch.readings.count + batch.rejects.count
+        stats.lostRows.add(rows, ordering: .relaxed)
+        logger.critical("rows_lost", metadata: ["rows": .stringConvertible(rows), "reason": .string(reason)])
     }
 }

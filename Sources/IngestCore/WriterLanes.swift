@@ -6,8 +6,11 @@ import Synchronization
 ///
 /// A failed attempt is retried with capped exponential backoff (`batch.max_retries`, 5 s
 /// cap), from where it stopped (the sink hands back only what it did not write); then the
-/// rest goes to the spool. Threads, not tasks: a sink blocks (libpq), and the cooperative
-/// pool must never be blocked.
+/// rest goes to the spool. If the spool refuses it too (a full disk, no descriptors), the
+/// lane keeps the batch and alternates database and spool with the same backoff: the lane
+/// takes nothing new meanwhile, so the queues fill and the MQTT callback blocks — the
+/// broker holds the rest rather than anything being dropped. Threads, not tasks: a sink
+/// blocks (libpq), and the cooperative pool must never be blocked.
 final class WriterLanes: Sendable {
     /// How hard the lanes try, lowered step by step as the shutdown proceeds.
     enum Mode: Int {
@@ -31,6 +34,8 @@ final class WriterLanes: Sendable {
     /// Rows each lane holds (taken, not yet committed or spooled), and the condition a
     /// backoff sleeps on and `cancelUntilIdle` waits on.
     private let held: Locked<[Int]>
+    /// Per lane: why the spool refused the batch it holds (nil when it holds none refused).
+    private let refused: Locked<[String?]>
     private let wake = ConditionLock()
     private let threads = Locked<[DedicatedThread]>([])
 
@@ -45,6 +50,7 @@ final class WriterLanes: Sendable {
         self.rejectLog = rejectLog
         self.logger = logger
         held = Locked(Array(repeating: 0, count: sink.laneCount))
+        refused = Locked(Array(repeating: nil, count: sink.laneCount))
     }
 
     func start() {
@@ -61,6 +67,9 @@ final class WriterLanes: Sendable {
         }
         wake.withLock { wake.broadcast() }
     }
+
+    /// Why the spool refused a batch a lane still holds; nil when no lane holds one (/ready).
+    var spoolRefusal: String? { refused.withLock { $0.lazy.compactMap { $0 }.first } }
 
     /// Rows taken from the queue and not yet committed or spooled.
     var heldRows: Int { held.withLock { $0.reduce(0, +) } }
@@ -94,6 +103,7 @@ final class WriterLanes: Sendable {
             held.withLock { $0[lane] = max(1, batch.rowCount) }  // 1: a batch of journal entries only
             write(batch, lane)
             held.withLock { $0[lane] = 0 }
+            refused.withLock { $0[lane] = nil }
             wake.withLock { wake.broadcast() }
         }
     }
@@ -101,6 +111,7 @@ final class WriterLanes: Sendable {
     private func write(_ batch: Batch, _ lane: Int) {
         var left = batch
         var attempt = 0
+        var refusals = 0  // by the spool, for this batch
         while true {
             let current = Mode(rawValue: mode.load(ordering: .relaxed)) ?? .spoolOnly
             if current == .spoolOnly {
@@ -121,10 +132,16 @@ final class WriterLanes: Sendable {
             attempt += 1
             let limit = current == .retrying ? tuning.current.maxRetries : 0
             if attempt > limit {
-                spooler.keep(left, reason: failure)
-                return
+                guard let refusal = spooler.tryKeep(left, reason: failure) else { return }
+                // Neither took it: hold it (back-pressure), and after the backoff give the
+                // database one more attempt before the spool's next.
+                refused.withLock { $0[lane] = refusal }
+                refusals += 1
+                attempt = limit
+                backoff(seconds: Self.delay(after: refusals), from: current)
+                continue
             }
-            let delay = min(5.0, 0.1 * Double(1 << min(attempt, 10)))
+            let delay = Self.delay(after: attempt)
             logger.warning("batch_retry", metadata: [
                 "attempt": .stringConvertible(attempt), "max_retries": .stringConvertible(limit),
                 "delay_s": .stringConvertible(delay), "error": .string(failure),
@@ -142,6 +159,11 @@ final class WriterLanes: Sendable {
             stats.rejected(reject.reason)
             rejectLog.record(reject)
         }
+    }
+
+    /// Capped exponential backoff: 0.2 s, 0.4 s, ... 5 s.
+    private static func delay(after failures: Int) -> Double {
+        min(5.0, 0.1 * Double(1 << min(failures, 10)))
     }
 
     /// Sleeps for the backoff, or until the mode is lowered.

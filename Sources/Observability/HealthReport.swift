@@ -1,7 +1,7 @@
 import IngestCore
 
 /// Judges a snapshot (SPEC 9): ready means "writable" — MQTT connected and subscribed, the
-/// database answered recently, not shutting down. Ready but strained (queue above 80 %,
+/// database answered recently, the spool writable when needed, not shutting down. Ready but strained (queue above 80 %,
 /// spool files waiting) is `degraded`, still 200. Pure, so the rules are unit-tested.
 public struct HealthReport: Sendable {
     /// SPEC 9's three states; `degraded` still answers 200 on /health.
@@ -61,8 +61,9 @@ public struct HealthReport: Sendable {
                        ("last_flush_at", s.lastFlushAt > 0 ? .string(Timestamp.iso8601Millis(s.lastFlushAt)) : .null)])
         let spool = Component(
             name: "spool",
-            status: s.spoolFiles > 0 ? .degraded : .healthy,
-            message: s.spoolFiles > 0 ? "files waiting for replay" : "empty",
+            status: s.spoolFailure != nil ? .unhealthy : s.spoolFiles > 0 ? .degraded : .healthy,
+            message: s.spoolFailure.map { "cannot be written: " + $0 }
+                ?? (s.spoolFiles > 0 ? "files waiting for replay" : "empty"),
             metadata: [("files", .int(s.spoolFiles)), ("bytes", .int(s.spoolBytes))])
         components = [mqtt, database, queue, writer, spool]
         if s.shuttingDown || components.contains(where: { $0.status == .unhealthy }) {

@@ -18,6 +18,8 @@ public struct HealthSnapshot: Sendable {
     public var lastFlushAt: Int64 = 0
     public var spoolFiles = 0
     public var spoolBytes = 0
+    /// Why the spool refused the last batch (the lanes hold it and push back), nil when writable.
+    public var spoolFailure: String?
     /// Segment files of the crash journal on disk, and appends that waited for room.
     public var journalBytes = 0
     public var journalBlockedAppends = 0

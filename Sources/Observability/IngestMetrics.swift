@@ -20,7 +20,7 @@ public final class IngestMetrics: Sendable {
     static let counters = [
         "messages_received_total", "messages_dropped_total", "queue_full_total", "rows_written_total",
         "batches_flushed_total", "db_errors_total", "mqtt_reconnects_total", "spooled_rows_total",
-        "spool_replayed_rows_total", "journal_replayed_total", "journal_blocked_appends_total",
+        "spool_replayed_rows_total", "journal_replayed_total", "journal_blocked_appends_total", "lost_rows_total",
     ]
 
     /// Creates the registry and bootstraps swift-metrics with it (once per process).
@@ -84,6 +84,7 @@ public final class IngestMetrics: Sendable {
             "spool_replayed_rows_total": stats.spoolReplayedRows.load(ordering: .relaxed),
             "journal_replayed_total": stats.journalReplayed.load(ordering: .relaxed),
             "journal_blocked_appends_total": snapshot.journalBlockedAppends,
+            "lost_rows_total": stats.lostRows.load(ordering: .relaxed),
         ]
         last.withLock { last in
             for (name, value) in values {

@@ -21,11 +21,13 @@ public struct PostgresError: Error, CustomStringConvertible, Sendable {
     }
 
     /// SQLSTATE classes that mean "this data", per PostgreSQL's errcodes appendix:
-    /// 22 data exception, 23 integrity constraint violation, P0 PL/pgSQL raise (triggers).
+    /// 22 data exception, 23 integrity constraint violation, 54 program limit exceeded (a
+    /// value too large for an index row, 54000: retrying cannot help), P0 PL/pgSQL raise
+    /// (triggers).
     static func kind(forSQLState state: String?) -> Kind {
         guard let state, state.count == 5 else { return .transient }
         switch state.prefix(2) {
-        case "22", "23", "P0": return .data
+        case "22", "23", "54", "P0": return .data
         default: return .transient
         }
     }

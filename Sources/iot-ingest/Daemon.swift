@@ -94,6 +94,7 @@ final class Daemon: HealthSource {
         s.lastFlushAt = stats.lastFlushAt.load(ordering: .relaxed)
         s.spoolFiles = files.files
         s.spoolBytes = files.bytes
+        s.spoolFailure = pipeline.spoolFailure
         s.journalBytes = journal?.bytes ?? 0
         s.journalBlockedAppends = journal?.blockedAppends.load(ordering: .relaxed) ?? 0
         s.shuttingDown = pipeline.isShuttingDown

@@ -35,6 +35,17 @@ import Testing
         #expect(HealthReport(s).status == .degraded)
     }
 
+    @Test func notReadyWhileTheSpoolRefusesWritesAndTheReasonIsShown() {
+        var s = healthy()
+        s.spoolFiles = 3
+        s.spoolFailure = "write /spool/x.copy: No space left on device"
+        let report = HealthReport(s)
+        #expect(!report.isReady)
+        let spool = report.components.first { $0.name == "spool" }
+        #expect(spool?.status == .unhealthy)
+        #expect(spool?.message == "cannot be written: write /spool/x.copy: No space left on device")
+    }
+
     @Test func detailedBodyListsTheFiveComponents() {
         let body = HealthReport(healthy()).json(version: "1", detailed: true).rendered
         for name in ["\"mqtt\"", "\"database\"", "\"queue\"", "\"writer\"", "\"spool\"", "\"pending_rows\"",

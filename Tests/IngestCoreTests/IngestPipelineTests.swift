@@ -64,6 +64,33 @@ struct IngestPipelineTests {
         #expect(await coordinator(p).run() == 0)
     }
 
+    /// A spool that refuses (a full disk) must not cost a row: the lane holds its batch and
+    /// takes no more, the queues fill, the source blocks, /ready learns why; once the spool
+    /// takes writes again everything lands in it, once (SPEC 8, 12).
+    @Test func aRefusingSpoolPushesBackInsteadOfLosingRows() async throws {
+        let source = FakeSource(), sink = FakeSink(lanes: 1, .fail)
+        spool.failWrites(true)
+        let p = pipeline(source, sink, capacity: 100, maxRows: 10)
+        try p.start()
+        let sending = Task { try await source.send(messages(1_000)) }
+        try await waitUntil(10, "the source to block on a full queue") {
+            p.stats.queueFull.load(ordering: .relaxed) > 0 && spool.state.withLock { $0.refusals } >= 2
+        }
+        #expect(p.spoolFailure == "cannot write spool: No space left on device")
+        #expect(log.names.contains("spool_write_failed"))
+        #expect(spool.rows == 0 && p.stats.spooledRows.load(ordering: .relaxed) == 0)
+        #expect(p.stats.lostRows.load(ordering: .relaxed) == 0)
+        spool.failWrites(false)
+        try await sending.value
+        try await waitUntil(30, "all 1,000 rows in the spool") { p.stats.spooledRows.load(ordering: .relaxed) == 1_000 }
+        #expect(spool.rows == 1_000)
+        #expect(Set(spool.state.withLock { $0.readings.map(\.value) }).count == 1_000, "no reading twice")
+        #expect(p.spoolFailure == nil)
+        #expect(log.names.contains("spool_write_recovered"))
+        #expect(p.stats.lostRows.load(ordering: .relaxed) == 0)
+        #expect(await coordinator(p).run() == 0)
+    }
+
     @Test func rowsTheSinkRefusesAreCountedAndLogged() async throws {
         let source = FakeSource(), sink = FakeSink()
         let p = pipeline(source, sink)

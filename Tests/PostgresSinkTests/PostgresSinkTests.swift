@@ -103,6 +103,22 @@ struct PostgresSinkTests {
         }
     }
 
+    /// A value too large for the `(device_id, time DESC)` index row fails with SQLSTATE
+    /// 54000: the row is refused and bisected out at once, not retried as if transient.
+    @Test func aValueTooLargeForTheIndexIsRefusedNotRetried() async throws {
+        try await dropping(try await migrated()) { db in
+            var rng = SystemRandomNumberGenerator()  // random: an index entry is compressed first
+            let huge = String((0..<9000).map { _ in "abcdefghijklmnopqrstuvwxyz0123456789".randomElement(using: &rng)! })
+            let batch = Batch(readings: readings([1, 2, 3]) + readings([4], device: huge))
+            let outcome = try await write([batch], to: db)[0]
+            #expect(outcome.written == 3)
+            #expect(outcome.refused.count == 1)
+            #expect(outcome.refused.first?.detail?.contains("54000") == true, "\(outcome.refused)")
+            #expect(outcome.unwritten == nil && outcome.failure == nil)
+            #expect(try await db.count("SELECT count(*) FROM readings") == 3)
+        }
+    }
+
     @Test func dedupeStoresARedeliveredReadingOnce() async throws {
         try await dropping(try await migrated(dedupe: true)) { db in
             let batch = Batch(readings: readings([1, 2, 3]))
