@@ -106,7 +106,7 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(
             name: "PostgresSinkTests",
-            dependencies: ["PostgresSink", "IngestCore", "TestSupport",
+            dependencies: ["PostgresSink", "Durability", "IngestCore", "TestSupport",
                            .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict),
         .testTarget(

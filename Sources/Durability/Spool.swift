@@ -32,7 +32,9 @@ public final class Spool: BatchSpool {
     }
 
     public let directory: String
-    private let sequence = Atomic<Int>(0)
+    /// Starts at a random point: replicas sharing a database rarely name two files alike
+    /// (and replay tells same-named files apart by checksum when they do).
+    private let sequence = Atomic<Int>(Int.random(in: 0..<1_000_000))
     private let cached = Locked(Summary())
 
     public init(directory: String) {

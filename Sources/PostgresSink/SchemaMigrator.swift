@@ -51,6 +51,9 @@ public struct SchemaMigrator {
                   file text PRIMARY KEY, applied_at timestamptz NOT NULL
                 )
                 """)
+            // Which content a name stood for: names can repeat (replicas sharing a database,
+            // a clock stepped back), and replay must never skip a file it did not apply.
+            try connection.execute("ALTER TABLE ingest_spool_applied ADD COLUMN IF NOT EXISTS checksum bigint")
             try connection.execute(JournalDoneTable.create)
             try connection.execute(JournalDoneTable.index)
             if available {

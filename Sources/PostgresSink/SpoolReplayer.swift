@@ -7,7 +7,10 @@ import Logging
 /// Each file's COPY and its `ingest_spool_applied` row commit in one transaction; the file
 /// is deleted only after that commit. A crash between commit and delete leaves a file whose
 /// name is already in `ingest_spool_applied`: it is deleted without being applied again, so
-/// no file is ever applied twice. A file the server refuses (malformed or refused data) is
+/// no file is ever applied twice. The row also holds the file's CRC-32C: a file whose name
+/// was applied with other content (another replica's file of the same name, or this one's
+/// before the clock stepped back) is a different file, applied under `<name>#<crc>`; it is
+/// never deleted unapplied. A file the server refuses (malformed or refused data) is
 /// moved to `corrupt/` and logged, never deleted. A batch's journal sidecar is turned into
 /// `ingest_journal_done` records, then deleted, once none of its files is left.
 public struct SpoolReplayer {
@@ -76,9 +79,15 @@ public struct SpoolReplayer {
     /// file had been applied before (and only needs deleting).
     private func apply(_ file: Spool.File, data: [UInt8], on c: PostgresConnection) throws(PostgresError) -> Bool {
         if dedupe && !file.isRejects { try DedupeStaging.prepare(on: c, like: table) }
+        let crc = String(CRC32C.checksum(data))
         return try c.transaction { () throws(PostgresError) -> Bool in
-            if try c.scalar("SELECT 1 FROM ingest_spool_applied WHERE file = $1", [file.name]) != nil {
-                return false
+            var key = file.name
+            // nil: never applied; "": applied before checksums were kept (trust the name).
+            let recorded = try c.scalar("SELECT coalesce(checksum::text, '') FROM ingest_spool_applied WHERE file = $1", [key])
+            if recorded == crc || recorded == "" { return false }
+            if recorded != nil {
+                key = file.name + "#" + crc
+                if try c.scalar("SELECT 1 FROM ingest_spool_applied WHERE file = $1", [key]) != nil { return false }
             }
             if file.isRejects {
                 try c.copy("COPY ingest_rejects (received_at, topic, payload, reason, detail) FROM STDIN", data: data)
@@ -87,7 +96,7 @@ public struct SpoolReplayer {
             } else {
                 try c.copy("COPY \"\(table)\" \(CopyEncoder.readingColumns) FROM STDIN", data: data)
             }
-            _ = try c.scalar("INSERT INTO ingest_spool_applied (file, applied_at) VALUES ($1, now())", [file.name])
+            _ = try c.scalar("INSERT INTO ingest_spool_applied (file, applied_at, checksum) VALUES ($1, now(), $2)", [key, crc])
             return true
         }
     }

@@ -1,3 +1,5 @@
+import Durability
+import Foundation
 import IngestCore
 import Logging
 import PostgresSink
@@ -116,6 +118,40 @@ struct PostgresSinkTests {
             #expect(outcome.refused.first?.detail?.contains("54000") == true, "\(outcome.refused)")
             #expect(outcome.unwritten == nil && outcome.failure == nil)
             #expect(try await db.count("SELECT count(*) FROM readings") == 3)
+        }
+    }
+
+    /// Two replicas share `ingest_spool_applied`; each wrote a spool file of the same name
+    /// (same millisecond, same sequence) with other rows. The second must be applied, not
+    /// deleted as "already applied"; a file applied and then left behind by a crash before
+    /// its delete is still skipped.
+    @Test func sameNamedSpoolFilesFromTwoReplicasAreBothApplied() async throws {
+        try await dropping(try await migrated()) { db in
+            let name = "1700000000000-000001.copy"
+            func spool(_ replica: String, _ values: [Double]) throws -> Spool {
+                let dir = try scratchDirectory("spool-\(replica)-\(UUID().uuidString.prefix(8))")
+                let text = readings(values, device: replica).map(CopyText.line).joined()
+                try text.write(to: dir.appendingPathComponent(name), atomically: true, encoding: .utf8)
+                return Spool(directory: dir.path)
+            }
+            let a = try spool("a", [1, 2, 3]), b = try spool("b", [4, 5])
+            let replay = { @Sendable (s: Spool) async throws -> SpoolReplayer.Outcome in
+                try await DedicatedThread.run {
+                    let c = try PostgresConnection(url: db.url)
+                    defer { c.close() }
+                    return try SpoolReplayer(spool: s, table: "readings", dedupe: false, logger: Logger(label: "t"))
+                        .replay(on: c)
+                }
+            }
+            #expect(try await replay(a).files == 1)
+            #expect(try await replay(b).files == 1, "same name, other content: applied")
+            #expect(try await db.count("SELECT count(*) FROM readings") == 5)
+            #expect(a.files().isEmpty && b.files().isEmpty)
+            // A crash between commit and delete leaves b's file: it is skipped, then deleted.
+            let again = try spool("b", [4, 5])
+            #expect(try await replay(again).files == 0)
+            #expect(again.files().isEmpty)
+            #expect(try await db.count("SELECT count(*) FROM readings") == 5, "never applied twice")
         }
     }
 
