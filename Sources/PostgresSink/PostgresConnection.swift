@@ -34,7 +34,8 @@ public final class PostgresConnection {
             withCStrings(values) { v in PQconnectdbParams(k, v, 1) }
         }
         guard let conn, PQstatus(conn) == CONNECTION_OK else {
-            let message = conn.map { Self.firstLine(String(cString: PQerrorMessage($0))) } ?? "out of memory"
+            let message = conn.map { ConnectionString.scrub(Self.firstLine(String(cString: PQerrorMessage($0))), url: url) }
+                ?? "out of memory"
             if let conn { PQfinish(conn) }
             self.conn = nil
             throw PostgresError(kind: .transient, sqlState: nil, message: message, connectionLost: !Self.isPermanent(message))

@@ -141,6 +141,12 @@ struct ConfigurationLoaderTests {
         ("host=h password=pw user=u", "host=h password=*** user=u"),
         ("host=h password='p w\\'x' user=u", "host=h password=*** user=u"),
         ("postgresql://u@h/db", "postgresql://u@h/db"),
+        ("host=h password = pw user=u", "host=h password = *** user=u"),
+        ("host=h\tpassword\t=\t'p w' user=u", "host=h\tpassword\t=\t*** user=u"),
+        ("host=h password=p\\ w user=u", "host=h password=*** user=u"),
+        ("postgresql://h/db?pass%77ord=pw", "postgresql://h/db?pass%77ord=***"),
+        ("postgresql://u:p%40ss@h/db", "postgresql://u:***@h/db"),
+        ("postgresql://u:s3cr3t@h/db?application_name=s3cr3t", "postgresql://u:***@h/db?application_name=***"),
     ])
     func databaseURL(_ input: String, _ expected: String) {
         #expect(Redaction.databaseURL(input) == expected)

@@ -2,7 +2,7 @@ import Durability
 import Foundation
 import IngestCore
 import Logging
-import PostgresSink
+@testable import PostgresSink
 import Testing
 import TestSupport
 
@@ -153,6 +153,31 @@ struct PostgresSinkTests {
             #expect(again.files().isEmpty)
             #expect(try await db.count("SELECT count(*) FROM readings") == 5, "never applied twice")
         }
+    }
+
+    /// SPEC 12: no secret in a log line or `check-config`. The masking reads a database URL
+    /// as libpq does; libpq's own parser says what the password is in each form.
+    @Test(arguments: [
+        "postgresql://u:s3cr3t@h/db", "postgresql://u:s3%63r3t@h/db", "postgres://u@h/db?password=s3cr3t&sslmode=require",
+        "postgresql://h/db?pass%77ord=s3cr3t", "host=h password=s3cr3t user=u", "host=h password = s3cr3t user=u",
+        "host=h\tpassword\t=\t's3cr3t x' user=u", "host=h password='s3\\'cr3t' user=u",
+        "postgresql://u:s3cr3t@h/db?application_name=s3cr3t",
+    ])
+    func redactionMasksWhatLibpqReadsAsThePassword(_ url: String) throws {
+        let password = try #require(ConnectionString.password(in: url), "libpq finds a password in \(url)")
+        #expect(!Redaction.databaseURL(url).contains(password), "\(Redaction.databaseURL(url))")
+        #expect(Redaction.databaseURL(url).contains(Redaction.mask))
+    }
+
+    /// libpq quotes the token it cannot parse; when that token is the password, the error
+    /// we log and serve on /health/detailed must not carry it.
+    @Test func aMalformedURLsErrorDoesNotQuoteThePassword() {
+        let error = #expect(throws: PostgresError.self) {
+            _ = try PostgresConnection(url: "postgresql://u:s3cr%zz3t@127.0.0.1:1/db")
+        }
+        let text = error?.description ?? ""
+        #expect(!text.contains("s3cr"), "\(text)")
+        #expect(text.contains("percent"), "still says what is wrong: \(text)")
     }
 
     @Test func dedupeStoresARedeliveredReadingOnce() async throws {
