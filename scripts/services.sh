@@ -7,9 +7,11 @@
 #   scripts/services.sh stop DIR      stop both (by PID)
 #   scripts/services.sh stop-mqtt DIR | start-mqtt DIR     (same port, same persistence)
 #   scripts/services.sh stop-pg DIR   | start-pg DIR
+#   scripts/services.sh freeze-pg DIR | thaw-pg DIR    (SIGSTOP/SIGCONT every server process:
+#                                                      a black-holed database that answers nothing)
 set -euo pipefail
 
-cmd=${1:?usage: services.sh start|stop|start-mqtt|stop-mqtt|start-pg|stop-pg DIR}
+cmd=${1:?usage: services.sh start|stop|start-mqtt|stop-mqtt|start-pg|stop-pg|freeze-pg|thaw-pg DIR}
 dir=${2:?directory}
 mkdir -p "$dir"
 dir=$(cd "$dir" && pwd)
@@ -107,6 +109,12 @@ stop_pg() {
   "${as_pg[@]}" "$INGEST_TEST_PG_BIN/pg_ctl" -D "$dir/pgdata" -m fast -w -t 30 stop </dev/null >>"$dir/pg_ctl.log" 2>&1 || true
 }
 
+signal_pg() {  # signal_pg SIG: the postmaster and all its children
+  local pid
+  pid=$(head -1 "$dir/pgdata/postmaster.pid" 2>/dev/null) || return 0
+  kill "-$1" "$pid" $(pgrep -P "$pid") 2>/dev/null || true
+}
+
 case "$cmd" in
   start)
     mqtt_port=$(free_port)
@@ -164,5 +172,7 @@ ENV
   stop-mqtt) stop_mqtt ;;
   start-pg) start_pg ;;
   stop-pg) stop_pg ;;
+  freeze-pg) signal_pg STOP ;;
+  thaw-pg) signal_pg CONT ;;
   *) echo "unknown command $cmd" >&2; exit 2 ;;
 esac

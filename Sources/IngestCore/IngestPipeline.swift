@@ -244,10 +244,13 @@ public final class IngestPipeline: ShutdownSteps {
         sweepToSpool()
         // A message or batch in someone's hands lands in a queue (swept next) or, finding
         // the queue closed, in the spool by its carrier's hand.
-        _ = carried.waitUntilZero(timeout: 1)
+        _ = carried.waitUntilZero(timeout: 0.25)
         batches.close()
         sweepToSpool()
-        lanes.cancelUntilIdle(timeout: 2)
+        if !lanes.cancelUntilIdle(timeout: 0.5) {
+            // A lane is stuck in the sink and cannot be cancelled (a black-holed database).
+            for batch in lanes.stuckBatches { spooler.keepStuck(batch) }
+        }
         journal?.close()
         return stats.spooledRows.load(ordering: .relaxed) - before
     }

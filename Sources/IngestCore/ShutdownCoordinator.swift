@@ -50,6 +50,11 @@ public final class ShutdownCoordinator: Sendable {
 
     /// Forces the shutdown (a second SIGTERM/SIGINT): now if the sequence is running, at its
     /// start otherwise. Returns at once; the forced path runs inside `run()`.
+    /// The forced path's own time (one sweep to the spool, bounded waits for carriers and
+    /// cancels, under a second): it starts this long before `shutdown.timeout_s`, so the
+    /// process is gone by the deadline even when the database answers nothing.
+    static func forcedHeadStart(_ hard: Double) -> Double { min(1.0, hard / 4) }
+
     public func force() {
         secondSignal.fire()
     }
@@ -75,7 +80,7 @@ public final class ShutdownCoordinator: Sendable {
         let racers: [@Sendable () async -> Ending] = [
             { await self.orderly(hardTimeout: hard); return .orderly },
             {
-                try? await Task.sleep(for: .seconds(hard))
+                try? await Task.sleep(for: .seconds(hard - Self.forcedHeadStart(hard)))
                 return Task.isCancelled ? .orderly : .forced(reason: "deadline")
             },
             {

@@ -47,6 +47,20 @@ public final class SpoolWriter: Sendable {
         }
     }
 
+    /// A batch a writer lane holds while stuck in a database that answers nothing, not even
+    /// a cancel: it may yet commit, or never, and the forced shutdown cannot wait to learn
+    /// which. With a journal its entries stay undone, so the next start writes them exactly
+    /// once (a commit would have recorded them done); without one a copy is spooled, stored
+    /// twice only if the stuck statement commits after all (`database.dedupe` absorbs that).
+    public func keepStuck(_ batch: Batch) {
+        let reason = "forced shutdown: writer stuck in the database"
+        guard journal != nil, !batch.entries.isEmpty else { return keep(batch, reason: reason) }
+        logger.error("batch_left_to_journal", metadata: [
+            "rows": .stringConvertible(batch.rowCount), "entries": .stringConvertible(batch.entries.count),
+            "reason": .string(reason),
+        ])
+    }
+
     /// The last chance, on the shutdown's forced paths, where nobody is left to hold the
     /// batch: if the spool refuses it, the journal still holds its messages for the next
     /// start (`batch_left_to_journal`); without a journal its rows are lost, logged as

@@ -31,9 +31,9 @@ final class WriterLanes: Sendable {
     private let rejectLog: RejectLog
     private let logger: Logger
     private let mode = Atomic<Int>(Mode.retrying.rawValue)
-    /// Rows each lane holds (taken, not yet committed or spooled), and the condition a
+    /// The batch each lane holds (taken, not yet committed or spooled), and the condition a
     /// backoff sleeps on and `cancelUntilIdle` waits on.
-    private let held: Locked<[Int]>
+    private let held: Locked<[Batch?]>
     /// Per lane: why the spool refused the batch it holds (nil when it holds none refused).
     private let refused: Locked<[String?]>
     private let wake = ConditionLock()
@@ -49,7 +49,7 @@ final class WriterLanes: Sendable {
         self.stats = stats
         self.rejectLog = rejectLog
         self.logger = logger
-        held = Locked(Array(repeating: 0, count: sink.laneCount))
+        held = Locked(Array(repeating: nil, count: sink.laneCount))
         refused = Locked(Array(repeating: nil, count: sink.laneCount))
     }
 
@@ -72,7 +72,11 @@ final class WriterLanes: Sendable {
     var spoolRefusal: String? { refused.withLock { $0.lazy.compactMap { $0 }.first } }
 
     /// Rows taken from the queue and not yet committed or spooled.
-    var heldRows: Int { held.withLock { $0.reduce(0, +) } }
+    var heldRows: Int { held.withLock { $0.reduce(0) { $0 + ($1?.rowCount ?? 0) } } }
+
+    /// The batches of lanes still stuck in the sink (a database that answers nothing, not
+    /// even a cancel), for the forced shutdown, which cannot wait for them.
+    var stuckBatches: [Batch] { held.withLock { $0.compactMap { $0 } } }
 
     /// Cancels the lanes' attempts until no lane holds rows, or `timeout` seconds pass; the
     /// lanes then spool what they held (call after `lower(to: .spoolOnly)`). Cancels again
@@ -82,7 +86,7 @@ final class WriterLanes: Sendable {
     func cancelUntilIdle(timeout: Double) -> Bool {
         let end = Timestamp.monotonicSeconds() + timeout
         while true {
-            let busy = held.withLock { rows in rows.indices.filter { rows[$0] > 0 } }
+            let busy = held.withLock { lanes in lanes.indices.filter { lanes[$0] != nil } }
             if busy.isEmpty { return true }
             let left = end - Timestamp.monotonicSeconds()
             if left <= 0 { return false }
@@ -100,9 +104,9 @@ final class WriterLanes: Sendable {
 
     private func run(_ lane: Int) {
         while let batch = batches.takeBlocking(max: 1).first {
-            held.withLock { $0[lane] = max(1, batch.rowCount) }  // 1: a batch of journal entries only
+            held.withLock { $0[lane] = batch }
             write(batch, lane)
-            held.withLock { $0[lane] = 0 }
+            held.withLock { $0[lane] = nil }
             refused.withLock { $0[lane] = nil }
             wake.withLock { wake.broadcast() }
         }

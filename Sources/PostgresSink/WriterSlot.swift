@@ -14,6 +14,8 @@ final class WriterSlot: @unchecked Sendable {
     private var lost = false
     private let canceller = Locked<PostgresConnection.Canceller?>(nil)
     private let connected = Atomic<Bool>(false)
+    /// A cancel request is on its way (one at a time per slot).
+    private let cancelling = Atomic<Bool>(false)
     let inFlightRows = Atomic<Int>(0)
 
     init(index: Int) {
@@ -59,8 +61,18 @@ final class WriterSlot: @unchecked Sendable {
         }
     }
 
+    /// Asks the server to cancel this slot's statement, without waiting: `PQcancel` connects
+    /// to the server and waits for it to hang up, which a black-holed server never does, so
+    /// it runs on a detached thread of its own and the caller (the shutdown deadline) goes
+    /// on. At most one such request per slot is outstanding.
     func cancel() {
-        canceller.withLock { $0?.cancel() }
+        guard let canceller = canceller.withLock({ $0 }),
+              cancelling.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged
+        else { return }
+        DedicatedThread {
+            canceller.cancel()
+            self.cancelling.store(false, ordering: .releasing)
+        }.detach()
     }
 
     func closeConnection() {

@@ -117,6 +117,37 @@ struct ShutdownTests {
         }
     }
 
+    /// PostgreSQL black-holed (every server process stopped with SIGSTOP: connections stay
+    /// open, nothing answers) mid-flood, then SIGTERM with `shutdown.timeout_s: 5`: the daemon
+    /// must be gone within the deadline whatever the database does, with everything it held
+    /// in the spool or the journal; once the database is back, a restart stores it all once.
+    @Test func aBlackHoledDatabaseCannotHoldTheShutdownPastItsDeadline() async throws {
+        try await dropping(try await TestDatabase.create()) { db in
+            let p = prefix()
+            let extra = ["shutdown.timeout_s": "5", "shutdown.drain_timeout_s": "2", "database.dedupe": "true"]
+            let first = try await start(db, settings(p, extra))
+            let publishing = Task { try await ChildProcess.loadgen(["--messages", "50000", "--topic-prefix", p]) }
+            try await waitUntil(30, "rows committing") { try await distinct(db) > 4000 }
+            try await TestServices.control("freeze-pg")
+            var code: Int32?
+            var seconds = 0.0
+            do {
+                try await Task.sleep(for: .seconds(1))
+                let started = Timestamp.monotonicSeconds()
+                first.signal(SIGTERM)
+                code = try? await first.waitForExit(timeout: 20)
+                seconds = Timestamp.monotonicSeconds() - started
+                if code == nil { first.signal(SIGKILL) }
+            }
+            try await TestServices.control("thaw-pg")
+            #expect(code == 3 || code == 0, "exit code \(String(describing: code))")
+            #expect(seconds < 5.3, "SIGTERM to exit took \(seconds) s with shutdown.timeout_s 5")
+            #expect(first.eventNames().last == "shutdown_complete", "\(first.eventNames().suffix(4))")
+            _ = try await publishing.value
+            try await restartExpectingEveryReading(db, p, spoolOf: first, rows: 100_000)
+        }
+    }
+
     @Test func drainTimeoutSpoolsTheRemainderAndNothingIsLostAfterReplay() async throws {
         try await dropping(try await TestDatabase.create()) { db in
             let p = prefix()
