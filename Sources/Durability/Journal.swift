@@ -131,16 +131,20 @@ public final class Journal: MessageJournal {
         var topic = message.topic
         return topic.withUTF8 { t in
             message.payload.withUnsafeBytes { p in
-                append(topic: UnsafeRawBufferPointer(t), payload: p, receivedAt: message.receivedAt)
+                append(topic: UnsafeRawBufferPointer(t), payload: p, receivedAt: message.receivedAt,
+                       size: message.size)
             }
         }
     }
 
-    /// The same, from raw bytes: one copy, into the mapping.
-    public func append(topic: UnsafeRawBufferPointer, payload: UnsafeRawBufferPointer, receivedAt: Int64) -> UInt64? {
-        let need = JournalEntry.size(topic: topic.count, payload: payload.count)
+    /// The same, from raw bytes: one copy, into the mapping. `size` is the payload's
+    /// published size when `payload` holds only its start (an oversized message).
+    public func append(topic: UnsafeRawBufferPointer, payload: UnsafeRawBufferPointer, receivedAt: Int64,
+                       size: Int? = nil) -> UInt64? {
+        let cutFrom = size.flatMap { $0 > payload.count ? $0 : nil }
+        let need = JournalEntry.size(topic: topic.count, payload: payload.count, cut: cutFrom != nil)
         guard let (segment, seq) = reserve(need) else { return nil }
-        segment.append(seq: seq, receivedAt: receivedAt, topic: topic, payload: payload)
+        segment.append(seq: seq, receivedAt: receivedAt, topic: topic, payload: payload, cutFrom: cutFrom)
         if settings.fsyncIntervalMs == 0 { segment.sync() }
         return seq
     }

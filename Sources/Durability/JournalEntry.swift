@@ -4,7 +4,9 @@ import IngestCore
 ///
 /// On disk (little-endian, 8-byte aligned):
 /// `u32 body length | u32 CRC-32C of body | body`, body = `u64 seq | i64 received_at µs |
-/// u32 topic length | topic bytes | payload bytes`. The length is stored last, after the
+/// u32 topic length | topic bytes | [u64 published size] | payload bytes`. The published
+/// size is there only when the top bit of the topic length is set: the payload was cut
+/// (an oversized message keeps only its first `payload.max_bytes + 1` bytes). The length is stored last, after the
 /// checksum and the body: a process killed mid-append leaves a zero length, which reads as
 /// the end of the segment; a power cut can leave a length over a half-written body, which
 /// the checksum catches.
@@ -13,25 +15,31 @@ public struct JournalEntry: Sendable, Equatable {
     public var receivedAt: Int64
     public var topic: [UInt8]
     public var payload: [UInt8]
+    /// The payload's size as published (larger than `payload.count` when it was cut).
+    public var size: Int
 
-    public init(seq: UInt64, receivedAt: Int64, topic: [UInt8], payload: [UInt8]) {
+    public init(seq: UInt64, receivedAt: Int64, topic: [UInt8], payload: [UInt8], size: Int? = nil) {
         self.seq = seq
         self.receivedAt = receivedAt
         self.topic = topic
         self.payload = payload
+        self.size = size ?? payload.count
     }
+
+    /// The topic length's top bit: a published size follows the topic.
+    static let cutFlag: UInt32 = 1 << 31
 
     static let headerSize = 8
     static let fixedBodySize = 20
 
     /// Bytes an entry takes in a segment, padding included.
-    static func size(topic: Int, payload: Int) -> Int {
-        (headerSize + fixedBodySize + topic + payload + 7) & ~7
+    static func size(topic: Int, payload: Int, cut: Bool = false) -> Int {
+        (headerSize + fixedBodySize + topic + (cut ? 8 : 0) + payload + 7) & ~7
     }
 
     /// The message it was journaled from, carrying its sequence number on.
     public var message: Message {
-        var m = Message(topic: String(decoding: topic, as: UTF8.self), payload: payload, receivedAt: receivedAt)
+        var m = Message(topic: String(decoding: topic, as: UTF8.self), payload: payload, receivedAt: receivedAt, size: size)
         m.journalSeq = seq
         return m
     }

@@ -82,23 +82,30 @@ final class JournalSegment: @unchecked Sendable {
     func fits(_ bytes: Int) -> Bool { committedBytes + bytes <= size }
 
     /// Appends one entry. Called by the single appending thread only, after `fits`.
-    func append(seq: UInt64, receivedAt: Int64, topic: UnsafeRawBufferPointer, payload: UnsafeRawBufferPointer) {
+    func append(seq: UInt64, receivedAt: Int64, topic: UnsafeRawBufferPointer, payload: UnsafeRawBufferPointer,
+                cutFrom: Int? = nil) {
         let at = committed.load(ordering: .relaxed)
-        let body = JournalEntry.fixedBodySize + topic.count + payload.count
+        let body = JournalEntry.fixedBodySize + topic.count + (cutFrom == nil ? 0 : 8) + payload.count
         let start = base + at
         var p = start + JournalEntry.headerSize
         p.storeBytes(of: seq.littleEndian, as: UInt64.self)
         (p + 8).storeBytes(of: receivedAt.littleEndian, as: Int64.self)
-        (p + 16).storeBytes(of: UInt32(topic.count).littleEndian, as: UInt32.self)
+        let topicField = UInt32(topic.count) | (cutFrom == nil ? 0 : JournalEntry.cutFlag)
+        (p + 16).storeBytes(of: topicField.littleEndian, as: UInt32.self)
         p += JournalEntry.fixedBodySize
         if let t = topic.baseAddress { p.copyMemory(from: t, byteCount: topic.count) }
         p += topic.count
+        if let cutFrom {
+            p.storeBytes(of: UInt64(cutFrom).littleEndian, toByteOffset: 0, as: UInt64.self)
+            p += 8
+        }
         if let b = payload.baseAddress { p.copyMemory(from: b, byteCount: payload.count) }
         let crc = CRC32C.update(0, UnsafeRawBufferPointer(start: start + JournalEntry.headerSize, count: body))
         (start + 4).storeBytes(of: crc.littleEndian, as: UInt32.self)
         // The length last: until it is there, a reader sees the end of the segment here.
         start.storeBytes(of: UInt32(body).littleEndian, as: UInt32.self)
-        committed.store(at + JournalEntry.size(topic: topic.count, payload: payload.count), ordering: .releasing)
+        committed.store(at + JournalEntry.size(topic: topic.count, payload: payload.count, cut: cutFrom != nil),
+                        ordering: .releasing)
     }
 
     /// Flushes what was appended since the last call to disk (msync), then releases the
@@ -147,16 +154,23 @@ final class JournalSegment: @unchecked Sendable {
             }
             let seq = UInt64(littleEndian: body.loadUnaligned(as: UInt64.self))
             let receivedAt = Int64(littleEndian: (body + 8).loadUnaligned(as: Int64.self))
-            let topicLength = Int(UInt32(littleEndian: (body + 16).loadUnaligned(as: UInt32.self)))
-            guard topicLength <= length - JournalEntry.fixedBodySize else {
+            let topicField = UInt32(littleEndian: (body + 16).loadUnaligned(as: UInt32.self))
+            let topicLength = Int(topicField & ~JournalEntry.cutFlag)
+            let sizeBytes = topicField & JournalEntry.cutFlag != 0 ? 8 : 0
+            guard topicLength + sizeBytes <= length - JournalEntry.fixedBodySize else {
                 result.damage = "bad topic length at byte \(at)"
                 break
             }
             let topic = Array(UnsafeRawBufferPointer(start: body + JournalEntry.fixedBodySize, count: topicLength))
-            let payloadStart = body + JournalEntry.fixedBodySize + topicLength
-            let payload = Array(UnsafeRawBufferPointer(start: payloadStart,
-                                                       count: length - JournalEntry.fixedBodySize - topicLength))
-            result.entries.append(JournalEntry(seq: seq, receivedAt: receivedAt, topic: topic, payload: payload))
+            var payloadStart = body + JournalEntry.fixedBodySize + topicLength
+            var size: Int?
+            if sizeBytes != 0 {
+                size = Int(truncatingIfNeeded: UInt64(littleEndian: payloadStart.loadUnaligned(as: UInt64.self)))
+                payloadStart += 8
+            }
+            let payload = Array(UnsafeRawBufferPointer(
+                start: payloadStart, count: length - JournalEntry.fixedBodySize - topicLength - sizeBytes))
+            result.entries.append(JournalEntry(seq: seq, receivedAt: receivedAt, topic: topic, payload: payload, size: size))
             at += (JournalEntry.headerSize + length + 7) & ~7
         }
         committed.store(at, ordering: .releasing)

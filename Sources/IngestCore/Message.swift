@@ -8,10 +8,15 @@ public struct Message: Sendable {
     public var receivedAt: Int64
     /// Its entry in the crash journal, 0 when it has none (journal off).
     public var journalSeq: UInt64 = 0
+    /// The payload's size as published. Larger than `payload.count` when the callback kept
+    /// only the first `payload.max_bytes + 1` bytes of an oversized payload (it is rejected
+    /// as `too_large` anyway, and a few 200 MB publishes must not cost 200 MB each).
+    public var size: Int
 
-    public init(topic: String, payload: [UInt8], receivedAt: Int64) {
+    public init(topic: String, payload: [UInt8], receivedAt: Int64, size: Int? = nil) {
         self.topic = topic
         self.payload = payload
         self.receivedAt = receivedAt
+        self.size = size ?? payload.count
     }
 }

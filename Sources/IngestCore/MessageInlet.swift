@@ -33,6 +33,10 @@ public final class MessageInlet: Sendable {
         self.logger = logger
     }
 
+    /// The most payload bytes worth copying out of the source's buffer: one past
+    /// `payload.max_bytes`, enough for the decoder to reject the message as `too_large`.
+    public var payloadCopyLimit: Int { decoder.decoder.maxBytes + 1 }
+
     /// Hands one message to the pipeline: journals it (SPEC 8a: before the callback
     /// returns), then queues it. Blocking (full journal, block policy and full queue); never
     /// call it from a Swift task.

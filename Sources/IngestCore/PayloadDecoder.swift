@@ -14,8 +14,8 @@ public struct PayloadDecoder: Sendable {
     /// Appends the message's readings to `readings` and returns nil, or appends nothing and
     /// returns the reject to store.
     public func decode(_ message: Message, into readings: inout [Reading]) -> Reject? {
-        if message.payload.count > maxBytes {
-            var reject = Reject(message, reason: .tooLarge, detail: "\(message.payload.count) bytes")
+        if message.size > maxBytes || message.payload.count > maxBytes {
+            var reject = Reject(message, reason: .tooLarge, detail: "\(max(message.size, message.payload.count)) bytes")
             reject.payload = Array(message.payload.prefix(maxBytes))
             return reject
         }

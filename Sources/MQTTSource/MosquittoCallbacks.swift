@@ -38,11 +38,12 @@ func mosquittoOnMessage(_ mosq: OpaquePointer?, _ userdata: UnsafeMutableRawPoin
     let m = message.pointee
     let topic = String(cString: m.topic)
     let count = Int(m.payloadlen)
+    let inlet = context(userdata).inlet
     let payload: [UInt8]
     if count > 0, let bytes = m.payload {
-        payload = Array(UnsafeRawBufferPointer(start: bytes, count: count))
+        payload = Array(UnsafeRawBufferPointer(start: bytes, count: min(count, inlet.payloadCopyLimit)))
     } else {
         payload = []
     }
-    context(userdata).inlet.deliver(Message(topic: topic, payload: payload, receivedAt: receivedAt))
+    inlet.deliver(Message(topic: topic, payload: payload, receivedAt: receivedAt, size: count))
 }

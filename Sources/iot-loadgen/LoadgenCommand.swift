@@ -20,6 +20,8 @@ struct LoadgenCommand: ParsableCommand {
     @Option(name: .customLong("invalid-fraction"), help: "Share of messages that are not JSON.") var invalidFraction = 0.0
     @Option(name: .customLong("topic-prefix")) var topicPrefix = "devices"
     @Option(name: .customLong("client-id")) var clientID: String?
+    @Option(help: "MQTT user name; the password is read from $IOT_LOADGEN_PASSWORD (never from the command line).")
+    var username: String?
     @Option(name: .customLong("ts-base-ms"), help: "First timestamp (Unix ms); default now.") var tsBaseMs: Int64?
     @Option(help: "Seconds to wait for the broker and for the last acknowledgements.") var timeout = 120.0
     @Flag(help: "No progress line on stderr.") var quiet = false
@@ -40,7 +42,8 @@ struct LoadgenCommand: ParsableCommand {
         let telemetry = Telemetry(devices: devices, readingsPerMessage: readingsPerMessage, topicPrefix: topicPrefix,
                                   tsBaseMs: tsBaseMs ?? Timestamp.now() / 1000)
         let publisher = try Publisher(host: host, port: port,
-                                      clientID: clientID ?? "iot-loadgen-\(getpid())", qos: qos)
+                                      clientID: clientID ?? "iot-loadgen-\(getpid())", qos: qos, username: username,
+                                      password: getenv("IOT_LOADGEN_PASSWORD").map { String(cString: $0) })
         guard publisher.waitConnected(timeout: timeout) else {
             Console.error("iot-loadgen: could not connect to \(host):\(port)")
             throw ExitCode(1)

@@ -18,7 +18,8 @@ final class Publisher: @unchecked Sendable {
     let qos: Int32
     let window: Int
 
-    init(host: String, port: Int, clientID: String, qos: Int, window: Int = 1000) throws {
+    init(host: String, port: Int, clientID: String, qos: Int, window: Int = 1000,
+         username: String? = nil, password: String? = nil) throws {
         mosquitto_lib_init()
         self.qos = Int32(qos)
         self.window = window
@@ -31,6 +32,7 @@ final class Publisher: @unchecked Sendable {
         mosquitto_disconnect_callback_set(mosq, publisherOnDisconnect)
         mosquitto_max_inflight_messages_set(mosq, UInt32(window))
         mosquitto_reconnect_delay_set(mosq, 1, 2, false)
+        if let username { mosquitto_username_pw_set(mosq, username, password) }
         let rc = mosquitto_connect_async(mosq, host, Int32(port), 30)
         guard rc == MOSQ_ERR_SUCCESS.rawValue || rc == MOSQ_ERR_ERRNO.rawValue else {
             throw LoadgenError(.connect, "connect: \(String(cString: mosquitto_strerror(rc)))")

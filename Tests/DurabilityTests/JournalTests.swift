@@ -48,6 +48,20 @@ struct JournalTests {
         #expect(again.takeRecovered().isEmpty, "handed out once")
     }
 
+    /// An oversized message keeps only the start of its payload; its published size is
+    /// journaled with it, so a replayed `too_large` reject still says how large it was.
+    @Test func aCutPayloadComesBackWithItsPublishedSize() throws {
+        do {
+            let journal = try open()
+            #expect(journal.append(Message(topic: "a/b", payload: [1, 2, 3], receivedAt: 5, size: 40 << 20)) == 1)
+            #expect(journal.append(Message(topic: "a/c", payload: [4, 5], receivedAt: 6)) == 2)
+        }
+        let recovered = try open().takeRecovered()
+        #expect(recovered.map(\.payload) == [[1, 2, 3], [4, 5]])
+        #expect(recovered.map(\.size) == [40 << 20, 2])
+        #expect(recovered.map(\.topic) == ["a/b", "a/c"])
+    }
+
     @Test func anEmptyNewestSegmentDoesNotBlockTheNextOne() throws {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         // What a kill between creating a segment and its first append leaves.

@@ -166,6 +166,16 @@ struct PayloadDecoderTests {
         #expect(reject?.detail == "21 bytes")
     }
 
+    @Test func aPayloadCutInTheCallbackIsTooLargeWithItsPublishedSize() {
+        let small = PayloadDecoder(template: try! TopicTemplate("devices/{device_id}/telemetry"), maxBytes: 8)
+        let cut = Message(topic: "devices/d/telemetry", payload: Array("123456789".utf8), receivedAt: 1, size: 5_000_000)
+        var rows: [Reading] = []
+        let reject = small.decode(cut, into: &rows)
+        #expect(reject?.reason == .tooLarge)
+        #expect(reject?.payload == Array("12345678".utf8))
+        #expect(reject?.detail == "5000000 bytes")
+    }
+
     @Test func missingDeviceIsATopicMismatch() {
         let (_, reject) = decode(noDevice, "plant/telemetry", #"{"t": 1}"#)
         #expect(reject?.reason == .topicMismatch)

@@ -61,6 +61,14 @@ public final class DaemonProcess: @unchecked Sendable {
         return children.split(separator: " ").first.flatMap { Int32($0) } ?? process.processIdentifier
     }
 
+    /// The daemon's peak resident memory so far (`VmHWM`), in MB; 0 if it cannot be read.
+    public var peakResidentMegabytes: Double {
+        let status = (try? String(contentsOfFile: "/proc/\(daemonPID)/status", encoding: .utf8)) ?? ""
+        let line = status.split(separator: "\n").first { $0.hasPrefix("VmHWM:") }
+        let kB = line?.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first.flatMap { Double($0) } ?? 0
+        return kB / 1024
+    }
+
     public func signal(_ sig: Int32) {
         kill(daemonPID, sig)
     }

@@ -12,4 +12,15 @@ public enum Publish {
         ], timeout: 60)
         guard result.code == 0 else { throw Failure("mosquitto_pub failed: \(result.errorOutput)") }
     }
+
+    /// One message whose payload is `bytes` (`mosquitto_pub -f`, QoS 1).
+    public static func payload(_ bytes: [UInt8], topic: String) async throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("pub-\(UUID().uuidString)")
+        try Data(bytes).write(to: file)
+        defer { try? FileManager.default.removeItem(at: file) }
+        let result = try await ChildProcess.run("/usr/bin/mosquitto_pub", [
+            "-h", "127.0.0.1", "-p", String(try TestServices.mqttPort()), "-q", "1", "-t", topic, "-f", file.path,
+        ], timeout: 60)
+        guard result.code == 0 else { throw Failure("mosquitto_pub failed: \(result.errorOutput)") }
+    }
 }
