@@ -39,6 +39,6 @@ EXPOSE 8080
 # do not matter.
 STOPSIGNAL SIGTERM
 HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
-  CMD ["iot-ingest", "healthcheck", "--url", "http://127.0.0.1:8080/health"]
+  CMD ["iot-ingest", "healthcheck"]
 ENTRYPOINT ["iot-ingest"]
 CMD ["run"]

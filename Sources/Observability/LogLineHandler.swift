@@ -72,10 +72,20 @@ public struct LogLineHandler: LogHandler {
             var out = "\(ts) \(level.rawValue)\(pad) \(event)"
             for (key, value) in sorted {
                 let v = json(value)
-                if case .string(let s) = v, !s.contains(" "), !s.isEmpty { out += " \(key)=\(s)" } else { out += " \(key)=\(v.rendered)" }
+                // Bare only when nothing in it could end the line or fake another field (a topic
+                // is publisher-controlled); else JSON-quoted, which escapes newlines.
+                if case .string(let s) = v, !s.isEmpty, s.unicodeScalars.allSatisfy(Self.isBare) {
+                    out += " \(key)=\(s)"
+                } else {
+                    out += " \(key)=\(v.rendered)"
+                }
             }
             return out
         }
+    }
+
+    private static func isBare(_ c: Unicode.Scalar) -> Bool {
+        c.value > 0x20 && c.value != 0x7F && c != "\"" && c != "=" && !c.properties.isWhitespace
     }
 
     static func json(_ value: Logger.Metadata.Value) -> JSONValue {

@@ -21,6 +21,10 @@ public struct SchemaMigrator {
         public var timescale: Bool
     }
 
+    /// The table's name as `regclass` reads it: quoted, or a mixed-case name would be folded
+    /// to lower case and not found.
+    static func regclassName(_ table: String) -> String { "\"\(table)\"" }
+
     /// Runs on the caller's thread (blocking): call it from a dedicated thread.
     public func migrate(_ connection: PostgresConnection) throws(PostgresError) -> Outcome {
         // `table` has passed the plain-identifier check; quoting keeps case as written.
@@ -59,7 +63,7 @@ public struct SchemaMigrator {
             if available {
                 _ = try connection.scalar(
                     "SELECT create_hypertable($1::regclass, 'time', if_not_exists => TRUE, migrate_data => TRUE)",
-                    [table])
+                    [Self.regclassName(table)])
             }
             try connection.execute(
                 "CREATE INDEX IF NOT EXISTS \"\(table)_device_time_idx\" ON \(t) (device_id, time DESC)")

@@ -5,19 +5,24 @@ import Glibc
 #endif
 
 /// `iot-ingest healthcheck [--url URL]`: GET the URL, exit 0 on HTTP 200, else 1. The Docker
-/// HEALTHCHECK uses it because the runtime image has no curl. A raw socket and a two-second
+/// HEALTHCHECK uses it because the runtime image has no curl. Without `--url` it checks
+/// `/health` on the port the daemon's own configuration gives (`http.port` from the same
+/// file, environment and flags), so a changed port does not fail the container's check. A raw socket and a two-second
 /// timeout: small, and no HTTP client library in the binary for one request.
 struct HealthcheckCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "healthcheck", abstract: "GET /health; exit 0 on 200, else 1.")
 
-    @Option(help: "URL to check.")
-    var url = "http://127.0.0.1:8080/health"
+    @Option(help: "URL to check (default: /health on 127.0.0.1 at the configured http.port).")
+    var url: String?
+
+    @OptionGroup var options: ConfigurationOptions
 
     @Option(help: "Seconds to wait for the answer.")
     var timeout = 2.0
 
     func run() throws {
+        let url = try self.url ?? "http://127.0.0.1:\(options.load().http.port)/health"
         guard let target = Target(url) else {
             Console.error("healthcheck: unsupported URL \(url) (http://host:port/path)")
             throw ExitCode(2)

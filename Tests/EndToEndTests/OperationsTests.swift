@@ -227,6 +227,12 @@ struct OperationsTests {
             let daemon = try await start(db, p, port: port)
             let binary = TestServices.binDirectory.appendingPathComponent("iot-ingest").path
             #expect(try await ChildProcess.run(binary, ["healthcheck", "--url", "http://127.0.0.1:\(port)/health"], timeout: 10).code == 0)
+            // Without --url: the port comes from the configuration, as the daemon's does
+            // (the Docker HEALTHCHECK relies on it when http.port is not 8080).
+            var environment = ProcessInfo.processInfo.environment
+            environment["INGEST_HTTP_PORT"] = "\(port)"
+            #expect(try await ChildProcess.run(binary, ["healthcheck"], environment: environment, timeout: 10).code == 0)
+            #expect(try await ChildProcess.run(binary, ["healthcheck", "--http-port", "\(port)"], timeout: 10).code == 0)
             #expect(try await daemon.stop() == 0)
             #expect(try await ChildProcess.run(binary, ["healthcheck", "--url", "http://127.0.0.1:\(port)/health"], timeout: 10).code == 1)
         }

@@ -26,4 +26,16 @@ import Testing
                                          format: .text, now: 0)
         #expect(line == "1970-01-01T00:00:00.000Z warning  db_connection_lost connection=1 error=\"server closed\"")
     }
+
+    /// A topic is the publisher's: in text format it must not end the line and forge another.
+    @Test func textFormatQuotesWhatCouldForgeALine() {
+        let forged = "a/b\n1970-01-01T00:00:00.000Z critical rows_lost rows=1"
+        let line = LogLineHandler.render(level: .warning, event: "message_rejected",
+                                         fields: ["topic": .string(forged), "x": "k=v", "ok": "plain/topic"],
+                                         format: .text, now: 0)
+        #expect(!line.contains("\n"), "\(line)")
+        #expect(line.contains(#"topic="a/b\n1970"#), "\(line)")
+        #expect(line.contains(#"x="k=v""#), "\(line)")
+        #expect(line.contains("ok=plain/topic"), "\(line)")
+    }
 }

@@ -75,8 +75,9 @@ struct PostgresSinkTests {
     }
 
     /// One attempt per batch, in order, on lane 0 of a fresh writer.
-    func write(_ batches: [Batch], to db: TestDatabase, dedupe: Bool = false) async throws -> [SinkOutcome] {
-        let writer = BatchWriter(settings: .init(url: db.url, table: "readings", dedupe: dedupe, poolSize: 1),
+    func write(_ batches: [Batch], to db: TestDatabase, table: String = "readings",
+               dedupe: Bool = false) async throws -> [SinkOutcome] {
+        let writer = BatchWriter(settings: .init(url: db.url, table: table, dedupe: dedupe, poolSize: 1),
                                  logger: Logger(label: "test"))
         return try await DedicatedThread.run {
             defer { writer.close() }
@@ -178,6 +179,23 @@ struct PostgresSinkTests {
         let text = error?.description ?? ""
         #expect(!text.contains("s3cr"), "\(text)")
         #expect(text.contains("percent"), "still says what is wrong: \(text)")
+    }
+
+    /// `database.table: Readings`: created, written and found by name as written (the
+    /// hypertable call takes the name through `regclass`, which folds an unquoted name).
+    @Test func aMixedCaseTableWorksThroughout() async throws {
+        try await dropping(try await TestDatabase.create()) { db in
+            let found = try await DedicatedThread.run {
+                let c = try PostgresConnection(url: db.url)
+                defer { c.close() }
+                _ = try SchemaMigrator(table: "Readings", dedupe: true).migrate(c)
+                return try c.scalar("SELECT $1::regclass::text", [SchemaMigrator.regclassName("Readings")])
+            }
+            #expect(found == "\"Readings\"")
+            let outcome = try await write([Batch(readings: readings([1, 2]))], to: db, table: "Readings", dedupe: true)[0]
+            #expect(outcome.written == 2)
+            #expect(try await db.count("SELECT count(*) FROM \"Readings\"") == 2)
+        }
     }
 
     @Test func dedupeStoresARedeliveredReadingOnce() async throws {
