@@ -104,6 +104,28 @@ public final class Spool: BatchSpool {
         syncDirectory()
     }
 
+    /// An exclusive `flock` on `spool.dir/.lock`, held while a process owns the directory:
+    /// the daemon for its whole run, `replay-spool` while it replays. Without it a
+    /// `replay-spool` beside a running daemon would delete the daemon's half-written `.tmp-`
+    /// files, and two daemons could share one spool. Closed (released) when dropped.
+    public final class Lock: Sendable {
+        private let fd: Int32
+
+        /// Takes the lock without waiting; throws if another process holds it.
+        public init(directory: String) throws(FileError) {
+            let path = directory + "/.lock"
+            let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o640)
+            guard fd >= 0 else { throw FileError("open", path) }
+            guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+                close(fd)
+                throw FileError("lock", path, reason: "in use by another running iot-ingest")
+            }
+            self.fd = fd
+        }
+
+        deinit { close(fd) }
+    }
+
     /// Creates the directory (and its parents) if needed and proves it takes a spool file
     /// the way `write` makes one: create, write, fsync, link, rename, unlink, directory fsync.
     /// `access()` alone says yes to a filesystem without hard links, a full disk or one

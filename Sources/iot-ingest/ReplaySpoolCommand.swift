@@ -4,7 +4,8 @@ import IngestCore
 import PostgresSink
 
 /// `iot-ingest replay-spool`: write every spool file to the database, then exit (0 when the
-/// spool is empty afterwards, 1 if the database could not be reached or files remain).
+/// spool is empty afterwards, 1 if the database could not be reached or files remain, 2 if
+/// a running daemon owns the spool: it replays the files itself every 30 s).
 struct ReplaySpoolCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "replay-spool", abstract: "Write every spool file to the database, then exit.")
@@ -14,6 +15,14 @@ struct ReplaySpoolCommand: AsyncParsableCommand {
     func run() async throws {
         let configuration = try options.load()
         let logger = Bootstrap.logging(configuration).logger
+        let lock: Spool.Lock
+        do {
+            lock = try Spool.Lock(directory: configuration.spoolDirectory)
+        } catch {
+            Console.error("replay-spool: spool.dir \(configuration.spoolDirectory): \(error) (a running daemon replays its spool itself)")
+            throw ExitCode(2)
+        }
+        defer { withExtendedLifetime(lock) {} }
         let spool = Spool(directory: configuration.spoolDirectory)
         spool.removeTemporaries()
         if configuration.database.createSchema {

@@ -16,7 +16,8 @@ struct RunCommand: AsyncParsableCommand {
         let configuration = try options.load()
         let (logger, logSettings) = Bootstrap.logging(configuration)
         logLoaded(configuration, logger)                           // config_loaded
-        let journal = try claimDirectories(configuration, logger)
+        let (journal, spoolLock) = try claimDirectories(configuration, logger)
+        defer { withExtendedLifetime(spoolLock) {} }
         try await prepareSchema(configuration, logger)             // db_connected, schema_ready
         let metrics = IngestMetrics.bootstrap()
         let daemon = try makeDaemon(configuration, journal, metrics, logger)
@@ -25,25 +26,29 @@ struct RunCommand: AsyncParsableCommand {
         if code != 0 { throw ExitCode(code) }
     }
 
-    /// The spool directory, proven to take a file, and the journal, opened and locked: both
-    /// before anything else, so an unusable or shared directory is a configuration error
-    /// (exit 2 naming the key, SPEC 3 and 8a) and not a failure after the database is reached.
-    private func claimDirectories(_ configuration: IngestConfiguration, _ logger: Logger) throws -> Journal? {
+    /// The spool directory, proven to take a file and locked, and the journal, opened and
+    /// locked: both before anything else, so an unusable or shared directory is a
+    /// configuration error (exit 2 naming the key, SPEC 3 and 8a) and not a failure after the
+    /// database is reached. The spool's lock lives as long as the returned value.
+    private func claimDirectories(_ configuration: IngestConfiguration,
+                                  _ logger: Logger) throws -> (Journal?, Spool.Lock) {
         func refuse(_ key: String, _ value: String, _ error: any Error) -> ExitCode {
             Console.error("invalid configuration:\n  - \(key): \(error) (value: \"\(value)\")")
             logger.critical("startup_failed", metadata: ["step": .string(key), "error": .string("\(error)")])
             return ExitCode(2)
         }
+        let lock: Spool.Lock
         do {
             try Spool.prepare(directory: configuration.spoolDirectory)
+            lock = try Spool.Lock(directory: configuration.spoolDirectory)
         } catch {
             throw refuse("spool.dir", configuration.spoolDirectory, error)
         }
         let settings = configuration.journal
-        guard settings.enabled else { return nil }
+        guard settings.enabled else { return (nil, lock) }
         do {
-            return try Journal(settings: .init(directory: settings.directory, maxBytes: settings.maxBytes,
-                                               fsyncIntervalMs: settings.fsyncIntervalMs), logger: logger)
+            return (try Journal(settings: .init(directory: settings.directory, maxBytes: settings.maxBytes,
+                                                fsyncIntervalMs: settings.fsyncIntervalMs), logger: logger), lock)
         } catch {
             throw refuse("journal.dir", settings.directory, error)
         }

@@ -148,7 +148,10 @@ struct CrashJournalTests {
         try await dropping(try await TestDatabase.create()) { db in
             let p = prefix(), spool = try scratchDirectory("crash-\(p)")
             let first = try await start(db, settings(p, spool: spool))
-            let second = try DaemonProcess(database: db, settings: settings(p, spool: spool, ["mqtt.client_id": "other-\(p)"]))
+            let other = try scratchDirectory("crash-other-\(p)")
+            let second = try DaemonProcess(database: db, settings: settings(p, spool: other, [
+                "mqtt.client_id": "other-\(p)", "journal.dir": spool.appendingPathComponent("journal").path,
+            ]))
             #expect(try await second.waitForExit(timeout: 20) == 2)
             #expect(second.log.contains("journal.dir"), "the refusal names the key: \(second.log.suffix(400))")
             #expect(try await first.stop() == 0)

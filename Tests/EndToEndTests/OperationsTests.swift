@@ -221,6 +221,29 @@ struct OperationsTests {
         }
     }
 
+    /// `replay-spool` beside a running daemon must not touch its spool (it would delete the
+    /// daemon's half-written `.tmp-` files): it exits 2 naming spool.dir. Once the daemon is
+    /// gone it runs.
+    @Test func replaySpoolBesideARunningDaemonLeavesItsSpoolAlone() async throws {
+        try await dropping(try await TestDatabase.create()) { db in
+            let p = prefix(), port = HTTPClient.freePort()
+            let daemon = try await start(db, p, port: port)
+            let spool = daemon.spoolDirectory.path
+            let inProgress = spool + "/.tmp-1700000000000-000001.copy"
+            #expect(FileManager.default.createFile(atPath: inProgress, contents: Data("x\n".utf8)))
+            let binary = TestServices.binDirectory.appendingPathComponent("iot-ingest").path
+            let env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("INGEST_") }
+            let arguments = ["replay-spool", "--database-url", db.url, "--set", "spool.dir=\(spool)"]
+            let refused = try await ChildProcess.run(binary, arguments, environment: env, timeout: 60)
+            #expect(refused.code == 2)
+            #expect(refused.errorOutput.contains("spool.dir"), "\(refused.errorOutput)")
+            #expect(FileManager.default.fileExists(atPath: inProgress), "the daemon's file is untouched")
+            #expect(try await daemon.stop() == 0)
+            let ran = try await ChildProcess.run(binary, arguments, environment: env, timeout: 60)
+            #expect(ran.code == 0, "\(ran.output.suffix(300))")
+        }
+    }
+
     @Test func healthcheckCommandExitsZeroOnALiveDaemonAndOneOnAClosedPort() async throws {
         try await dropping(try await TestDatabase.create()) { db in
             let p = prefix(), port = HTTPClient.freePort()
