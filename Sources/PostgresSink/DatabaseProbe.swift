@@ -16,9 +16,16 @@ public final class DatabaseProbe: Sendable {
         public var error: String?
     }
 
+    /// How long a check may go unanswered before the database counts as unreachable: a
+    /// black-holed server (stopped, or a route that drops packets) leaves `SELECT 1` waiting
+    /// on a socket its kernel still acknowledges, so the answer must be judged by its absence.
+    static let answerWithin = 3.0
+
     private let url: String
     private let stats: IngestStats
     private let state = Locked(State())
+    /// When the check now waiting for the server started (µs), nil between checks.
+    private let pendingSince = Locked<Int64?>(nil)
     private let ticker = Ticker(interval: DatabaseProbe.interval)
     private let thread = Locked<DedicatedThread?>(nil)
 
@@ -27,7 +34,14 @@ public final class DatabaseProbe: Sendable {
         self.stats = stats
     }
 
-    public var current: State { state.withLock { $0 } }
+    public var current: State {
+        let now = Timestamp.now()
+        if let since = pendingSince.withLock({ $0 }), now - since > Int64(Self.answerWithin * 1e6) {
+            let seconds = (now - since) / 1_000_000
+            return State(reachable: false, checkedAt: now, error: "no answer from the database for \(seconds) s")
+        }
+        return state.withLock { $0 }
+    }
 
     /// Marks the database as reachable (start-up migration just talked to it).
     public func markReachable() {
@@ -54,6 +68,8 @@ public final class DatabaseProbe: Sendable {
                 state.withLock { $0 = State(reachable: true, checkedAt: lastFlush, error: nil) }
                 continue
             }
+            pendingSince.withLock { $0 = now }
+            defer { pendingSince.withLock { $0 = nil } }
             do {
                 if connection == nil || !(connection?.isOpen ?? false) {
                     connection?.close()

@@ -221,6 +221,29 @@ struct OperationsTests {
         }
     }
 
+    /// A black-holed database (every server process SIGSTOPped: connections stay open, nothing
+    /// answers) must turn /ready to 503 even though no query ever fails; it recovers on its own.
+    @Test func readyTurnsUnavailableWhenTheDatabaseStopsAnswering() async throws {
+        try await dropping(try await TestDatabase.create()) { db in
+            let p = prefix(), port = HTTPClient.freePort()
+            let daemon = try await start(db, p, port: port)
+            try await waitForStatus(port, "/ready", 200)
+            try await TestServices.control("freeze-pg")
+            do {
+                try await waitForStatus(port, "/ready", 503, timeout: 30)
+                let detailed = try HTTPClient.json(try await get(port, "/health/detailed"))
+                let database = (detailed["components"] as? [String: Any])?["database"] as? [String: Any]
+                #expect(database?["status"] as? String == "unhealthy", "\(detailed)")
+            } catch {
+                try? await TestServices.control("thaw-pg")
+                throw error
+            }
+            try await TestServices.control("thaw-pg")
+            try await waitForStatus(port, "/ready", 200, timeout: 30)
+            #expect(try await daemon.stop() == 0)
+        }
+    }
+
     /// `replay-spool` beside a running daemon must not touch its spool (it would delete the
     /// daemon's half-written `.tmp-` files): it exits 2 naming spool.dir. Once the daemon is
     /// gone it runs.
