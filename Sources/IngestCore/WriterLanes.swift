@@ -131,6 +131,7 @@ final class WriterLanes: Sendable {
                 return
             }
             left = rest
+            held.withLock { $0[lane] = rest }  // what a forced stop must keep: not what committed
             let failure = outcome.failure ?? "not written"
             stats.dbErrors.add(1, ordering: .relaxed)
             attempt += 1
