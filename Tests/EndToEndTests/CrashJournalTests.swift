@@ -26,6 +26,22 @@ struct CrashJournalTests {
         try await db.count("SELECT count(DISTINCT (device_id, metric, time)) FROM readings")
     }
 
+    /// SIGKILL, and the process gone (bounded).
+    func kill(_ daemon: DaemonProcess) async throws {
+        daemon.signal(SIGKILL)
+        _ = try await daemon.waitForExit(timeout: 10)
+    }
+
+    /// Waits (bounded) for `rows` distinct readings, stops `daemon` cleanly, and expects every
+    /// reading stored exactly once (the tests that use it run with dedupe on).
+    func expectEveryReadingOnce(_ db: TestDatabase, stopping daemon: DaemonProcess, rows: Int,
+                                within seconds: Double = 60, _ context: String = "") async throws {
+        try await waitUntil(seconds, "\(rows) readings") { try await distinct(db) >= rows }
+        #expect(try await daemon.stop() == 0)
+        #expect(try await distinct(db) == rows, "no reading lost \(context)")
+        #expect(try await db.count("SELECT count(*) FROM readings") == rows, "none twice")
+    }
+
     /// The daemon holds thousands of acknowledged messages in memory (the table is locked, so
     /// nothing commits) when it is killed; the next start must store every one of them.
     @Test func sigkillWithADeepQueueLosesNothing() async throws {
@@ -36,8 +52,7 @@ struct CrashJournalTests {
             try await lock.waitUntilHeld()
             let summary = try await ChildProcess.loadgen(["--messages", "20000", "--topic-prefix", p])
             #expect(summary["acked"] == 20000)
-            first.signal(SIGKILL)
-            _ = try await first.waitForExit(timeout: 10)
+            try await kill(first)
             await lock.release()
             #expect(try await db.count("SELECT count(*) FROM readings") == 0, "nothing had committed")
 
@@ -63,22 +78,17 @@ struct CrashJournalTests {
             let lock = try LockHolder(database: db)
             try await lock.waitUntilHeld()
             _ = try await ChildProcess.loadgen(["--messages", "20000", "--topic-prefix", p])
-            first.signal(SIGKILL)
-            _ = try await first.waitForExit(timeout: 10)
+            try await kill(first)
             await lock.release()
 
             let second = try DaemonProcess(database: db, settings: settings(p, spool: spool, dedupe))
             try await second.waitFor("journal_replayed")
             try await waitUntil(30, "the replay to be under way") { try await db.count("SELECT count(*) FROM readings") > 0 }
-            second.signal(SIGKILL)
-            _ = try await second.waitForExit(timeout: 10)
+            try await kill(second)
             let partial = try await db.count("SELECT count(*) FROM readings")
 
             let third = try await start(db, settings(p, spool: spool, dedupe))
-            try await waitUntil(60, "40,000 readings") { try await distinct(db) >= 40000 }
-            #expect(try await third.stop() == 0)
-            #expect(try await distinct(db) == 40000, "no reading lost (\(partial) were in after the second kill)")
-            #expect(try await db.count("SELECT count(*) FROM readings") == 40000, "none twice")
+            try await expectEveryReadingOnce(db, stopping: third, rows: 40000, "(\(partial) were in after the second kill)")
         }
     }
 
@@ -91,18 +101,15 @@ struct CrashJournalTests {
             let first = try await start(db, settings(p, spool: spool, dedupe))
             let publisher = Task { try await ChildProcess.loadgen(["--messages", "60000", "--topic-prefix", p]) }
             try await waitUntil(60, "the first commits") { try await db.count("SELECT count(*) FROM readings") >= 2000 }
-            first.signal(SIGKILL)
-            _ = try await first.waitForExit(timeout: 10)
+            try await kill(first)
             let committed = try await db.count("SELECT count(*) FROM readings")
 
             let second = try await start(db, settings(p, spool: spool, dedupe))
             let replayed = try #require(second.event("journal_replayed"))
             let summary = try await publisher.value
             #expect(summary["acked"] == 60000)
-            try await waitUntil(90, "120,000 readings") { try await distinct(db) >= 120_000 }
-            #expect(try await second.stop() == 0)
-            #expect(try await distinct(db) == 120_000, "no reading lost (\(committed) had committed; \(replayed))")
-            #expect(try await db.count("SELECT count(*) FROM readings") == 120_000, "none twice")
+            try await expectEveryReadingOnce(db, stopping: second, rows: 120_000, within: 90,
+                                             "(\(committed) had committed; \(replayed))")
         }
     }
 
@@ -124,8 +131,7 @@ struct CrashJournalTests {
                     return m["iot_ingest_spooled_rows_total", default: 0] >= 2000
                         && m["iot_ingest_messages_received_total"] == 10000
                 }
-                first.signal(SIGKILL)
-                _ = try await first.waitForExit(timeout: 10)
+                try await kill(first)
             } catch {
                 try? await TestServices.control("start-pg")
                 throw error
@@ -137,10 +143,7 @@ struct CrashJournalTests {
             let second = try await start(db, settings(p, spool: spool, extra))
             let replayed = try #require(second.event("journal_replayed"))
             #expect((replayed["skipped_done"] as? Int ?? 0) > 0, "the spooled entries are not replayed again: \(replayed)")
-            try await waitUntil(60, "20,000 readings") { try await distinct(db) >= 20000 }
-            #expect(try await second.stop() == 0)
-            #expect(try await distinct(db) == 20000, "no reading lost")
-            #expect(try await db.count("SELECT count(*) FROM readings") == 20000, "none twice")
+            try await expectEveryReadingOnce(db, stopping: second, rows: 20000)
         }
     }
 
