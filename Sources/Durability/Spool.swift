@@ -169,17 +169,7 @@ public final class Spool: BatchSpool {
         let final = directory + "/" + name
         let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o640)
         guard fd >= 0 else { throw FileError("create", tmp) }
-        var ok = true
-        var copy = text
-        copy.withUTF8 { buffer in
-            var offset = 0
-            while offset < buffer.count {
-                let n = Glibc.write(fd, buffer.baseAddress! + offset, buffer.count - offset)
-                if n < 0 && errno == EINTR { continue }
-                if n <= 0 { ok = false; return }
-                offset += n
-            }
-        }
+        var ok = Self.writeAll(fd, Array(text.utf8))
         ok = ok && fsync(fd) == 0
         close(fd)
         guard ok else {
@@ -199,6 +189,20 @@ public final class Spool: BatchSpool {
         cached.withLock { s in
             s.files += 1
             s.bytes += bytes
+        }
+    }
+
+    /// Writes all of `bytes` (retrying short writes and EINTR); false on an error.
+    private static func writeAll(_ fd: Int32, _ bytes: [UInt8]) -> Bool {
+        bytes.withUnsafeBytes { buffer in
+            var offset = 0
+            while offset < buffer.count {
+                let n = Glibc.write(fd, buffer.baseAddress! + offset, buffer.count - offset)
+                if n < 0 && errno == EINTR { continue }
+                if n <= 0 { return false }
+                offset += n
+            }
+            return true
         }
     }
 
@@ -252,6 +256,28 @@ public final class Spool: BatchSpool {
         }
         forget(file)
         syncDirectory()
+    }
+
+    /// Keeps the lines of `file` the database refused as `corrupt/<name>` (written to a
+    /// temporary name, fsynced, renamed over an earlier attempt's copy, directory fsynced),
+    /// before the rest of the file commits and the file is deleted.
+    public func keepRefused(_ lines: [UInt8], of file: File) throws(FileError) {
+        let dir = directory + "/corrupt"
+        if mkdir(dir, 0o750) != 0 && errno != EEXIST {
+            throw FileError("create", dir)
+        }
+        let tmp = dir + "/.tmp-" + file.name
+        let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o640)
+        guard fd >= 0 else { throw FileError("create", tmp) }
+        var ok = Self.writeAll(fd, lines) && fsync(fd) == 0
+        close(fd)
+        ok = ok && rename(tmp, dir + "/" + file.name) == 0
+        guard ok else {
+            let failure = FileError("write", tmp)
+            unlink(tmp)
+            throw failure
+        }
+        Directory.sync(dir)
     }
 
     /// Reads a file whole.

@@ -10,15 +10,20 @@ import Logging
 /// no file is ever applied twice. The row also holds the file's CRC-32C: a file whose name
 /// was applied with other content (another replica's file of the same name, or this one's
 /// before the clock stepped back) is a different file, applied under `<name>#<crc>`; it is
-/// never deleted unapplied. A file the server refuses (malformed or refused data) is
-/// moved to `corrupt/` and logged, never deleted. A batch's journal sidecar is turned into
-/// `ingest_journal_done` records, then deleted, once none of its files is left.
+/// never deleted unapplied. Rows the server refuses for their data (a malformed line, a value
+/// too large for the index, a broken constraint) are bisected out as the live writer does:
+/// the rest of the file is applied, and only the refused lines are kept, in `corrupt/` under
+/// the file's name, written and fsynced before the commit, so they are never deleted. A
+/// batch's journal sidecar is turned into `ingest_journal_done` records, then deleted, once
+/// none of its files is left.
 public struct SpoolReplayer {
     /// What `spool_replayed` logs (SPEC 8).
     public struct Outcome: Sendable, Equatable {
         public var files = 0
         public var rows = 0
+        /// Files with lines the server refused (those lines are in `corrupt/`).
         public var corrupt = 0
+        public var refusedRows = 0
         public init() {}
     }
 
@@ -47,14 +52,24 @@ public struct SpoolReplayer {
                 logger.error("spool_file_unreadable", metadata: ["file": .string(file.name), "error": .string(error.description)])
                 continue
             }
-            let rows = data.reduce(0) { $0 + ($1 == 0x0A ? 1 : 0) }
             do {
-                if try apply(file, data: data, on: connection) {
+                let applied = try apply(file, data: data, on: connection)
+                if applied.refused > 0 {
+                    outcome.corrupt += 1
+                    outcome.refusedRows += applied.refused
+                    logger.error("spool_file_corrupt", metadata: [
+                        "file": .string(file.name), "rows_refused": .stringConvertible(applied.refused),
+                        "rows_applied": .stringConvertible(applied.rows),
+                        "error": .string(applied.error ?? ""), "moved_to": "corrupt/",
+                    ])
+                }
+                if applied.fresh {
                     outcome.files += 1
-                    outcome.rows += rows
+                    outcome.rows += applied.rows
                 }
                 spool.remove(file)
             } catch where error.kind == .data {
+                // Not a row: the applied-record itself was refused (a broken bookkeeping table).
                 outcome.corrupt += 1
                 logger.error("spool_file_corrupt", metadata: [
                     "file": .string(file.name), "error": .string(error.description), "moved_to": "corrupt/",
@@ -75,29 +90,98 @@ public struct SpoolReplayer {
         return outcome
     }
 
-    /// One transaction: skip if already applied, else COPY + record. Returns false when the
-    /// file had been applied before (and only needs deleting).
-    private func apply(_ file: Spool.File, data: [UInt8], on c: PostgresConnection) throws(PostgresError) -> Bool {
+    /// What one file's transaction did: `fresh` false when it had been applied before (and
+    /// only needs deleting).
+    private struct Applied {
+        var fresh = false
+        var rows = 0
+        var refused = 0
+        var error: String?
+    }
+
+    /// One transaction: skip if already applied, else COPY (bisecting refused lines out) +
+    /// keep the refused lines in `corrupt/` + record.
+    private func apply(_ file: Spool.File, data: [UInt8], on c: PostgresConnection) throws(PostgresError) -> Applied {
         if dedupe && !file.isRejects { try DedupeStaging.prepare(on: c, like: table) }
         let crc = String(CRC32C.checksum(data))
-        return try c.transaction { () throws(PostgresError) -> Bool in
+        return try c.transaction { () throws(PostgresError) -> Applied in
             var key = file.name
             // nil: never applied; "": applied before checksums were kept (trust the name).
             let recorded = try c.scalar("SELECT coalesce(checksum::text, '') FROM ingest_spool_applied WHERE file = $1", [key])
-            if recorded == crc || recorded == "" { return false }
+            if recorded == crc || recorded == "" { return Applied() }
             if recorded != nil {
                 key = file.name + "#" + crc
-                if try c.scalar("SELECT 1 FROM ingest_spool_applied WHERE file = $1", [key]) != nil { return false }
+                if try c.scalar("SELECT 1 FROM ingest_spool_applied WHERE file = $1", [key]) != nil { return Applied() }
             }
-            if file.isRejects {
-                try c.copy("COPY ingest_rejects (received_at, topic, payload, reason, detail) FROM STDIN", data: data)
-            } else if dedupe {
-                try DedupeStaging.copy(data, format: "text", into: table, on: c)
-            } else {
-                try c.copy("COPY \"\(table)\" \(CopyEncoder.readingColumns) FROM STDIN", data: data)
+            var applied = Applied(fresh: true)
+            let refused = try copyBisecting(data, on: c) { (chunk) throws(PostgresError) in
+                if file.isRejects {
+                    try c.copy("COPY ingest_rejects (received_at, topic, payload, reason, detail) FROM STDIN", data: chunk)
+                } else if dedupe {
+                    try DedupeStaging.copy(chunk, format: "text", into: table, on: c)
+                } else {
+                    try c.copy("COPY \"\(table)\" \(CopyEncoder.readingColumns) FROM STDIN", data: chunk)
+                }
+            }
+            applied.rows = refused.total - refused.lines
+            applied.refused = refused.lines
+            applied.error = refused.error
+            if refused.lines > 0 {
+                do throws(FileError) {
+                    try spool.keepRefused(refused.bytes, of: file)
+                } catch {
+                    // Nowhere to keep them: apply nothing, leave the file for the next round.
+                    throw PostgresError(kind: .transient, sqlState: nil,
+                                        message: "cannot keep refused spool rows: \(error.description)", connectionLost: false)
+                }
             }
             _ = try c.scalar("INSERT INTO ingest_spool_applied (file, applied_at, checksum) VALUES ($1, now(), $2)", [key, crc])
-            return true
+            return applied
         }
+    }
+
+    /// Runs `copy` on the whole file under a savepoint; if the server refuses the data, the
+    /// lines are split in halves, each half under its own savepoint, until the refused lines
+    /// stand alone. Returns the refused lines (in file order) and the first refusal's message.
+    private func copyBisecting(_ data: [UInt8], on c: PostgresConnection,
+                               copy: ([UInt8]) throws(PostgresError) -> Void) throws(PostgresError)
+        -> (bytes: [UInt8], lines: Int, total: Int, error: String?) {
+        guard !data.isEmpty else { return ([], 0, 0, nil) }
+        let lines = Self.lineRanges(data)
+        var refused: [Range<Int>] = []
+        var firstError: String?
+        var pending: [Range<Int>] = [0..<lines.count]  // ranges of line indices
+        while let span = pending.popLast() {
+            let bytes = lines[span.lowerBound].lowerBound..<lines[span.upperBound - 1].upperBound
+            try c.execute("SAVEPOINT spool_chunk")
+            do throws(PostgresError) {
+                try copy(Array(data[bytes]))
+            } catch where error.kind == .data {
+                try c.execute("ROLLBACK TO SAVEPOINT spool_chunk")
+                if firstError == nil { firstError = error.description }
+                if span.count == 1 {
+                    refused.append(bytes)
+                } else {
+                    let middle = span.lowerBound + span.count / 2
+                    pending.append(middle..<span.upperBound)
+                    pending.append(span.lowerBound..<middle)
+                }
+            }
+        }
+        // The stack walks lines first to last, so `refused` is already in file order.
+        return (refused.flatMap { data[$0] }, refused.count, lines.count, firstError)
+    }
+
+    /// Byte ranges of the lines of a COPY text file, newline included (a last line without
+    /// one counts as well).
+    static func lineRanges(_ data: [UInt8]) -> [Range<Int>] {
+        var ranges: [Range<Int>] = []
+        var start = 0
+        for (i, byte) in data.enumerated() where byte == 0x0A {
+            ranges.append(start..<(i + 1))
+            start = i + 1
+        }
+        if start < data.count { ranges.append(start..<data.count) }
+        return ranges
     }
 }

@@ -122,6 +122,23 @@ struct PostgresSinkTests {
         }
     }
 
+    /// A spool directory holding `files` (name -> COPY text).
+    func spool(_ files: [String: String]) throws -> Spool {
+        let dir = try scratchDirectory("spool-\(UUID().uuidString.prefix(8))")
+        for (name, text) in files {
+            try text.write(to: dir.appendingPathComponent(name), atomically: true, encoding: .utf8)
+        }
+        return Spool(directory: dir.path)
+    }
+
+    func replay(_ spool: Spool, into db: TestDatabase, dedupe: Bool = false) async throws -> SpoolReplayer.Outcome {
+        try await DedicatedThread.run {
+            let c = try PostgresConnection(url: db.url)
+            defer { c.close() }
+            return try SpoolReplayer(spool: spool, table: "readings", dedupe: dedupe, logger: Logger(label: "t")).replay(on: c)
+        }
+    }
+
     /// Two replicas share `ingest_spool_applied`; each wrote a spool file of the same name
     /// (same millisecond, same sequence) with other rows. The second must be applied, not
     /// deleted as "already applied"; a file applied and then left behind by a crash before
@@ -129,30 +146,49 @@ struct PostgresSinkTests {
     @Test func sameNamedSpoolFilesFromTwoReplicasAreBothApplied() async throws {
         try await dropping(try await migrated()) { db in
             let name = "1700000000000-000001.copy"
-            func spool(_ replica: String, _ values: [Double]) throws -> Spool {
-                let dir = try scratchDirectory("spool-\(replica)-\(UUID().uuidString.prefix(8))")
-                let text = readings(values, device: replica).map(CopyText.line).joined()
-                try text.write(to: dir.appendingPathComponent(name), atomically: true, encoding: .utf8)
-                return Spool(directory: dir.path)
+            func lines(_ values: [Double], _ device: String) -> String {
+                readings(values, device: device).map(CopyText.line).joined()
             }
-            let a = try spool("a", [1, 2, 3]), b = try spool("b", [4, 5])
-            let replay = { @Sendable (s: Spool) async throws -> SpoolReplayer.Outcome in
-                try await DedicatedThread.run {
-                    let c = try PostgresConnection(url: db.url)
-                    defer { c.close() }
-                    return try SpoolReplayer(spool: s, table: "readings", dedupe: false, logger: Logger(label: "t"))
-                        .replay(on: c)
-                }
-            }
-            #expect(try await replay(a).files == 1)
-            #expect(try await replay(b).files == 1, "same name, other content: applied")
+            let a = try spool([name: lines([1, 2, 3], "a")]), b = try spool([name: lines([4, 5], "b")])
+            #expect(try await replay(a, into: db).files == 1)
+            #expect(try await replay(b, into: db).files == 1, "same name, other content: applied")
             #expect(try await db.count("SELECT count(*) FROM readings") == 5)
             #expect(a.files().isEmpty && b.files().isEmpty)
             // A crash between commit and delete leaves b's file: it is skipped, then deleted.
-            let again = try spool("b", [4, 5])
-            #expect(try await replay(again).files == 0)
+            let again = try spool([name: lines([4, 5], "b")])
+            #expect(try await replay(again, into: db).files == 0)
             #expect(again.files().isEmpty)
             #expect(try await db.count("SELECT count(*) FROM readings") == 5, "never applied twice")
+        }
+    }
+
+    /// A spool file with a malformed line and a row too large for the index among good rows:
+    /// the good rows are applied, only the two refused lines are kept in `corrupt/`, and the
+    /// file after it is applied too (replay does not stop at the first bad file).
+    @Test(arguments: [false, true])
+    func replayAppliesTheGoodRowsOfAFileAndKeepsOnlyTheRefusedOnes(dedupe: Bool) async throws {
+        try await dropping(try await migrated(dedupe: dedupe)) { db in
+            var rng = SystemRandomNumberGenerator()  // random: an index entry is compressed first
+            let huge = String((0..<9000).map { _ in "abcdefghijklmnopqrstuvwxyz0123456789".randomElement(using: &rng)! })
+            let good = readings((0..<200).map(Double.init)).map(CopyText.line)
+            let oversized = CopyText.line(readings([1], device: huge)[0])
+            let malformed = "not\ta\tcopy\tline\textra\n"
+            let first = good[..<70].joined() + oversized + good[70..<150].joined() + malformed + good[150...].joined()
+            let later = readings([7, 8], device: "later").map(CopyText.line).joined()
+            let files = try spool(["1700000000000-000001.copy": first, "1700000000000-000002.copy": later])
+            let outcome = try await replay(files, into: db, dedupe: dedupe)
+            #expect(outcome.files == 2 && outcome.rows == 202)
+            #expect(outcome.corrupt == 1 && outcome.refusedRows == 2)
+            #expect(try await db.count("SELECT count(*) FROM readings WHERE device_id = 'd'") == 200)
+            #expect(try await db.count("SELECT count(*) FROM readings WHERE device_id = 'later'") == 2)
+            #expect(try await db.count("SELECT count(*) FROM ingest_spool_applied") == 2)
+            #expect(files.files().isEmpty)
+            let kept = try String(contentsOfFile: files.directory + "/corrupt/1700000000000-000001.copy", encoding: .utf8)
+            #expect(kept == oversized + malformed, "only the refused lines, in file order")
+            // Replayed again (a crash before the delete): nothing is applied twice.
+            let again = try spool(["1700000000000-000001.copy": first])
+            #expect(try await replay(again, into: db, dedupe: dedupe).files == 0)
+            #expect(try await db.count("SELECT count(*) FROM readings") == 202)
         }
     }
 
