@@ -15,6 +15,14 @@ public protocol BatchSink: Sendable {
     /// Releases the sink's connections and background work, after every lane has stopped.
     /// Blocking.
     func close()
+    /// Why the sink is known to be down right now (nil: worth an attempt). While it is set
+    /// the lanes spool batches untried instead of spending retries on it (a circuit breaker).
+    /// Must not block.
+    var unavailable: String? { get }
+}
+
+extension BatchSink {
+    public var unavailable: String? { nil }
 }
 
 /// What one `BatchSink.write` achieved.

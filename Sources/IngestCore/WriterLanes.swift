@@ -9,8 +9,11 @@ import Synchronization
 /// rest goes to the spool. If the spool refuses it too (a full disk, no descriptors), the
 /// lane keeps the batch and alternates database and spool with the same backoff: the lane
 /// takes nothing new meanwhile, so the queues fill and the MQTT callback blocks — the
-/// broker holds the rest rather than anything being dropped. Threads, not tasks: a sink
-/// blocks (libpq), and the cooperative pool must never be blocked.
+/// broker holds the rest rather than anything being dropped. While the sink says it is
+/// down (`BatchSink.unavailable`: the database probe saw it refuse or not answer), batches
+/// go to the spool untried, so an outage costs a spool write per batch rather than a round
+/// of connection attempts, and the queue keeps moving (`db_circuit_open` / `_closed`).
+/// Threads, not tasks: a sink blocks (libpq), and the cooperative pool must never be blocked.
 final class WriterLanes: Sendable {
     /// How hard the lanes try, lowered step by step as the shutdown proceeds.
     enum Mode: Int {
@@ -31,6 +34,8 @@ final class WriterLanes: Sendable {
     private let rejectLog: RejectLog
     private let logger: Logger
     private let mode = Atomic<Int>(Mode.retrying.rawValue)
+    /// The sink said it was down at the last look (for logging the transitions once).
+    private let circuitOpen = Atomic<Bool>(false)
     /// The batch each lane holds (taken, not yet committed or spooled), and the condition a
     /// backoff sleeps on and `cancelUntilIdle` waits on.
     private let held: Locked<[Batch?]>
@@ -122,6 +127,13 @@ final class WriterLanes: Sendable {
                 spooler.keep(left, reason: "shutting down: spooled untried")
                 return
             }
+            if let down = sinkDown() {
+                guard let refusal = spooler.tryKeep(left, reason: "database unavailable: " + down) else { return }
+                refused.withLock { $0[lane] = refusal }
+                refusals += 1
+                backoff(seconds: Self.delay(after: refusals), from: current)
+                continue
+            }
             let outcome = sink.write(left, lane: lane)
             account(outcome)
             guard let rest = outcome.unwritten, !rest.isEmpty else {
@@ -153,6 +165,19 @@ final class WriterLanes: Sendable {
             ])
             backoff(seconds: delay, from: current)
         }
+    }
+
+    /// The sink's `unavailable`, logging when it turns on or off.
+    private func sinkDown() -> String? {
+        let down = sink.unavailable
+        if circuitOpen.exchange(down != nil, ordering: .relaxed) != (down != nil) {
+            if let down {
+                logger.warning("db_circuit_open", metadata: ["error": .string(down)])
+            } else {
+                logger.info("db_circuit_closed")
+            }
+        }
+        return down
     }
 
     private func account(_ outcome: SinkOutcome) {

@@ -46,13 +46,27 @@ public final class BatchWriter: BatchSink {
     public func write(_ batch: Batch, lane: Int) -> SinkOutcome {
         let slot = slots[lane]
         var job = WriteJob(batch: batch, settings: settings)
-        do {
-            let connection = try slot.connection(settings: settings, logger: logger)
-            return try job.run(on: connection, committed: committed, logger: logger)
-        } catch {
-            if error.connectionLost { slot.connectionLost(error, logger: logger) }
-            return SinkOutcome(written: 0, unwritten: batch, failure: error.description)
+        return slot.attempting {
+            do throws(PostgresError) {
+                let connection = try slot.connection(settings: settings, logger: logger)
+                return try job.run(on: connection, committed: committed, logger: logger)
+            } catch {
+                if error.connectionLost { slot.connectionLost(error, logger: logger) }
+                return SinkOutcome(written: 0, unwritten: batch, failure: error.description)
+            }
         }
+    }
+
+    /// Aborts every attempt that has run longer than `seconds` (see `WriterSlot.abort()`);
+    /// called while the probe says the server answers nothing. Returns how many.
+    @discardableResult
+    func abortAttempts(runningLongerThan seconds: Double) -> Int {
+        var aborted = 0
+        for slot in slots where slot.attemptSeconds > seconds {
+            slot.abort()
+            aborted += 1
+        }
+        return aborted
     }
 
     public func cancel(lane: Int) {

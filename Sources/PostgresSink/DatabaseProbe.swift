@@ -43,6 +43,20 @@ public final class DatabaseProbe: Sendable {
         return state.withLock { $0 }
     }
 
+    /// Why the database is known to be down: the last check failed, or the one under way
+    /// has gone unanswered too long. Nil when it answered last, or was never checked.
+    public var knownDown: String? {
+        let state = current
+        return state.checkedAt > 0 && !state.reachable ? (state.error ?? "unreachable") : nil
+    }
+
+    /// The check under way has gone unanswered too long: the server is black-holed rather
+    /// than refusing (a refusal breaks the writers' connections by itself).
+    var unanswered: Bool {
+        guard let since = pendingSince.withLock({ $0 }) else { return false }
+        return Timestamp.now() - since > Int64(Self.answerWithin * 1e6)
+    }
+
     /// Marks the database as reachable (start-up migration just talked to it).
     public func markReachable() {
         state.withLock { $0 = State(reachable: true, checkedAt: Timestamp.now(), error: nil) }

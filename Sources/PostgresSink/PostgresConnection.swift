@@ -55,6 +55,9 @@ public final class PostgresConnection {
 
     public var isOpen: Bool { conn.map { PQstatus($0) == CONNECTION_OK } ?? false }
 
+    /// The connection's socket (-1 when closed), for `WriterSlot.abort()`.
+    var socket: Int32 { conn.map { PQsocket($0) } ?? -1 }
+
     /// The server's version number (e.g. 150018), for logs.
     public var serverVersion: Int { conn.map { Int(PQserverVersion($0)) } ?? 0 }
 

@@ -13,6 +13,8 @@ public final class PostgresDatabase: BatchSink, JournalLedger {
     public let writer: BatchWriter
     public let probe: DatabaseProbe
     let replayLoop: SpoolReplayLoop
+    /// Unblocks writers stuck on a server that answers nothing (see `startBackgroundWork`).
+    private let watchdog = Locked<PeriodicThread?>(nil)
     let spool: Spool
     let stats: IngestStats
     let logger: Logger
@@ -30,10 +32,28 @@ public final class PostgresDatabase: BatchSink, JournalLedger {
         replayLoop = SpoolReplayLoop(spool: spool, database: settings, stats: stats, logger: logger)
     }
 
-    /// Starts the probe and the 30 s spool replay loop.
+    /// How long a write may run while the probe's check goes unanswered before it is aborted.
+    static let stuckAfter = 2.0
+
+    /// Starts the probe, the 30 s spool replay loop and the watchdog: while the probe's own
+    /// check goes unanswered (a black-holed server: no error and no TCP timeout will ever
+    /// come), every second it aborts writes running longer than `stuckAfter`, so their
+    /// lanes spool the batches and the queue keeps moving instead of hanging in libpq.
     public func startBackgroundWork() {
         probe.start()
         replayLoop.start()
+        let (probe, writer, logger) = (probe, writer, logger)
+        watchdog.withLock {
+            $0 = PeriodicThread(every: 1) { _ in
+                guard probe.unanswered else { return }
+                let aborted = writer.abortAttempts(runningLongerThan: Self.stuckAfter)
+                if aborted > 0 {
+                    logger.warning("db_writes_aborted", metadata: [
+                        "writes": .stringConvertible(aborted), "error": "the database answers nothing",
+                    ])
+                }
+            }
+        }
     }
 
     /// One spool replay pass now (start-up, SPEC 11; `replay-spool`). Blocking. Nil when
@@ -51,7 +71,10 @@ public final class PostgresDatabase: BatchSink, JournalLedger {
 
     public func cancel(lane: Int) { writer.cancel(lane: lane) }
 
+    public var unavailable: String? { probe.knownDown }
+
     public func close() {
+        watchdog.withLock { $0 }?.stop()
         replayLoop.stop()
         probe.stop()
         writer.close()

@@ -1,10 +1,14 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import IngestCore
 import Logging
 import Synchronization
 
 /// One pool entry: the connection of one writer thread, opened lazily and re-opened after a
 /// loss. Only its writer thread uses the connection until that thread has been joined;
-/// `cancel()` is the only cross-thread call, and it goes through libpq's cancel object.
+/// `cancel()` and `abort()` are the only cross-thread calls: the first goes through libpq's
+/// cancel object, the second shuts the socket down under the lock that guards its number.
 final class WriterSlot: @unchecked Sendable {
     // @unchecked: `connection` and `lost` are touched only by the owning writer thread
     // (and by closeConnection() after that thread is joined); `canceller` and the atomics
@@ -12,7 +16,13 @@ final class WriterSlot: @unchecked Sendable {
     let index: Int
     private var connection: PostgresConnection?
     private var lost = false
-    private let canceller = Locked<PostgresConnection.Canceller?>(nil)
+    /// What other threads may reach: the cancel object, and the socket while it is open (it
+    /// is set to -1 under this lock before the connection is closed, so `abort()` can never
+    /// shut down a descriptor number the process has reused for something else).
+    private struct Reach { var canceller: PostgresConnection.Canceller?; var socket: Int32 = -1 }
+    private let reach = Locked(Reach())
+    /// When the running attempt started (monotonic µs; 0 between attempts).
+    private let attemptStarted = Atomic<Int64>(0)
     private let connected = Atomic<Bool>(false)
     /// A cancel request is on its way (one at a time per slot).
     private let cancelling = Atomic<Bool>(false)
@@ -26,16 +36,15 @@ final class WriterSlot: @unchecked Sendable {
 
     func connection(settings: BatchWriter.Settings, logger: Logger) throws(PostgresError) -> PostgresConnection {
         if let connection, connection.isOpen { return connection }
-        connection?.close()
-        connection = nil
+        release()
         let fresh = try PostgresConnection(url: settings.url)
         // Cancellable from here on: the staging table is made `LIKE` the target table, which
         // waits behind a lock on it like any statement (drain time-out, forced shutdown).
-        canceller.withLock { $0 = fresh.makeCanceller() }
+        reach.withLock { $0 = Reach(canceller: fresh.makeCanceller(), socket: fresh.socket) }
         do {
             if settings.dedupe { try DedupeStaging.prepare(on: fresh, like: settings.table) }
         } catch {
-            canceller.withLock { $0 = nil }
+            reach.withLock { $0 = Reach() }
             fresh.close()
             throw error
         }
@@ -49,10 +58,7 @@ final class WriterSlot: @unchecked Sendable {
     }
 
     func connectionLost(_ error: PostgresError, logger: Logger) {
-        connection?.close()
-        connection = nil
-        canceller.withLock { $0 = nil }
-        connected.store(false, ordering: .relaxed)
+        release()
         if !lost {
             lost = true
             logger.warning("db_connection_lost", metadata: [
@@ -66,7 +72,7 @@ final class WriterSlot: @unchecked Sendable {
     /// it runs on a detached thread of its own and the caller (the shutdown deadline) goes
     /// on. At most one such request per slot is outstanding.
     func cancel() {
-        guard let canceller = canceller.withLock({ $0 }),
+        guard let canceller = reach.withLock({ $0.canceller }),
               cancelling.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged
         else { return }
         DedicatedThread {
@@ -75,10 +81,36 @@ final class WriterSlot: @unchecked Sendable {
         }.detach()
     }
 
+    /// Brackets one attempt (writer thread), so `attemptSeconds` can tell a stuck one.
+    func attempting<T>(_ body: () -> T) -> T {
+        attemptStarted.store(max(1, Int64(Timestamp.monotonicSeconds() * 1e6)), ordering: .relaxed)
+        defer { attemptStarted.store(0, ordering: .relaxed) }
+        return body()
+    }
+
+    /// How long the running attempt has taken so far (0 when none runs).
+    var attemptSeconds: Double {
+        let started = attemptStarted.load(ordering: .relaxed)
+        return started == 0 ? 0 : Timestamp.monotonicSeconds() - Double(started) / 1e6
+    }
+
+    /// Shuts the connection's socket down from another thread, so a writer blocked on a
+    /// server that answers nothing (its kernel still acknowledging, so no TCP timeout fires)
+    /// gets "connection lost" at once and the lane spools its batch. The descriptor stays
+    /// open until the writer thread closes the connection itself.
+    func abort() {
+        reach.withLock { if $0.socket >= 0 { _ = shutdown($0.socket, Int32(SHUT_RDWR)) } }
+    }
+
     func closeConnection() {
+        release()
+    }
+
+    /// Forgets the socket (under the lock), then closes the connection. Writer thread only.
+    private func release() {
+        reach.withLock { $0 = Reach() }
         connection?.close()
         connection = nil
-        canceller.withLock { $0 = nil }
         connected.store(false, ordering: .relaxed)
     }
 }

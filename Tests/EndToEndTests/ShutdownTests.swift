@@ -148,6 +148,47 @@ struct ShutdownTests {
         }
     }
 
+    /// PostgreSQL black-holed while running, with a queue far smaller than the flood: the
+    /// writers must not hang in libpq (no error and no TCP timeout ever comes), so the probe's
+    /// unanswered check opens the circuit, stuck writes are aborted and batches go to the
+    /// spool untried; every message is received meanwhile (the queue keeps moving), and once
+    /// the database is back everything is stored once.
+    @Test func aDatabaseBlackHoledWhileRunningSendsBatchesToTheSpoolAndTheQueueKeepsMoving() async throws {
+        try await dropping(try await TestDatabase.create()) { db in
+            let p = prefix(), port = HTTPClient.freePort()
+            let extra = ["queue.capacity": "1000", "database.dedupe": "true", "http.port": "\(port)"]
+            let daemon = try await start(db, settings(p, extra))
+            let publishing = Task { try await ChildProcess.loadgen(["--messages", "30000", "--topic-prefix", p]) }
+            try await waitUntil(30, "rows committing") { try await distinct(db) > 2000 }
+            try await TestServices.control("freeze-pg")
+            let frozen = Timestamp.monotonicSeconds()
+            var received = 0.0
+            do {
+                try await waitUntil(60, "every message received with the database frozen") {
+                    let m = try await DedicatedThread.run { try HTTPClient.metrics(port: port) }
+                    received = m["iot_ingest_messages_received_total", default: 0]
+                    return received == 30000 && m["iot_ingest_queue_depth", default: 1] == 0
+                }
+            } catch {
+                try? await TestServices.control("thaw-pg")
+                throw error
+            }
+            let seconds = Timestamp.monotonicSeconds() - frozen
+            try await TestServices.control("thaw-pg")
+            #expect(daemon.eventNames().contains("db_circuit_open"))
+            #expect(seconds < 40, "all 30,000 received \(seconds) s after the freeze")
+            _ = try await publishing.value
+            try await waitUntil(90, "the spool replayed") { try await distinct(db) >= 60000 }
+            // The circuit closes: new batches are written again, not spooled.
+            _ = try await ChildProcess.loadgen(["--messages", "1000", "--topic-prefix", p])
+            try await waitUntil(30, "later rows") { try await distinct(db) >= 62000 }
+            #expect(daemon.eventNames().contains("db_circuit_closed"))
+            #expect(try await daemon.stop() == 0)
+            #expect(try await db.count("SELECT count(*) FROM readings") == 62000, "each reading once")
+            print("black-holed while running: all 30,000 received \(seconds) s after the freeze")
+        }
+    }
+
     @Test func drainTimeoutSpoolsTheRemainderAndNothingIsLostAfterReplay() async throws {
         try await dropping(try await TestDatabase.create()) { db in
             let p = prefix()

@@ -64,6 +64,26 @@ struct IngestPipelineTests {
         #expect(await coordinator(p).run() == 0)
     }
 
+    /// While the sink says it is down, batches go to the spool untried (no attempt, no
+    /// retry); once it is back they are written again. Each turn is logged once.
+    @Test func aSinkKnownToBeDownIsNotTriedUntilItIsBack() async throws {
+        let source = FakeSource(), sink = FakeSink(lanes: 1)
+        sink.state.withLock { $0.down = "no answer from the database for 4 s" }
+        let p = pipeline(source, sink, maxRows: 10, maxRetries: 5)
+        try p.start()
+        try await source.send(messages(30))
+        try await waitUntil(20, "30 rows in the spool") { p.stats.spooledRows.load(ordering: .relaxed) == 30 }
+        #expect(sink.state.withLock { $0.attempts } == 0, "not tried while down")
+        #expect(!log.names.contains("batch_retry"))
+        sink.state.withLock { $0.down = nil }
+        try await source.send(Array(messages(60)[30...]))
+        try await waitUntil(20, "30 rows written") { sink.stored == 30 }
+        #expect(log.names.filter { $0 == "db_circuit_open" }.count == 1)
+        #expect(log.names.filter { $0 == "db_circuit_closed" }.count == 1)
+        #expect(await coordinator(p).run() == 0)
+        #expect(spool.rows == 30)
+    }
+
     /// A spool that refuses (a full disk) must not cost a row: the lane holds its batch and
     /// takes no more, the queues fill, the source blocks, /ready learns why; once the spool
     /// takes writes again everything lands in it, once (SPEC 8, 12).

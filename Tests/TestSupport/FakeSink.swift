@@ -14,6 +14,8 @@ public final class FakeSink: BatchSink {
         public var cancelled: Set<Int> = []
         public var cancels = 0
         public var closed = false
+        /// What `unavailable` says (the circuit breaker's input).
+        public var down: String?
     }
 
     public let laneCount: Int
@@ -27,6 +29,8 @@ public final class FakeSink: BatchSink {
     }
 
     public var stored: Int { state.withLock { $0.readings.count } }
+
+    public var unavailable: String? { state.withLock { $0.down } }
 
     public func write(_ batch: Batch, lane: Int) -> SinkOutcome {
         let behaviour = state.withLock { s in
