@@ -4,6 +4,12 @@ import ServiceLifecycle
 
 /// The HTTP server as a ServiceLifecycle service (Hummingbird's Application is one).
 public enum HTTPServer {
+    /// Connections served at once. Beyond it the server stops accepting and new clients
+    /// wait in the kernel's listen backlog, which costs the process no descriptor: a
+    /// connection flood cannot take the descriptors the spool, the journal and libpq need.
+    /// Probes and a scraper use a handful; idle ones are closed after 5 s.
+    public static let maxConnections = 64
+
     /// - Parameter onListening: called with the bound port once the server is up.
     public static func make(host: String, port: Int, endpoints: HTTPEndpoints, logger: Logger,
                             onListening: @escaping @Sendable (Int) async -> Void) -> any Service {
@@ -14,7 +20,8 @@ public enum HTTPServer {
             // Idle connections (a half-open or slow client) are closed after 5 s; each
             // connection is one event-loop channel, so a stuck client never blocks a probe.
             server: .http1(configuration: .init(idleTimeout: .seconds(5))),
-            configuration: .init(address: .hostname(host, port: port), serverName: "iot-ingest"),
+            configuration: .init(address: .hostname(host, port: port), serverName: "iot-ingest",
+                                 availableConnectionsDelegate: .maximum(maxConnections, logger: quiet)),
             onServerRunning: { channel in await onListening(channel.localAddress?.port ?? port) },
             logger: quiet)
     }

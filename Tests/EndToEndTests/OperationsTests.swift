@@ -221,6 +221,33 @@ struct OperationsTests {
         }
     }
 
+    /// Hundreds of idle connections to the HTTP port must not take the process's descriptors
+    /// (the spool, the journal and libpq need them): the server holds at most
+    /// `HTTPServer.maxConnections`, the rest wait in the kernel's backlog; ingest goes on,
+    /// and the probes answer again once the flood is gone.
+    @Test func aConnectionFloodCannotTakeTheDaemonsDescriptors() async throws {
+        try await dropping(try await TestDatabase.create()) { db in
+            let p = prefix(), port = HTTPClient.freePort()
+            let daemon = try await start(db, p, port: port)
+            try await waitForStatus(port, "/ready", 200)
+            func descriptors() -> Int {
+                (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(daemon.pid)/fd").count) ?? -1
+            }
+            let baseline = descriptors()
+            let flood = (0..<300).compactMap { _ in HTTPClient.connect(port: port) }
+            defer { for fd in flood { close(fd) } }
+            #expect(flood.count == 300, "the backlog takes them all")
+            try await Task.sleep(for: .milliseconds(500))
+            let during = descriptors()
+            #expect(during <= baseline + 64 + 8, "\(baseline) descriptors before the flood, \(during) during")
+            _ = try await ChildProcess.loadgen(["--messages", "2000", "--topic-prefix", p])
+            try await waitUntil(30, "rows during the flood") { try await db.count("SELECT count(*) FROM readings") >= 4000 }
+            for fd in flood { shutdown(fd, Int32(SHUT_RDWR)) }
+            try await waitForStatus(port, "/health", 200, timeout: 20)
+            #expect(try await daemon.stop() == 0)
+        }
+    }
+
     /// A black-holed database (every server process SIGSTOPped: connections stay open, nothing
     /// answers) must turn /ready to 503 even though no query ever fails; it recovers on its own.
     @Test func readyTurnsUnavailableWhenTheDatabaseStopsAnswering() async throws {
