@@ -15,7 +15,7 @@ public enum HTTPServer {
                             onListening: @escaping @Sendable (Int) async -> Void) -> any Service {
         var quiet = logger
         quiet.logLevel = .error  // Hummingbird's own info lines are not our events
-        return Application(
+        let application = Application(
             responder: endpoints,
             // Idle connections (a half-open or slow client) are closed after 5 s; each
             // connection is one event-loop channel, so a stuck client never blocks a probe.
@@ -24,5 +24,29 @@ public enum HTTPServer {
                                  availableConnectionsDelegate: .maximum(maxConnections, logger: quiet)),
             onServerRunning: { channel in await onListening(channel.localAddress?.port ?? port) },
             logger: quiet)
+        return KeyNamingService(inner: application, host: host, port: port)
+    }
+
+    /// Why the HTTP server stopped, naming the keys an operator has to change.
+    public struct Failure: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    /// Runs the server; a failure (the port taken, an address not on this host) is rethrown
+    /// naming `http.host` / `http.port`, so the `fatal` line says what to fix.
+    struct KeyNamingService<Inner: Service>: Service {
+        let inner: Inner
+        let host: String
+        let port: Int
+
+        func run() async throws {
+            do {
+                try await inner.run()
+            } catch is CancellationError {
+                throw CancellationError()
+            } catch {
+                throw Failure(description: "http.host \(host) / http.port \(port): cannot serve: \(error)")
+            }
+        }
     }
 }

@@ -221,6 +221,31 @@ struct OperationsTests {
         }
     }
 
+    /// An HTTP port another process holds: the daemon stops cleanly (no busy-spin), exits 1,
+    /// and the `fatal` line names the keys to change.
+    @Test func aTakenHTTPPortEndsTheRunNamingTheKey() async throws {
+        try await dropping(try await TestDatabase.create()) { db in
+            let p = prefix(), port = HTTPClient.freePort()
+            let holder = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            defer { close(holder) }
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_port = in_port_t(UInt16(port).bigEndian)
+            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            let bound = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(holder, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            #expect(bound == 0 && listen(holder, 1) == 0)
+            let settings = ["mqtt.topics": "\(p)/+/telemetry", "payload.topic_template": "\(p)/{device_id}/telemetry",
+                            "http.port": String(port), "http.host": "127.0.0.1"]
+            let daemon = try DaemonProcess(database: db, settings: settings)
+            #expect(try await daemon.waitForExit(timeout: 30) == 1)
+            let fatal = try #require(daemon.event("fatal"))
+            #expect((fatal["error"] as? String ?? "").contains("http.port \(port)"), "\(fatal)")
+            #expect(daemon.eventNames().contains("shutdown_complete"))
+        }
+    }
+
     /// Hundreds of idle connections to the HTTP port must not take the process's descriptors
     /// (the spool, the journal and libpq need them): the server holds at most
     /// `HTTPServer.maxConnections`, the rest wait in the kernel's backlog; ingest goes on,
