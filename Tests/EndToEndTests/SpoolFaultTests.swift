@@ -66,4 +66,59 @@ struct SpoolFaultTests {
             #expect(left.isEmpty, "the replay emptied the spool: \(left)")
         }
     }
+
+    /// The daemon's lowest free descriptor number: with `RLIMIT_NOFILE` set to it, every
+    /// open(2), socket(2) and accept(2) fails with EMFILE.
+    func lowestFreeDescriptor(_ pid: Int32) throws -> Int {
+        let open = Set(try FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd").compactMap { Int($0) })
+        return (0...).first { !open.contains($0) }!
+    }
+
+    func setDescriptorLimit(_ pid: Int32, _ limit: Int) async throws {
+        // The soft limit only: raising it back up to the hard limit needs no privilege.
+        let result = try await ChildProcess.run("/usr/bin/prlimit", ["--pid", "\(pid)", "--nofile=\(limit):"], timeout: 10)
+        try #require(result.code == 0, "prlimit \(limit): \(result.errorOutput)")
+    }
+
+    /// Out of descriptors during a database outage (`ulimit -n` reached: every spool file
+    /// open fails with EMFILE): the lanes hold their batches instead of dropping them; once
+    /// descriptors and the database are back, every reading is stored once.
+    @Test func noDescriptorsLeftDuringAnOutageLosesNothing() async throws {
+        try await dropping(try await TestDatabase.create()) { db in
+            let p = "sf\(UUID().uuidString.prefix(6).lowercased())"
+            let port = HTTPClient.freePort()
+            let daemon = try DaemonProcess(database: db, settings: [
+                "mqtt.topics": "\(p)/+/telemetry", "payload.topic_template": "\(p)/{device_id}/telemetry",
+                "mqtt.client_id": "client-\(p)", "batch.max_retries": "0", "http.port": "\(port)",
+            ])
+            try await daemon.waitFor("ingest_started")
+            try await TestServices.control("stop-pg")
+            do {
+                // A first batch finds the database gone: the writers and the probe close
+                // their connections, so no descriptor below the limit is freed later.
+                _ = try await ChildProcess.loadgen(["--messages", "100", "--topic-prefix", p, "--devices", "1"])
+                try await waitUntil(30, "the first batch spooled") { daemon.eventNames().contains("batch_spooled") }
+                try await Task.sleep(for: .seconds(6))
+                try await setDescriptorLimit(daemon.pid, try lowestFreeDescriptor(daemon.pid))
+                _ = try await ChildProcess.loadgen(["--messages", "5000", "--topic-prefix", p])
+                try await waitUntil(30, "the spool to refuse a write") { daemon.eventNames().contains("spool_write_failed") }
+                let failure = daemon.events().first { $0["event"] as? String == "spool_write_failed" }
+                #expect("\(failure ?? [:])".contains("Too many open files"), "\(failure ?? [:])")
+                #expect(!daemon.eventNames().contains("rows_lost"))
+                try await setDescriptorLimit(daemon.pid, 1024)
+                try await TestServices.control("start-pg")
+            } catch {
+                try? await setDescriptorLimit(daemon.pid, 1024)
+                try? await TestServices.control("start-pg")
+                throw error
+            }
+            try await waitUntil(120, "10,200 readings") {
+                try await db.count("SELECT count(DISTINCT (device_id, metric, time)) FROM readings") >= 10200
+            }
+            let metrics = try await DedicatedThread.run { try HTTPClient.metrics(port: port) }
+            #expect(metrics["iot_ingest_lost_rows_total"] == 0)
+            #expect(try await daemon.stop() == 0)
+            #expect(try await db.count("SELECT count(*) FROM readings") == 10200, "every reading once")
+        }
+    }
 }
