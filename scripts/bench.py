@@ -3,10 +3,14 @@
 
 Every figure is the median of --reps runs with min and max, taken in one run on this
 machine, with the broker, the database, the publisher and the daemon sharing its cores:
-  ceiling   a bare libmosquitto subscriber that only counts (iot-loadgen --count-only)
+  ceiling   a bare libmosquitto subscriber that only counts (iot-loadgen --count-only), and
+            its own CPU seconds: the floor any libmosquitto client pays per message
   daemon    the same flood through iot-ingest into PostgreSQL, rows checked exactly; each
-            repetition also floods with journal.enabled=false right after (the journal's cost)
-  cpu       the daemon's user+system seconds per 1,000,000 readings (/proc/<pid>/stat)
+            repetition runs ceiling, daemon, daemon with journal.enabled=false back to back
+            (interleaved, so the machine's drift hits all three alike)
+  cpu       the daemon's user+system seconds per 1,000,000 readings (/proc/<pid>/stat), and
+            its ratio to the bare subscriber's in the same repetition
+The publisher keeps --window QoS 1 messages in flight (10,000: a fleet behind a broker).
   memory    peak RSS (VmHWM) during the flood, and RSS with the queue held full
   shutdown  SIGTERM to exit with ~50,000 messages queued and a healthy database
   latency   p50/p99 of end_to_end_latency_seconds at half the ceiling rate
@@ -18,6 +22,7 @@ import argparse, datetime, json, os, statistics, subprocess, time, uuid
 A = argparse.ArgumentParser()
 A.add_argument("--messages", type=int, default=500_000)
 A.add_argument("--reps", type=int, default=3)
+A.add_argument("--window", type=int, default=10_000, help="publisher's in-flight QoS 1 window")
 A.add_argument("--out", default="bench/results")
 A.add_argument("--quick-cpu", action="store_true", help="only one QoS 1 flood; print msg/s and CPU (for profiling)")
 args = A.parse_args()
@@ -26,15 +31,21 @@ from benchlib import WORK, Daemon, loadgen, new_db, psql, stats
 
 
 def ceiling(qos):
+    """The bare subscriber: msg/s and its CPU seconds per 1M readings."""
     prefix = "ceil" + uuid.uuid4().hex[:6]
     sub = loadgen("--count-only", "--messages", args.messages, "--qos", qos, "--topic-prefix", prefix, wait=False)
     line = sub.stderr.readline()
     assert "subscribed" in line, line
-    loadgen("--messages", args.messages, "--qos", qos, "--topic-prefix", prefix, "--devices", 1000)
+    publish(qos, prefix)
     out, _ = sub.communicate(timeout=300)
     result = json.loads(out.strip().splitlines()[-1])
     assert result["received"] == args.messages, result
-    return result["rate"]
+    return result["rate"], result["cpu_s"] / (2 * args.messages / 1e6)
+
+
+def publish(qos, prefix, wait=True):
+    return loadgen("--messages", args.messages, "--qos", qos, "--topic-prefix", prefix, "--devices", 1000,
+                   "--window", args.window, wait=wait)
 
 
 def flood(qos, samples=None, journal=True):
@@ -46,7 +57,7 @@ def flood(qos, samples=None, journal=True):
     d = Daemon(url, prefix, **{"mqtt.qos": qos, "journal.enabled": str(journal).lower()})
     expected = 2 * args.messages
     cpu0 = d.cpu_seconds()
-    pub = loadgen("--messages", args.messages, "--qos", qos, "--topic-prefix", prefix, "--devices", 1000, wait=False)
+    pub = publish(qos, prefix, wait=False)
     t0 = time.monotonic()
     points = []
     while True:
@@ -187,38 +198,51 @@ def latency(rate):
 def main():
     if args.quick_cpu:
         for _ in range(args.reps):
+            bare, bare_cpu = ceiling(1)
             msgs, rows, _, cpu, hwm = flood(1)
-            print(f"QoS 1 flood: {msgs:,.0f} msg/s, {rows:,.0f} rows/s, {cpu:.2f} CPU s per 1M readings, peak {hwm:.1f} MB",
-                  flush=True)
+            print(f"QoS 1: bare {bare:,.0f} msg/s at {bare_cpu:.2f} CPU s per 1M readings; daemon {msgs:,.0f} msg/s "
+                  f"({msgs / bare:.2f}x) at {cpu:.2f} CPU s ({cpu / bare_cpu:.2f}x), peak {hwm:.1f} MB", flush=True)
         return
     os.makedirs(args.out, exist_ok=True)
     results = {"messages": args.messages, "reps": args.reps, "machine": f"{os.cpu_count()} cores",
                "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-    print("ceiling QoS 1 / QoS 0 ...", flush=True)
-    c1 = [ceiling(1) for _ in range(args.reps)]
-    c0 = [ceiling(0) for _ in range(args.reps)]
-    print("daemon floods ...", flush=True)
+    print("QoS 1: bare subscriber, daemon, daemon without journal ...", flush=True)
     samples = []
-    f1, f1_off = [], []
-    for i in range(args.reps):  # interleaved, so drift hits both alike
+    c1, f1, f1_off = [], [], []
+    for i in range(args.reps):  # interleaved, so drift hits all three alike
+        c1.append(ceiling(1))
         f1.append(flood(1, samples if i == 0 else None))
         f1_off.append(flood(1, journal=False))
-    f0 = [flood(0) for _ in range(args.reps)]
+    print("QoS 0 ...", flush=True)
+    c0, f0 = [], []
+    for _ in range(args.reps):
+        c0.append(ceiling(0))
+        f0.append(flood(0))
+    # Per repetition ratios (same minute, same machine state), then their medians.
+    tput = [f[0] / c[0] for f, c in zip(f1, c1)]
+    tput_off = [f[0] / c[0] for f, c in zip(f1_off, c1)]
+    cpu_ratio = [f[3] / c[1] for f, c in zip(f1, c1)]
+    cpu_ratio_off = [f[3] / c[1] for f, c in zip(f1_off, c1)]
+    c1_rates, c0_rates = [c[0] for c in c1], [c[0] for c in c0]
     print("memory, shutdown, latency ...", flush=True)
     mem = memory_with_full_queue()
     sd = [shutdown_with_queue() for _ in range(args.reps)]
-    lat = [latency(statistics.median(c1) / 2) for _ in range(args.reps)]
+    lat = [latency(statistics.median(c1_rates) / 2) for _ in range(args.reps)]
     print("journal recovery ...", flush=True)
     rec = [recovery() for _ in range(args.reps)]
 
     results.update({
-        "ceiling_qos1_msgs": stats(c1), "ceiling_qos0_msgs": stats(c0),
+        "window": args.window,
+        "ceiling_qos1_msgs": stats(c1_rates), "ceiling_qos0_msgs": stats(c0_rates),
+        "bare_cpu_s_per_million_readings": stats([c[1] for c in c1]),
+        "throughput_ratio_qos1": stats(tput), "throughput_ratio_qos1_journal_off": stats(tput_off),
+        "cpu_ratio_qos1": stats(cpu_ratio), "cpu_ratio_qos1_journal_off": stats(cpu_ratio_off),
         "daemon_qos1_msgs": stats([f[0] for f in f1]), "daemon_qos1_rows": stats([f[1] for f in f1]),
         "daemon_qos1_msgs_first_to_last_commit": stats([f[2] for f in f1]),
         "daemon_qos0_msgs": stats([f[0] for f in f0]), "daemon_qos0_rows": stats([f[1] for f in f0]),
         "daemon_qos0_msgs_first_to_last_commit": stats([f[2] for f in f0]),
-        "ratio_qos1": statistics.median(f[0] for f in f1) / statistics.median(c1),
-        "ratio_qos0": statistics.median(f[0] for f in f0) / statistics.median(c0),
+        "ratio_qos1": statistics.median(f[0] for f in f1) / statistics.median(c1_rates),
+        "ratio_qos0": statistics.median(f[0] for f in f0) / statistics.median(c0_rates),
         "cpu_s_per_million_readings": stats([f[3] for f in f1]),
         "daemon_qos1_msgs_journal_off": stats([f[0] for f in f1_off]),
         "cpu_s_per_million_readings_journal_off": stats([f[3] for f in f1_off]),
@@ -230,7 +254,7 @@ def main():
         "peak_rss_mb_flood": stats([f[4] for f in f1]),
         "memory_full_queue": mem,
         "shutdown_s_50k_queued": stats([s[0] for s in sd]), "shutdown_queued_messages": [s[1] for s in sd],
-        "latency_rate_msgs": statistics.median(c1) / 2,
+        "latency_rate_msgs": statistics.median(c1_rates) / 2,
         "latency_p50_s": stats([l[0] for l in lat]), "latency_p99_s": stats([l[1] for l in lat]),
     })
     json.dump(results, open(os.path.join(args.out, "latest.json"), "w"), indent=2)
@@ -265,12 +289,17 @@ def write_markdown(r):
         ("Daemon QoS 1, journal off, steady", fmt(r["daemon_qos1_msgs_journal_off"], " msg/s"), "", ""),
         ("Journal cost: throughput on / off", f"{r['journal_throughput_ratio']:.3f}x", ">= 0.95x",
          verdict(r["journal_throughput_ratio"] >= 0.95)),
-        ("Ratio to ceiling, QoS 1", f"{r['ratio_qos1']:.2f}x", ">= 0.75x", verdict(r["ratio_qos1"] >= 0.75)),
+        ("Bare subscriber CPU per 1,000,000 readings", fmt(r["bare_cpu_s_per_million_readings"], " s", 2), "", ""),
+        ("Throughput / bare subscriber, QoS 1 (per repetition)", fmt(r["throughput_ratio_qos1"], "x", 2), ">= 0.85x",
+         verdict(r["throughput_ratio_qos1"]["median"] >= 0.85)),
+        ("Throughput / bare subscriber, QoS 1, journal off", fmt(r["throughput_ratio_qos1_journal_off"], "x", 2), "", ""),
+        ("CPU per message / bare subscriber's, QoS 1", fmt(r["cpu_ratio_qos1"], "x", 2), "<= 1.10x",
+         verdict(r["cpu_ratio_qos1"]["median"] <= 1.10)),
+        ("CPU per message / bare subscriber's, QoS 1, journal off", fmt(r["cpu_ratio_qos1_journal_off"], "x", 2), "", ""),
         ("Ratio to ceiling, QoS 1, first to last commit",
          f"{r['daemon_qos1_msgs_first_to_last_commit']['median'] / r['ceiling_qos1_msgs']['median']:.2f}x", "", ""),
         ("Ratio to ceiling, QoS 0", f"{r['ratio_qos0']:.2f}x", "(reported)", ""),
-        ("CPU per 1,000,000 readings", fmt(r["cpu_s_per_million_readings"], " s", 2), "<= 3.0 s",
-         verdict(r["cpu_s_per_million_readings"]["median"] <= 3.0)),
+        ("CPU per 1,000,000 readings", fmt(r["cpu_s_per_million_readings"], " s", 2), "", ""),
         ("CPU per 1,000,000 readings, journal off", fmt(r["cpu_s_per_million_readings_journal_off"], " s", 2), "", ""),
         ("Journal cost: CPU per reading on / off", f"{r['journal_cpu_ratio']:.3f}x", "<= 1.10x",
          verdict(r["journal_cpu_ratio"] <= 1.10)),

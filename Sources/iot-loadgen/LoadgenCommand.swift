@@ -16,6 +16,8 @@ struct LoadgenCommand: ParsableCommand {
     @Option(help: "Messages to publish.") var messages = 10_000
     @Option(help: "Messages per second; 0 = as fast as possible.") var rate = 0.0
     @Option var qos = 1
+    @Option(help: "QoS 1/2 messages kept unacknowledged at most (a fleet behind a broker keeps thousands in flight).")
+    var window = 1000
     @Option(name: .customLong("readings-per-message")) var readingsPerMessage = 2
     @Option(name: .customLong("invalid-fraction"), help: "Share of messages that are not JSON.") var invalidFraction = 0.0
     @Option(name: .customLong("topic-prefix")) var topicPrefix = "devices"
@@ -34,6 +36,7 @@ struct LoadgenCommand: ParsableCommand {
         guard devices >= 1, messages >= 0, readingsPerMessage >= 1, rate >= 0 else {
             throw ValidationError("--devices and --readings-per-message must be >= 1, --messages and --rate >= 0")
         }
+        guard window >= 1 else { throw ValidationError("--window must be >= 1") }
         guard (0...1).contains(invalidFraction) else { throw ValidationError("--invalid-fraction must be in 0...1") }
     }
 
@@ -42,7 +45,7 @@ struct LoadgenCommand: ParsableCommand {
         let telemetry = Telemetry(devices: devices, readingsPerMessage: readingsPerMessage, topicPrefix: topicPrefix,
                                   tsBaseMs: tsBaseMs ?? Timestamp.now() / 1000)
         let publisher = try Publisher(host: host, port: port,
-                                      clientID: clientID ?? "iot-loadgen-\(getpid())", qos: qos, username: username,
+                                      clientID: clientID ?? "iot-loadgen-\(getpid())", qos: qos, window: window, username: username,
                                       password: getenv("IOT_LOADGEN_PASSWORD").map { String(cString: $0) })
         guard publisher.waitConnected(timeout: timeout) else {
             Console.error("iot-loadgen: could not connect to \(host):\(port)")
@@ -86,8 +89,10 @@ struct LoadgenCommand: ParsableCommand {
         if publisher.ackedCount < published { throw ExitCode(1) }
     }
 
-    /// `--count-only`: the bare subscriber. Prints `{"received":..,"seconds":..,"rate":..}`,
-    /// seconds from the first to the last message.
+    /// `--count-only`: the bare subscriber. Prints `{"received":..,"seconds":..,"rate":..,
+    /// "cpu_s":..}`, seconds from the first to the last message, and the process's user +
+    /// system CPU seconds from subscribed to the last message (the floor a libmosquitto
+    /// client pays per message, for the benchmark's CPU ratio).
     func count() throws {
         let subscriber = try BareSubscriber(host: host, port: port, topic: "\(topicPrefix)/+/telemetry", qos: qos)
         guard subscriber.waitSubscribed(timeout: timeout) else {
@@ -95,12 +100,22 @@ struct LoadgenCommand: ParsableCommand {
             throw ExitCode(1)
         }
         Console.error("iot-loadgen: subscribed")
+        let cpu0 = Self.cpuSeconds()
         let (received, seconds) = subscriber.wait(for: messages, idle: 10)
+        let cpu = Self.cpuSeconds() - cpu0
         subscriber.close()
         Console.out(JSONValue.object([
             ("received", .int(received)), ("seconds", .double((seconds * 1000).rounded() / 1000)),
             ("rate", .double((Double(received) / max(seconds, 1e-9)).rounded())),
+            ("cpu_s", .double((cpu * 1000).rounded() / 1000)),
         ]).rendered)
         if received < messages { throw ExitCode(1) }
+    }
+
+    static func cpuSeconds() -> Double {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF, &usage)
+        func seconds(_ t: timeval) -> Double { Double(t.tv_sec) + Double(t.tv_usec) / 1e6 }
+        return seconds(usage.ru_utime) + seconds(usage.ru_stime)
     }
 }
