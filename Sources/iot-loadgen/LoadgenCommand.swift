@@ -16,8 +16,10 @@ struct LoadgenCommand: ParsableCommand {
     @Option(help: "Messages to publish.") var messages = 10_000
     @Option(help: "Messages per second; 0 = as fast as possible.") var rate = 0.0
     @Option var qos = 1
-    @Option(help: "QoS 1/2 messages kept unacknowledged at most (a fleet behind a broker keeps thousands in flight).")
+    @Option(help: "QoS 1/2 messages kept unacknowledged at most, over all connections (a fleet behind a broker keeps thousands in flight).")
     var window = 1000
+    @Option(help: "Publisher connections, used in turn, each keeping window/connections in flight (libmosquitto's cost per message grows with one connection's in-flight list).")
+    var connections = 1
     @Option(name: .customLong("readings-per-message")) var readingsPerMessage = 2
     @Option(name: .customLong("invalid-fraction"), help: "Share of messages that are not JSON.") var invalidFraction = 0.0
     @Option(name: .customLong("topic-prefix")) var topicPrefix = "devices"
@@ -36,7 +38,7 @@ struct LoadgenCommand: ParsableCommand {
         guard devices >= 1, messages >= 0, readingsPerMessage >= 1, rate >= 0 else {
             throw ValidationError("--devices and --readings-per-message must be >= 1, --messages and --rate >= 0")
         }
-        guard window >= 1 else { throw ValidationError("--window must be >= 1") }
+        guard window >= 1, connections >= 1 else { throw ValidationError("--window and --connections must be >= 1") }
         guard (0...1).contains(invalidFraction) else { throw ValidationError("--invalid-fraction must be in 0...1") }
     }
 
@@ -44,10 +46,13 @@ struct LoadgenCommand: ParsableCommand {
         if countOnly { return try count() }
         let telemetry = Telemetry(devices: devices, readingsPerMessage: readingsPerMessage, topicPrefix: topicPrefix,
                                   tsBaseMs: tsBaseMs ?? Timestamp.now() / 1000)
-        let publisher = try Publisher(host: host, port: port,
-                                      clientID: clientID ?? "iot-loadgen-\(getpid())", qos: qos, window: window, username: username,
-                                      password: getenv("IOT_LOADGEN_PASSWORD").map { String(cString: $0) })
-        guard publisher.waitConnected(timeout: timeout) else {
+        let base = clientID ?? "iot-loadgen-\(getpid())"
+        let password = getenv("IOT_LOADGEN_PASSWORD").map { String(cString: $0) }
+        let publishers = try (0..<connections).map { k in
+            try Publisher(host: host, port: port, clientID: connections == 1 ? base : "\(base)-\(k)", qos: qos,
+                          window: max(1, window / connections), username: username, password: password)
+        }
+        for publisher in publishers where !publisher.waitConnected(timeout: timeout) {
             Console.error("iot-loadgen: could not connect to \(host):\(port)")
             throw ExitCode(1)
         }
@@ -64,7 +69,7 @@ struct LoadgenCommand: ParsableCommand {
             }
             let isInvalid = invalidFraction > 0 && Int(Double(i + 1) * invalidFraction) > Int(Double(i) * invalidFraction)
             let (topic, payload) = isInvalid ? telemetry.invalid(i) : telemetry.message(valid)
-            guard publisher.publish(topic: topic, payload: payload, deadline: deadline) else {
+            guard publishers[i % connections].publish(topic: topic, payload: payload, deadline: deadline) else {
                 Console.error("iot-loadgen: timed out publishing")
                 break
             }
@@ -72,21 +77,22 @@ struct LoadgenCommand: ParsableCommand {
             let now = Timestamp.monotonicSeconds()
             if !quiet && now - lastProgress >= 1 {
                 lastProgress = now
-                Console.error("iot-loadgen: published=\(i + 1) acked=\(publisher.ackedCount) "
+                Console.error("iot-loadgen: published=\(i + 1) acked=\(publishers.reduce(0) { $0 + $1.ackedCount }) "
                               + "rate=\(Int(Double(i + 1) / (now - start)))/s")
             }
         }
-        publisher.waitForAcks(timeout: timeout)
+        for publisher in publishers { publisher.waitForAcks(timeout: timeout) }
         let seconds = Timestamp.monotonicSeconds() - start
-        publisher.close()
-        let published = publisher.published
+        for publisher in publishers { publisher.close() }
+        let published = publishers.reduce(0) { $0 + $1.published }
+        let acked = publishers.reduce(0) { $0 + $1.ackedCount }
         let summary = JSONValue.object([
-            ("published", .int(published)), ("acked", .int(publisher.ackedCount)), ("invalid", .int(invalid)),
+            ("published", .int(published)), ("acked", .int(acked)), ("invalid", .int(invalid)),
             ("seconds", .double((seconds * 1000).rounded() / 1000)),
             ("rate", .double((Double(published) / max(seconds, 1e-9)).rounded())),
         ])
         Console.out(summary.rendered)
-        if publisher.ackedCount < published { throw ExitCode(1) }
+        if acked < published { throw ExitCode(1) }
     }
 
     /// `--count-only`: the bare subscriber. Prints `{"received":..,"seconds":..,"rate":..,
@@ -114,7 +120,7 @@ struct LoadgenCommand: ParsableCommand {
 
     static func cpuSeconds() -> Double {
         var usage = rusage()
-        getrusage(RUSAGE_SELF, &usage)
+        getrusage(RUSAGE_SELF.rawValue, &usage)
         func seconds(_ t: timeval) -> Double { Double(t.tv_sec) + Double(t.tv_usec) / 1e6 }
         return seconds(usage.ru_utime) + seconds(usage.ru_stime)
     }
