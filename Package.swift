@@ -100,6 +100,10 @@ let package = Package(
                            .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict),
         .testTarget(
+            name: "MQTTSourceTests",
+            dependencies: ["MQTTSource"],
+            swiftSettings: strict),
+        .testTarget(
             name: "DurabilityTests",
             dependencies: ["Durability", "IngestCore", "TestSupport",
                            .product(name: "Logging", package: "swift-log")],

@@ -33,6 +33,7 @@ public final class MQTTSubscriber: MessageSource {
     final class Context: Sendable {
         unowned let subscriber: MQTTSubscriber
         let inlet: MessageInlet
+        let topics = TopicCache()
 
         init(subscriber: MQTTSubscriber, inlet: MessageInlet) {
             self.subscriber = subscriber

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import CMosquitto
 import IngestCore
 
@@ -28,7 +31,8 @@ func mosquittoOnSubscribe(_ mosq: OpaquePointer?, _ userdata: UnsafeMutableRawPo
     subscriber(userdata).didSubscribe(granted: codes)
 }
 
-/// Copies topic and payload out of libmosquitto's buffers (freed when we return) and hands
+/// Copies topic and payload out of libmosquitto's buffers (freed when we return; the topic
+/// through a cache of recent topics, so it is not allocated again per message) and hands
 /// the message to the pipeline's inlet. libmosquitto 2.0 has already acknowledged a QoS 1 message by
 /// now, so this never discards: it blocks for room under the `block` policy.
 func mosquittoOnMessage(_ mosq: OpaquePointer?, _ userdata: UnsafeMutableRawPointer?,
@@ -36,9 +40,11 @@ func mosquittoOnMessage(_ mosq: OpaquePointer?, _ userdata: UnsafeMutableRawPoin
     guard let message else { return }
     let receivedAt = Timestamp.now()
     let m = message.pointee
-    let topic = String(cString: m.topic)
+    let shared = context(userdata)
+    let topic = shared.topics.string(UnsafeBufferPointer(start: UnsafeRawPointer(m.topic).assumingMemoryBound(to: UInt8.self),
+                                                         count: strlen(m.topic)))
     let count = Int(m.payloadlen)
-    let inlet = context(userdata).inlet
+    let inlet = shared.inlet
     let payload: [UInt8]
     if count > 0, let bytes = m.payload {
         payload = Array(UnsafeRawBufferPointer(start: bytes, count: min(count, inlet.payloadCopyLimit)))
