@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 /// Turns one MQTT message into readings, or into the reason it cannot be stored (SPEC 4).
 ///
 /// Pure and synchronous: one instance per worker, no shared state. The rules, in order:
@@ -48,7 +51,9 @@ public struct PayloadDecoder: Sendable {
         let bytes = name.utf8
         if bytes.isEmpty { return "empty device_id or metric" }
         if bytes.count > 255 { return "device_id or metric of \(bytes.count) bytes (over 255)" }
-        if bytes.contains(0) { return "device_id or metric holds U+0000" }
+        let hasNUL = bytes.withContiguousStorageIfAvailable { memchr($0.baseAddress!, 0, $0.count) != nil }
+            ?? bytes.contains(0)
+        if hasNUL { return "device_id or metric holds U+0000" }
         return nil
     }
 }
@@ -155,16 +160,17 @@ private struct Walk {
             scanner.skipWhitespace()
             guard let c = scanner.peek else { throw .init(.truncated, "unexpected end") }
             let topLevel = prefix == nil
-            let timeSlot = topLevel ? Self.timeSlot(of: key) : nil
-            if let timeSlot {
+            // One classification per key, not a string comparison per rule below.
+            let role = topLevel ? KeyRole(key) : .plain
+            if let timeSlot = role.timeSlot {
                 try timestamp(slot: timeSlot, first: c)
             } else if c == ASCII.openBrace {
                 try object(prefix: topLevel ? key : prefix! + "." + key, depth: depth + 1, into: &readings)
             } else if c == ASCII.quote {
                 let token = try scanner.scanString()
-                if topLevel && key == "device_id" { payloadDevice = try scanner.string(token) }
-                if topLevel && key == "metric" { metricName = try scanner.string(token) }
-                if topLevel && key == "value" { valueSeen = true; value = nil }
+                if role == .deviceID { payloadDevice = try scanner.string(token) }
+                if role == .metric { metricName = try scanner.string(token) }
+                if role == .value { valueSeen = true; value = nil }
             } else if JSONScanner.startsNumber(c) || c == ASCII.lowerT || c == ASCII.lowerF || c == ASCII.lowerN {
                 let number: Double?
                 if JSONScanner.startsNumber(c) {
@@ -173,8 +179,8 @@ private struct Walk {
                     guard let literal = scanner.scanLiteral() else { throw .init(.syntax, "unexpected byte at \(scanner.index)") }
                     number = literal.map { $0 ? 1 : 0 }
                 }
-                if topLevel && key == "value" { valueSeen = true; value = number }
-                if let number, !(topLevel && (key == "device_id" || key == "metric")) {
+                if role == .value { valueSeen = true; value = number }
+                if let number, role != .deviceID && role != .metric {
                     let name = topLevel ? key : prefix! + "." + key
                     if !number.isFinite { nonFinite = nonFinite ?? name }
                     readings.append(Reading(time: 0, deviceID: topicDevice ?? "", metric: name,
@@ -222,12 +228,30 @@ private struct Walk {
         }
     }
 
-    private static func timeSlot(of key: String) -> Int? {
-        switch key {
-        case "ts": return 0
-        case "time": return 1
-        case "timestamp": return 2
-        default: return nil
+    /// What a top-level key means to SPEC 4 (nested keys are always `plain`).
+    private enum KeyRole: Equatable {
+        case ts, time, timestamp, deviceID, metric, value, plain
+
+        init(_ key: String) {
+            switch key {
+            case "ts": self = .ts
+            case "time": self = .time
+            case "timestamp": self = .timestamp
+            case "device_id": self = .deviceID
+            case "metric": self = .metric
+            case "value": self = .value
+            default: self = .plain
+            }
+        }
+
+        /// Precedence among the timestamp fields: ts, time, timestamp.
+        var timeSlot: Int? {
+            switch self {
+            case .ts: 0
+            case .time: 1
+            case .timestamp: 2
+            default: nil
+            }
         }
     }
 

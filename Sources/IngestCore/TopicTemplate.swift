@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 /// `payload.topic_template` compiled once: which topic segment is the device id and which (if
 /// any) is the metric, e.g. `devices/{device_id}/telemetry` or `sensors/{device_id}/{metric}`.
 public struct TopicTemplate: Sendable, Equatable, CustomStringConvertible {
@@ -61,7 +64,9 @@ public struct TopicTemplate: Sendable, Equatable, CustomStringConvertible {
                 let part = UnsafeBufferPointer(rebasing: bytes[start..<end])
                 switch segment {
                 case .literal(let lit):
-                    guard lit.elementsEqual(part) else { return nil }
+                    guard lit.count == part.count,
+                          lit.withUnsafeBufferPointer({ part.isEmpty || memcmp($0.baseAddress!, part.baseAddress!, part.count) == 0 })
+                    else { return nil }
                 case .deviceID:
                     guard !part.isEmpty else { return nil }
                     device = String(decoding: part, as: UTF8.self)
