@@ -4,6 +4,7 @@
 # latest.md and flood.png (rows/s and queue depth over the first QoS 1 flood).
 #
 #   scripts/bench.sh [--messages N] [--reps R]      (defaults 500000 and 3)
+#   scripts/bench.sh --quick-cpu [--reps R]         bare subscriber and daemon: throughput and CPU only
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=scripts/lib.sh
