@@ -38,7 +38,9 @@ public enum Timestamp {
         var negative = false
         if i < n, text[i] == 0x2D { negative = true; i += 1 }
         // Significant digits (leading zeros dropped) and the power of ten of the last one.
-        var digits: [UInt8] = []
+        // Only the first 19 can matter (at most 18 make the microseconds, the next one
+        // rounds), so they live in an inline buffer: no allocation per timestamp.
+        var digits = SignificantDigits()
         var exponent = 0
         var sawDigit = false
         while i < n, text[i] >= 0x30, text[i] <= 0x39 {
@@ -84,6 +86,21 @@ public enum Timestamp {
         if point >= 0, point < digits.count, digits[point] >= 5 { micros += 1 }
         guard micros < endOfYear9999 else { return nil }
         return micros
+    }
+
+    /// The first 19 significant digits of a number, and how many there were in all.
+    private struct SignificantDigits {
+        private var stored = InlineArray<19, UInt8>(repeating: 0)
+        private(set) var count = 0
+        var isEmpty: Bool { count == 0 }
+
+        mutating func append(_ digit: UInt8) {
+            if count < stored.count { stored[count] = digit }
+            count += 1
+        }
+
+        /// Digit `k` (k < 19; callers never ask past `point` <= 18).
+        subscript(k: Int) -> UInt8 { stored[k] }
     }
 
     /// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil).
