@@ -62,8 +62,7 @@ public final class BatchWriter: BatchSink {
     @discardableResult
     func abortAttempts(runningLongerThan seconds: Double) -> Int {
         var aborted = 0
-        for slot in slots where slot.attemptSeconds > seconds {
-            slot.abort()
+        for slot in slots where slot.attemptSeconds > seconds && slot.abort() {
             aborted += 1
         }
         return aborted

@@ -98,8 +98,10 @@ final class WriterSlot: @unchecked Sendable {
     /// server that answers nothing (its kernel still acknowledging, so no TCP timeout fires)
     /// gets "connection lost" at once and the lane spools its batch. The descriptor stays
     /// open until the writer thread closes the connection itself.
-    func abort() {
-        reach.withLock { if $0.socket >= 0 { _ = shutdown($0.socket, Int32(SHUT_RDWR)) } }
+    /// Returns false when there was no open socket to shut down (still connecting).
+    @discardableResult
+    func abort() -> Bool {
+        reach.withLock { $0.socket >= 0 && shutdown($0.socket, Int32(SHUT_RDWR)) == 0 }
     }
 
     func closeConnection() {
