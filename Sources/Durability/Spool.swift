@@ -45,24 +45,46 @@ public final class Spool: BatchSpool {
     /// written (readings + rejects). With a `journal` id, the batch's journal entries are
     /// recorded in a `<base>.journal` sidecar written after the data files, so the entries
     /// count as done only once their rows are safe on disk.
+    ///
+    /// All or nothing: if a later file fails (the disk fills between two of them), the files
+    /// already written for this batch are removed before the error is thrown, so a caller
+    /// that keeps the batch and writes it to the database later never finds a copy of it
+    /// replayed from here as well.
     @discardableResult
     public func write(_ batch: Batch, journal: String? = nil) throws(FileError) -> Int {
         let base = freshBase()
+        var files: [(name: String, text: String, counted: Bool)] = []
         if !batch.readings.isEmpty {
             var text = ""
             text.reserveCapacity(batch.readings.count * 64)
             for r in batch.readings { text += CopyText.line(r) }
-            try writeFile(text, name: base + ".copy")
+            files.append((base + ".copy", text, true))
         }
         if !batch.rejects.isEmpty {
             var text = ""
             for r in batch.rejects { text += CopyText.line(r) }
-            try writeFile(text, name: base + "-rejects.copy")
+            files.append((base + "-rejects.copy", text, true))
         }
         if let journal, !batch.entries.isEmpty {
             var text = "journal \(journal)\n"
             for r in SeqRanges(covering: batch.entries).ranges { text += "\(r.lowerBound) \(r.upperBound)\n" }
-            try writeFile(text, name: base + Self.sidecarSuffix, counted: false)
+            files.append((base + Self.sidecarSuffix, text, false))
+        }
+        var written: [(name: String, bytes: Int, counted: Bool)] = []
+        for file in files {
+            do {
+                try writeFile(file.text, name: file.name, counted: file.counted)
+                written.append((file.name, file.text.utf8.count, file.counted))
+            } catch {
+                for done in written where unlink(directory + "/" + done.name) == 0 && done.counted {
+                    cached.withLock { s in
+                        s.files = max(0, s.files - 1)
+                        s.bytes = max(0, s.bytes - done.bytes)
+                    }
+                }
+                if !written.isEmpty { syncDirectory() }
+                throw error
+            }
         }
         return batch.readings.count + batch.rejects.count
     }

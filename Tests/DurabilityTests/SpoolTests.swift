@@ -18,6 +18,39 @@ import IngestCore
         #expect(CopyText.line(reject) == "1970-01-01 00:00:00.000000+00\tt\t\\\\x00ff\tnot_utf8\t\\N\n")
     }
 
+    /// A batch whose rejects file does not fit (the disk fills between its two files) must
+    /// leave nothing behind: the caller keeps the batch and may write it to the database,
+    /// and a readings file left here would then be replayed too (a duplicate). A 64 KiB
+    /// tmpfs (root only, as in CI) holds the readings file but not a 200 KB rejects file.
+    @Test(.enabled(if: geteuid() == 0)) func aBatchThatDoesNotFitLeavesNoFileBehind() throws {
+        let dir = try directory()
+        let mount = Process()
+        mount.executableURL = URL(fileURLWithPath: "/bin/mount")
+        mount.arguments = ["-t", "tmpfs", "-o", "size=64k", "tmpfs", dir]
+        try mount.run()
+        mount.waitUntilExit()
+        try #require(mount.terminationStatus == 0)
+        defer {
+            let umount = Process()
+            umount.executableURL = URL(fileURLWithPath: "/bin/umount")
+            umount.arguments = ["-l", dir]
+            try? umount.run()
+            umount.waitUntilExit()
+        }
+        let spool = Spool(directory: dir)
+        let m = Message(topic: "t", payload: Array(repeating: 0x41, count: 100_000), receivedAt: 0)
+        let rows = [Reading(time: 0, deviceID: "d", metric: "m", value: 1, source: m)]
+        #expect(throws: FileError.self) {
+            try spool.write(Batch(readings: rows, rejects: [Reject(m, reason: .tooLarge)]), journal: "j")
+        }
+        let left = try FileManager.default.contentsOfDirectory(atPath: dir)
+        #expect(left.isEmpty, "nothing of the batch stays: \(left)")
+        #expect(spool.summary.files == 0 && spool.summary.bytes == 0)
+        // The disk has room for the readings alone: that batch is written whole.
+        try spool.write(Batch(readings: rows, entries: [1]), journal: "j")
+        #expect(spool.files().count == 1)
+    }
+
     @Test func filesAreNamedInWriteOrderAndRejectsApart() throws {
         let dir = try directory()
         let spool = Spool(directory: dir)
