@@ -89,7 +89,13 @@ struct MQTTSecurityTests {
         }
 
         deinit {
-            process.terminate()
+            // A plain kill: `Process.terminate()` left every broker running here (their
+            // directories were gone, the processes were not). Never pid 0 (the group).
+            let pid = process.processIdentifier
+            if pid > 0 {
+                kill(pid, SIGKILL)
+                process.waitUntilExit()
+            }
             try? FileManager.default.removeItem(at: directory)
         }
     }
