@@ -70,18 +70,14 @@ public final class Spool: BatchSpool {
             for r in SeqRanges(covering: batch.entries).ranges { text += "\(r.lowerBound) \(r.upperBound)\n" }
             files.append((base + Self.sidecarSuffix, text, false))
         }
-        var written: [(name: String, bytes: Int, counted: Bool)] = []
+        var written: [(file: File, counted: Bool)] = []
         for file in files {
             do {
                 try writeFile(file.text, name: file.name, counted: file.counted)
-                written.append((file.name, file.text.utf8.count, file.counted))
+                written.append((File(name: file.name, path: directory + "/" + file.name, bytes: file.text.utf8.count),
+                                file.counted))
             } catch {
-                for done in written where unlink(directory + "/" + done.name) == 0 && done.counted {
-                    cached.withLock { s in
-                        s.files = max(0, s.files - 1)
-                        s.bytes = max(0, s.bytes - done.bytes)
-                    }
-                }
+                for done in written where unlink(done.file.path) == 0 && done.counted { forget(done.file) }
                 if !written.isEmpty { syncDirectory() }
                 throw error
             }
@@ -191,7 +187,8 @@ public final class Spool: BatchSpool {
         let final = directory + "/" + name
         let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o640)
         guard fd >= 0 else { throw FileError("create", tmp) }
-        var ok = Self.writeAll(fd, Array(text.utf8))
+        var text = text
+        var ok = text.withUTF8 { Self.writeAll(fd, UnsafeRawBufferPointer($0)) }
         ok = ok && fsync(fd) == 0
         close(fd)
         guard ok else {
@@ -215,17 +212,15 @@ public final class Spool: BatchSpool {
     }
 
     /// Writes all of `bytes` (retrying short writes and EINTR); false on an error.
-    private static func writeAll(_ fd: Int32, _ bytes: [UInt8]) -> Bool {
-        bytes.withUnsafeBytes { buffer in
-            var offset = 0
-            while offset < buffer.count {
-                let n = Glibc.write(fd, buffer.baseAddress! + offset, buffer.count - offset)
-                if n < 0 && errno == EINTR { continue }
-                if n <= 0 { return false }
-                offset += n
-            }
-            return true
+    private static func writeAll(_ fd: Int32, _ buffer: UnsafeRawBufferPointer) -> Bool {
+        var offset = 0
+        while offset < buffer.count {
+            let n = Glibc.write(fd, buffer.baseAddress! + offset, buffer.count - offset)
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { return false }
+            offset += n
         }
+        return true
     }
 
     /// Removes `.tmp-*` files left by a crash mid-write (start-up). Returns how many.
@@ -291,7 +286,7 @@ public final class Spool: BatchSpool {
         let tmp = dir + "/.tmp-" + file.name
         let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o640)
         guard fd >= 0 else { throw FileError("create", tmp) }
-        var ok = Self.writeAll(fd, lines) && fsync(fd) == 0
+        var ok = lines.withUnsafeBytes { Self.writeAll(fd, $0) } && fsync(fd) == 0
         close(fd)
         ok = ok && rename(tmp, dir + "/" + file.name) == 0
         guard ok else {

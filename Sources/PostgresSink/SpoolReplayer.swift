@@ -142,31 +142,39 @@ public struct SpoolReplayer {
 
     /// Runs `copy` on the whole file under a savepoint; if the server refuses the data, the
     /// lines are split in halves, each half under its own savepoint, until the refused lines
-    /// stand alone. Returns the refused lines (in file order) and the first refusal's message.
+    /// stand alone. Returns the refused lines (in file order), how many lines the file has,
+    /// and the first refusal's message. The lines are only found when a split is needed.
     private func copyBisecting(_ data: [UInt8], on c: PostgresConnection,
                                copy: ([UInt8]) throws(PostgresError) -> Void) throws(PostgresError)
         -> (bytes: [UInt8], lines: Int, total: Int, error: String?) {
         guard !data.isEmpty else { return ([], 0, 0, nil) }
-        let lines = Self.lineRanges(data)
-        var refused: [Range<Int>] = []
-        var firstError: String?
-        var pending: [Range<Int>] = [0..<lines.count]  // ranges of line indices
-        while let span = pending.popLast() {
-            let bytes = lines[span.lowerBound].lowerBound..<lines[span.upperBound - 1].upperBound
+        func attempt(_ chunk: [UInt8]) throws(PostgresError) -> String? {
             try c.execute("SAVEPOINT spool_chunk")
             do throws(PostgresError) {
-                try copy(Array(data[bytes]))
+                try copy(chunk)
+                return nil
             } catch where error.kind == .data {
                 try c.execute("ROLLBACK TO SAVEPOINT spool_chunk")
-                if firstError == nil { firstError = error.description }
-                if span.count == 1 {
-                    refused.append(bytes)
-                } else {
-                    let middle = span.lowerBound + span.count / 2
-                    pending.append(middle..<span.upperBound)
-                    pending.append(span.lowerBound..<middle)
-                }
+                return error.description
             }
+        }
+        guard let firstError = try attempt(data) else {
+            let newlines = data.reduce(0) { $0 + ($1 == 0x0A ? 1 : 0) }
+            return ([], 0, newlines + (data.last == 0x0A ? 0 : 1), nil)
+        }
+        let lines = Self.lineRanges(data)
+        var refused: [Range<Int>] = []
+        var pending: [Range<Int>] = []  // ranges of line indices, last one tried first
+        func split(_ span: Range<Int>) {
+            let middle = span.lowerBound + span.count / 2
+            pending.append(middle..<span.upperBound)
+            pending.append(span.lowerBound..<middle)
+        }
+        if lines.count == 1 { refused = [lines[0]] } else { split(0..<lines.count) }
+        while let span = pending.popLast() {
+            let bytes = lines[span.lowerBound].lowerBound..<lines[span.upperBound - 1].upperBound
+            guard try attempt(Array(data[bytes])) != nil else { continue }
+            if span.count == 1 { refused.append(bytes) } else { split(span) }
         }
         // The stack walks lines first to last, so `refused` is already in file order.
         return (refused.flatMap { data[$0] }, refused.count, lines.count, firstError)

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import IngestCore
+import TestSupport
 @testable import Durability
 
 @Suite struct SpoolTests {
@@ -22,21 +23,11 @@ import IngestCore
     /// leave nothing behind: the caller keeps the batch and may write it to the database,
     /// and a readings file left here would then be replayed too (a duplicate). A 64 KiB
     /// tmpfs (root only, as in CI) holds the readings file but not a 200 KB rejects file.
-    @Test(.enabled(if: geteuid() == 0)) func aBatchThatDoesNotFitLeavesNoFileBehind() throws {
+    @Test(.enabled(if: geteuid() == 0)) func aBatchThatDoesNotFitLeavesNoFileBehind() async throws {
         let dir = try directory()
-        let mount = Process()
-        mount.executableURL = URL(fileURLWithPath: "/bin/mount")
-        mount.arguments = ["-t", "tmpfs", "-o", "size=64k", "tmpfs", dir]
-        try mount.run()
-        mount.waitUntilExit()
-        try #require(mount.terminationStatus == 0)
-        defer {
-            let umount = Process()
-            umount.executableURL = URL(fileURLWithPath: "/bin/umount")
-            umount.arguments = ["-l", dir]
-            try? umount.run()
-            umount.waitUntilExit()
-        }
+        let mounted = try await ChildProcess.run("/bin/mount", ["-t", "tmpfs", "-o", "size=64k", "tmpfs", dir], timeout: 10)
+        try #require(mounted.code == 0, "mount a small tmpfs (needs root): \(mounted.errorOutput)")
+        defer { Task { _ = try? await ChildProcess.run("/bin/umount", ["-l", dir], timeout: 10) } }
         let spool = Spool(directory: dir)
         let m = Message(topic: "t", payload: Array(repeating: 0x41, count: 100_000), receivedAt: 0)
         let rows = [Reading(time: 0, deviceID: "d", metric: "m", value: 1, source: m)]
