@@ -18,7 +18,7 @@ behind a broker).
   recovery  kill -9 with 100,000 acknowledged messages journaled and nothing committed, then
             start to `journal_replayed` and to the last row committed
 """
-import argparse, datetime, json, os, statistics, subprocess, time, uuid
+import argparse, datetime, json, os, signal, statistics, subprocess, time, uuid
 
 A = argparse.ArgumentParser()
 A.add_argument("--messages", type=int, default=500_000)
@@ -29,9 +29,10 @@ A.add_argument("--connections", type=int, default=10,
                     "one connection with 10,000 in flight publishes only ~7,000 msg/s here)")
 A.add_argument("--out", default="bench/results")
 A.add_argument("--quick-cpu", action="store_true", help="only one QoS 1 flood; print msg/s and CPU (for profiling)")
+A.add_argument("--perf", metavar="FILE", help="with --quick-cpu: `perf record -g` the daemon's floods into FILE.N")
 args = A.parse_args()
 
-from benchlib import WORK, Daemon, loadgen, new_db, psql, stats
+from benchlib import WORK, Daemon, loadgen, machine_cpu, new_db, postgres_cpu, psql, stats
 
 
 def ceiling(qos):
@@ -40,11 +41,14 @@ def ceiling(qos):
     sub = loadgen("--count-only", "--messages", args.messages, "--qos", qos, "--topic-prefix", prefix, wait=False)
     line = sub.stderr.readline()
     assert "subscribed" in line, line
+    machine0 = machine_cpu()
     publish(qos, prefix)
     out, _ = sub.communicate(timeout=300)
+    machine = machine_cpu() - machine0
     result = json.loads(out.strip().splitlines()[-1])
     assert result["received"] == args.messages, result
-    return result["rate"], result["cpu_s"] / (2 * args.messages / 1e6)
+    millions = 2 * args.messages / 1e6
+    return result["rate"], result["cpu_s"] / millions, machine / millions
 
 
 def publish(qos, prefix, wait=True):
@@ -60,8 +64,13 @@ def flood(qos, samples=None, journal=True):
     prefix = "fl" + uuid.uuid4().hex[:6]
     d = Daemon(url, prefix, **{"mqtt.qos": qos, "journal.enabled": str(journal).lower()})
     expected = 2 * args.messages
-    cpu0 = d.cpu_seconds()
+    cpu0, machine0, pg0 = d.cpu_seconds(), machine_cpu(), postgres_cpu()
     pub = publish(qos, prefix, wait=False)
+    perf = None
+    if args.perf and samples is None:
+        args.perf_runs = getattr(args, "perf_runs", 0) + 1
+        perf = subprocess.Popen(["perf", "record", "-q", "-F", "1999", "-g", "-p", str(d.proc.pid),
+                                 "-o", f"{args.perf}.{args.perf_runs}"])
     t0 = time.monotonic()
     points = []
     while True:
@@ -80,6 +89,10 @@ def flood(qos, samples=None, journal=True):
         time.sleep(0.25)
     pub.communicate(timeout=60)
     cpu = d.cpu_seconds() - cpu0
+    machine, pg = machine_cpu() - machine0, postgres_cpu() - pg0
+    if perf:
+        perf.send_signal(signal.SIGINT)
+        perf.wait(timeout=60)
     hwm = d.memory_kb("VmHWM") / 1024
     code, _ = d.stop()
     stored = int(psql(url, "SELECT count(*) FROM readings"))
@@ -88,7 +101,9 @@ def flood(qos, samples=None, journal=True):
     t10, r10 = next((t, r) for t, r in points if r >= 0.1 * expected)
     t90, r90 = next((t, r) for t, r in points if r >= 0.9 * expected)
     steady_rows = (r90 - r10) / (t90 - t10)
-    return steady_rows / 2, steady_rows, args.messages / (points[-1][0] - first), cpu / (expected / 1e6), hwm
+    millions = expected / 1e6
+    return steady_rows / 2, steady_rows, args.messages / (points[-1][0] - first), cpu / millions, hwm, \
+        machine / millions, pg / millions
 
 
 def lock_readings(url):
@@ -204,10 +219,12 @@ def latency(rate):
 def main():
     if args.quick_cpu:
         for _ in range(args.reps):
-            bare, bare_cpu = ceiling(1)
-            msgs, rows, _, cpu, hwm = flood(1)
+            bare, bare_cpu, bare_machine = ceiling(1)
+            msgs, rows, _, cpu, hwm, machine, pg = flood(1)
             print(f"QoS 1: bare {bare:,.0f} msg/s at {bare_cpu:.2f} CPU s per 1M readings; daemon {msgs:,.0f} msg/s "
-                  f"({msgs / bare:.2f}x) at {cpu:.2f} CPU s ({cpu / bare_cpu:.2f}x), peak {hwm:.1f} MB", flush=True)
+                  f"({msgs / bare:.2f}x) at {cpu:.2f} CPU s ({cpu / bare_cpu:.2f}x), peak {hwm:.1f} MB; "
+                  f"machine {bare_machine:.2f} -> {machine:.2f} CPU s ({bare_machine / machine:.2f}x), "
+                  f"PostgreSQL {pg:.2f}", flush=True)
         return
     os.makedirs(args.out, exist_ok=True)
     results = {"messages": args.messages, "reps": args.reps, "machine": f"{os.cpu_count()} cores",
@@ -241,6 +258,10 @@ def main():
         "window": args.window, "connections": args.connections,
         "ceiling_qos1_msgs": stats(c1_rates), "ceiling_qos0_msgs": stats(c0_rates),
         "bare_cpu_s_per_million_readings": stats([c[1] for c in c1]),
+        "machine_cpu_s_per_million_readings_bare": stats([c[2] for c in c1]),
+        "machine_cpu_s_per_million_readings_daemon": stats([f[5] for f in f1]),
+        "machine_cpu_ratio_qos1": stats([c[2] / f[5] for f, c in zip(f1, c1)]),
+        "postgres_cpu_s_per_million_readings": stats([f[6] for f in f1]),
         "throughput_ratio_qos1": stats(tput), "throughput_ratio_qos1_journal_off": stats(tput_off),
         "cpu_ratio_qos1": stats(cpu_ratio), "cpu_ratio_qos1_journal_off": stats(cpu_ratio_off),
         "daemon_qos1_msgs": stats([f[0] for f in f1]), "daemon_qos1_rows": stats([f[1] for f in f1]),
@@ -302,6 +323,12 @@ def write_markdown(r):
         ("CPU per message / bare subscriber's, QoS 1", fmt(r["cpu_ratio_qos1"], "x", 2), "<= 1.10x",
          verdict(r["cpu_ratio_qos1"]["median"] <= 1.10)),
         ("CPU per message / bare subscriber's, QoS 1, journal off", fmt(r["cpu_ratio_qos1_journal_off"], "x", 2), "", ""),
+        ("Whole machine's CPU per 1,000,000 readings: bare run → daemon run",
+         fmt(r["machine_cpu_s_per_million_readings_bare"], " s", 2) + " → "
+         + fmt(r["machine_cpu_s_per_million_readings_daemon"], " s", 2), "", ""),
+        ("… of which PostgreSQL (every postgres process)", fmt(r["postgres_cpu_s_per_million_readings"], " s", 2), "", ""),
+        ("Bare run's machine CPU / daemon run's (the throughput a saturated machine allows)",
+         fmt(r["machine_cpu_ratio_qos1"], "x", 2), "", ""),
         ("Ratio to ceiling, QoS 1, first to last commit",
          f"{r['daemon_qos1_msgs_first_to_last_commit']['median'] / r['ceiling_qos1_msgs']['median']:.2f}x", "", ""),
         ("Ratio to ceiling, QoS 0", f"{r['ratio_qos0']:.2f}x", "(reported)", ""),

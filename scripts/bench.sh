@@ -5,10 +5,21 @@
 #
 #   scripts/bench.sh [--messages N] [--reps R]      (defaults 500000 and 3)
 #   scripts/bench.sh --quick-cpu [--reps R]         bare subscriber and daemon: throughput and CPU only
+#   scripts/bench.sh --quick-cpu --perf FILE        the same, with `perf record -g` of each daemon flood
+#   scripts/bench.sh --callgrind [--messages N]     instructions per message of the daemon's own code
+#                                                   (no broker, no database; see scripts/callgrind.py)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=scripts/lib.sh
 source scripts/lib.sh
+
+if [ "${1:-}" = "--callgrind" ]; then
+  shift
+  scripts/install-deps.sh
+  lib_need_valgrind
+  swift build -c release --product iot-loadgen >/dev/null
+  exec python3 scripts/callgrind.py --bin "$(swift build -c release --show-bin-path)" "$@"
+fi
 
 work=$(mktemp -d /tmp/iot-ingest-bench.XXXXXX)
 trap lib_cleanup EXIT INT TERM

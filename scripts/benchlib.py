@@ -100,5 +100,29 @@ class Daemon:
         return code, time.monotonic() - start
 
 
+def machine_cpu():
+    """Busy CPU seconds of the whole machine so far, all cores (user, nice, system, irq, softirq)."""
+    with open("/proc/stat") as f:
+        fields = [int(x) for x in f.readline().split()[1:8]]
+    return (fields[0] + fields[1] + fields[2] + fields[5] + fields[6]) / CLK
+
+
+def postgres_cpu():
+    """CPU seconds of every running `postgres` process so far (server, backends, WAL writer)."""
+    total = 0
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        if stat[stat.index("(") + 1:stat.rindex(")")] == "postgres":
+            fields = stat.rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+    return total / CLK
+
+
 def stats(values):
     return {"median": statistics.median(values), "min": min(values), "max": max(values), "runs": values}

@@ -23,6 +23,14 @@ lib_need_gnuplot() {
   $sudo apt-get install -y -qq --no-install-recommends gnuplot-nox >/dev/null
 }
 
+# valgrind for bench.sh --callgrind.
+lib_need_valgrind() {
+  command -v valgrind >/dev/null && return 0
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends valgrind >/dev/null
+}
+
 lib_services() {
   scripts/install-deps.sh
   scripts/services.sh start "$work/services"

@@ -1,6 +1,10 @@
+import CCRC32C
+
 /// CRC-32C (Castagnoli), the checksum of a journal entry: it tells a torn or damaged entry
-/// from a whole one. Table-driven, one byte per step; our own because the toolchain has no
-/// checksum in its standard library and a table is twenty lines.
+/// from a whole one. With the CPU's crc32 instruction where there is one (x86-64 with SSE
+/// 4.2: the journal checksums every message on the MQTT callback's thread, and the table
+/// cost ~7 instructions a byte), else table-driven, one byte per step. Our own because the
+/// toolchain has no checksum in its standard library; both give the same value.
 public enum CRC32C {
     static let table: [UInt32] = (0..<256).map { n -> UInt32 in
         var c = UInt32(n)
@@ -8,8 +12,17 @@ public enum CRC32C {
         return c
     }
 
+    static let hardware = iot_crc32c_hardware_available() != 0
+
     /// Continues `crc` (start with 0) over `bytes`.
     public static func update(_ crc: UInt32, _ bytes: UnsafeRawBufferPointer) -> UInt32 {
+        guard let base = bytes.baseAddress, !bytes.isEmpty else { return crc }
+        if hardware { return ~iot_crc32c_hardware(~crc, base, bytes.count) }
+        return updateWithTable(crc, bytes)
+    }
+
+    /// The portable path (and the reference the tests hold the instruction to).
+    static func updateWithTable(_ crc: UInt32, _ bytes: UnsafeRawBufferPointer) -> UInt32 {
         var c = ~crc
         table.withUnsafeBufferPointer { t in
             for byte in bytes { c = t[Int((c ^ UInt32(byte)) & 0xFF)] ^ (c >> 8) }

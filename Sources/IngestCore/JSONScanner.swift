@@ -155,8 +155,8 @@ struct JSONScanner {
         let start = index
         var negative = false
         if peek == ASCII.minus { negative = true; index += 1 }
-        if matchWord("NaN") { return .nan }
-        if matchWord("Infinity") { return negative ? -.infinity : .infinity }
+        if peek == ASCII.upperN, matchWord("NaN") { return .nan }
+        if peek == ASCII.upperI, matchWord("Infinity") { return negative ? -.infinity : .infinity }
         var mantissa: UInt64 = 0
         var significant = 0
         var exponent = 0

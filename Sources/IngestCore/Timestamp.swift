@@ -33,8 +33,22 @@ public enum Timestamp {
     /// the microsecond. Nil when negative, not a plain number (NaN, Infinity) or beyond year
     /// 9999.
     public static func fromEpochText(_ text: UnsafeBufferPointer<UInt8>) -> Int64? {
-        var i = 0
         let n = text.count
+        // The common shape, a plain integer of at most 18 digits (epoch milliseconds from
+        // most devices): its value, scaled, without the digit buffer below.
+        if n > 0 && n <= 18 {
+            var v: Int64 = 0
+            var plain = true
+            for c in text {
+                guard c &- 0x30 < 10 else { plain = false; break }
+                v = v &* 10 &+ Int64(c &- 0x30)
+            }
+            if plain {
+                let micros = v < 100_000_000_000 ? v * 1_000_000 : v < 100_000_000_000_000 ? v * 1_000 : v
+                return micros < endOfYear9999 ? micros : nil
+            }
+        }
+        var i = 0
         var negative = false
         if i < n, text[i] == 0x2D { negative = true; i += 1 }
         // Significant digits (leading zeros dropped) and the power of ten of the last one.

@@ -28,16 +28,15 @@ public final class MQTTSubscriber: MessageSource {
     }
 
     /// What libmosquitto's callbacks reach through the client's user-data pointer: the
-    /// subscriber for connection events, the inlet for messages (one pointer hop per message,
+    /// subscriber for connection events, the receiver for messages (one pointer hop per message,
     /// no lock). Set before the network thread starts, kept until the subscriber is gone.
     final class Context: Sendable {
         unowned let subscriber: MQTTSubscriber
-        let inlet: MessageInlet
-        let topics = TopicCache()
+        let receiver: MessageReceiver
 
         init(subscriber: MQTTSubscriber, inlet: MessageInlet) {
             self.subscriber = subscriber
-            self.inlet = inlet
+            receiver = MessageReceiver(inlet: inlet)
         }
     }
 

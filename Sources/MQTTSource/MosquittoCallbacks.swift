@@ -1,6 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import CMosquitto
 import IngestCore
 
@@ -31,25 +28,11 @@ func mosquittoOnSubscribe(_ mosq: OpaquePointer?, _ userdata: UnsafeMutableRawPo
     subscriber(userdata).didSubscribe(granted: codes)
 }
 
-/// Copies topic and payload out of libmosquitto's buffers (freed when we return; the topic
-/// through a cache of recent topics, so it is not allocated again per message) and hands
-/// the message to the pipeline's inlet. libmosquitto 2.0 has already acknowledged a QoS 1 message by
-/// now, so this never discards: it blocks for room under the `block` policy.
+/// Hands the message to the subscriber's `MessageReceiver`, which copies what it needs
+/// before this returns (libmosquitto frees its buffers then).
 func mosquittoOnMessage(_ mosq: OpaquePointer?, _ userdata: UnsafeMutableRawPointer?,
                         _ message: UnsafePointer<mosquitto_message>?) {
     guard let message else { return }
-    let receivedAt = Timestamp.now()
     let m = message.pointee
-    let shared = context(userdata)
-    let topic = shared.topics.string(UnsafeBufferPointer(start: UnsafeRawPointer(m.topic).assumingMemoryBound(to: UInt8.self),
-                                                         count: strlen(m.topic)))
-    let count = Int(m.payloadlen)
-    let inlet = shared.inlet
-    let payload: [UInt8]
-    if count > 0, let bytes = m.payload {
-        payload = Array(UnsafeRawBufferPointer(start: bytes, count: min(count, inlet.payloadCopyLimit)))
-    } else {
-        payload = []
-    }
-    inlet.deliver(Message(topic: topic, payload: payload, receivedAt: receivedAt, size: count))
+    context(userdata).receiver.receive(topic: m.topic, payload: m.payload, length: Int(m.payloadlen))
 }

@@ -10,9 +10,9 @@ import Glibc
 /// Our own rather than a `Dictionary`: a dictionary lookup needs a `String` key, which is
 /// the allocation this exists to avoid.
 final class TopicCache: @unchecked Sendable {
-    // @unchecked: only libmosquitto's network thread calls `string(_:)` (from the message
-    // callback, one call at a time); the subscriber joins that thread before the context
-    // holding the cache is released.
+    // @unchecked: one thread calls `string(_:)`, one call at a time: its `MessageReceiver`'s
+    // (libmosquitto's network thread in the daemon, which the subscriber joins before the
+    // context holding the receiver is released).
     private var slots: [String?]
     private let mask: Int
 

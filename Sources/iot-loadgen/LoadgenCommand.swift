@@ -32,6 +32,9 @@ struct LoadgenCommand: ParsableCommand {
     @Flag(name: .customLong("count-only"),
           help: "Do not publish: subscribe to <topic-prefix>/+/telemetry and count --messages arrivals (benchmark ceiling).")
     var countOnly = false
+    @Flag(name: .customLong("hot-path"),
+          help: "No broker, no database: run --messages messages through the daemon's own per-message code in this process (for valgrind --tool=callgrind).")
+    var hotPath = false
 
     func validate() throws {
         guard (0...2).contains(qos) else { throw ValidationError("--qos must be 0, 1 or 2") }
@@ -46,6 +49,14 @@ struct LoadgenCommand: ParsableCommand {
         if countOnly { return try count() }
         let telemetry = Telemetry(devices: devices, readingsPerMessage: readingsPerMessage, topicPrefix: topicPrefix,
                                   tsBaseMs: tsBaseMs ?? Timestamp.now() / 1000)
+        if hotPath {
+            let (readings, seconds) = try HotPath(telemetry: telemetry, messages: messages).run()
+            Console.out(JSONValue.object([
+                ("messages", .int(messages)), ("readings", .int(readings)),
+                ("seconds", .double((seconds * 1000).rounded() / 1000)),
+            ]).rendered)
+            return
+        }
         let base = clientID ?? "iot-loadgen-\(getpid())"
         let password = getenv("IOT_LOADGEN_PASSWORD").map { String(cString: $0) }
         let publishers = try (0..<connections).map { k in

@@ -8,6 +8,8 @@ struct LoadgenError: Error, CustomStringConvertible {
         case connect
         /// libmosquitto's network thread did not start.
         case loop
+        /// `--hot-path` could not prepare its temporary directory.
+        case setup
     }
 
     let code: Code

@@ -62,6 +62,16 @@ import TestSupport
         let loadgen = TestServices.binDirectory.appendingPathComponent("iot-loadgen").path
         #expect(try await ChildProcess.run(loadgen, ["--nope"], timeout: 10).code == 2)
     }
+
+    /// The callgrind benchmark's harness (`scripts/bench.sh --callgrind`) still runs every
+    /// message through, so the figure it gives is never that of a stalled or partial run.
+    @Test func loadgenHotPathEncodesEveryReading() async throws {
+        let loadgen = TestServices.binDirectory.appendingPathComponent("iot-loadgen").path
+        let result = try await ChildProcess.run(loadgen, ["--hot-path", "--messages", "3000", "--readings-per-message", "3"],
+                                                timeout: 60)
+        #expect(result.code == 0, "\(result.errorOutput)")
+        #expect(result.output.contains(#""messages":3000,"readings":9000"#), "\(result.output)")
+    }
 }
 
 /// An async subcommand reached through `any AsyncParsableCommand` used to print its help and

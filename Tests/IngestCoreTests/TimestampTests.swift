@@ -59,6 +59,24 @@ import Testing
         }
     }
 
+    /// A plain integer takes a shortcut; with ".0" appended it takes the general path.
+    @Test func plainIntegersGiveWhatTheGeneralPathGives() {
+        var generator = SystemRandomNumberGenerator()
+        var texts = ["1", "99999999999", "100000000000", "99999999999999", "100000000000000",
+                     "999999999999999999", "000000000000000001", "012345678901"]
+        for digits in 1...18 {
+            for _ in 0..<50 {
+                texts.append(String((0..<digits).map { _ in Character(String(Int.random(in: 0...9, using: &generator))) }))
+            }
+        }
+        for text in texts {
+            var plain = text
+            var general = text + ".0"
+            let expected = general.withUTF8 { Timestamp.fromEpochText($0) }
+            #expect(plain.withUTF8 { Timestamp.fromEpochText($0) } == expected, "\(text)")
+        }
+    }
+
     @Test func aFiveThousandDigitNumberIsRejectedNotTrapped() {
         var t = String(repeating: "9", count: 5000)
         #expect(t.withUTF8 { Timestamp.fromEpochText($0) } == nil)

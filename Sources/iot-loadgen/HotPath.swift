@@ -1,0 +1,132 @@
+import Durability
+import Foundation
+import IngestCore
+import Logging
+import MQTTSource
+import PostgresSink
+import Synchronization
+
+/// `iot-loadgen --hot-path`: the daemon's own per-message work, in this process, without a
+/// broker or a database, so `valgrind --tool=callgrind` can count its instructions per
+/// message (a count that, unlike CPU seconds, does not drift with the machine).
+///
+/// Messages go where libmosquitto's callback would put them (`MessageReceiver`: topic cache,
+/// payload copy, receive time), then through the daemon's real pipeline with its default
+/// settings: the crash journal (in a temporary directory), the bounded queue, the decoding
+/// workers, the batcher and the writer lanes, into a sink that encodes each batch for COPY
+/// as the PostgreSQL writer does and stops there. Not counted: libmosquitto's parsing and
+/// socket I/O (the bare subscriber's share), libpq, the metrics.
+struct HotPath {
+    let telemetry: Telemetry
+    let messages: Int
+
+    /// Runs every message through and returns once all their readings are encoded.
+    func run() throws -> (readings: Int, seconds: Double) {
+        let directory = try Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let configuration = try ConfigurationLoader.load(.init(
+            environment: [:],
+            overrides: [("database.url", "postgres://unused/unused"), ("spool.dir", directory + "/spool")]))
+        let logger = Logger(label: "iot-loadgen.hot-path", factory: { _ in SwiftLogNoOpLogHandler() })
+        let journal = try Journal(settings: .init(directory: directory + "/journal",
+                                                  maxBytes: configuration.journal.maxBytes,
+                                                  fsyncIntervalMs: configuration.journal.fsyncIntervalMs),
+                                  logger: logger)
+        try Spool.prepare(directory: directory + "/spool")
+        let expected = messages * telemetry.readingsPerMessage
+        let sink = EncodingSink(lanes: configuration.database.poolSize, expected: expected)
+        let source = SyntheticSource(telemetry: telemetry, messages: messages)
+        let pipeline = IngestPipeline(
+            settings: .init(queueCapacity: configuration.queue.capacity, workers: configuration.workers,
+                            tuning: PipelineTuning(configuration)),
+            source: source, sink: sink,
+            decoder: PayloadDecoder(template: try TopicTemplate("\(telemetry.topicPrefix)/{device_id}/telemetry"),
+                                    maxBytes: configuration.payload.maxBytes),
+            spool: Spool(directory: directory + "/spool"), journal: journal, logger: logger)
+        let start = Timestamp.monotonicSeconds()
+        try pipeline.start()
+        sink.waitUntilDone()
+        let seconds = Timestamp.monotonicSeconds() - start
+        source.stop()
+        journal.close()
+        return (sink.written.load(ordering: .acquiring), seconds)
+    }
+
+    private static func temporaryDirectory() throws -> String {
+        var template = Array("/tmp/iot-loadgen-hot-path.XXXXXX".utf8CString)
+        guard let made = mkdtemp(&template) else { throw LoadgenError(.setup, "mkdtemp: \(String(cString: strerror(errno)))") }
+        return String(cString: made)
+    }
+}
+
+/// Plays libmosquitto's network thread: one thread calling `MessageReceiver.receive` with
+/// C strings and payload bytes prepared beforehand (preparing them is the publisher's work).
+private final class SyntheticSource: MessageSource {
+    private let prepared: [(topic: [CChar], payload: [UInt8])]
+    private let messages: Int
+    private let thread = Mutex<DedicatedThread?>(nil)
+
+    init(telemetry: Telemetry, messages: Int) {
+        // Up to 10,000 distinct messages, used in turn: the same preparation for every run
+        // length, so the difference between two runs is the per-message work alone.
+        prepared = (0..<10_000).map { i in
+            let (topic, payload) = telemetry.message(i)
+            return (Array(topic.utf8CString), payload)
+        }
+        self.messages = messages
+    }
+
+    func start(delivering inlet: MessageInlet) throws {
+        let receiver = MessageReceiver(inlet: inlet)
+        let prepared = prepared
+        let messages = messages
+        thread.withLock {
+            $0 = DedicatedThread {
+                for i in 0..<messages {
+                    let message = prepared[i % prepared.count]
+                    message.topic.withUnsafeBufferPointer { topic in
+                        message.payload.withUnsafeBytes { payload in
+                            receiver.receive(topic: topic.baseAddress!, payload: payload.baseAddress, length: payload.count)
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    func stop() {
+        thread.withLock { $0 }?.join()
+    }
+}
+
+/// Encodes each batch for COPY, as `PostgresSink`'s writer does before it sends the bytes,
+/// and counts the readings.
+private final class EncodingSink: BatchSink {
+    let laneCount: Int
+    let written = Atomic<Int>(0)
+    private let expected: Int
+    private let encoders: [Locked<CopyEncoder>]
+    private let done = ConditionLock()
+
+    init(lanes: Int, expected: Int) {
+        laneCount = lanes
+        self.expected = expected
+        encoders = (0..<lanes).map { _ in Locked(CopyEncoder()) }
+    }
+
+    func write(_ batch: Batch, lane: Int) -> SinkOutcome {
+        encoders[lane].withLock { $0.encode(readings: batch.readings) }
+        let total = written.add(batch.readings.count, ordering: .acquiringAndReleasing).newValue
+        if total >= expected { done.withLock { done.broadcast() } }
+        return SinkOutcome(written: batch.readings.count)
+    }
+
+    func waitUntilDone() {
+        done.withLock {
+            while written.load(ordering: .acquiring) < expected { done.wait() }
+        }
+    }
+
+    func cancel(lane: Int) {}
+    func close() {}
+}
