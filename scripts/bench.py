@@ -10,7 +10,7 @@ machine, with the broker, the database, the publisher and the daemon sharing its
             (interleaved, so the machine's drift hits all three alike)
   cpu       the daemon's user+system seconds per 1,000,000 readings (/proc/<pid>/stat), and
             its ratio to the bare subscriber's in the same repetition
-The publisher keeps --window QoS 1 messages in flight (10,000, over 10 connections: a fleet
+The publisher keeps --window QoS 1 messages in flight (10,000, over 40 connections: a fleet
 behind a broker).
   memory    peak RSS (VmHWM) during the flood, and RSS with the queue held full
   shutdown  SIGTERM to exit with ~50,000 messages queued and a healthy database
@@ -24,15 +24,16 @@ A = argparse.ArgumentParser()
 A.add_argument("--messages", type=int, default=500_000)
 A.add_argument("--reps", type=int, default=3)
 A.add_argument("--window", type=int, default=10_000, help="publisher's in-flight QoS 1 window, over all connections")
-A.add_argument("--connections", type=int, default=10,
-               help="publisher connections (libmosquitto walks a connection's whole in-flight list per message: "
-                    "one connection with 10,000 in flight publishes only ~7,000 msg/s here)")
+A.add_argument("--connections", type=int, default=40,
+               help="publisher connections (libmosquitto's cost per message grows with a connection's in-flight list: "
+                    "one connection with 10,000 in flight publishes only ~7,000 msg/s here, and with 10 the "
+                    "publisher's CPU per message rose by half whenever the subscriber was the slower one)")
 A.add_argument("--out", default="bench/results")
 A.add_argument("--quick-cpu", action="store_true", help="only one QoS 1 flood; print msg/s and CPU (for profiling)")
 A.add_argument("--perf", metavar="FILE", help="with --quick-cpu: `perf record -g` the daemon's floods into FILE.N")
 args = A.parse_args()
 
-from benchlib import WORK, Daemon, loadgen, machine_cpu, new_db, postgres_cpu, psql, stats
+from benchlib import WORK, Daemon, broker_cpu, loadgen, machine_cpu, new_db, postgres_cpu, psql, reaped_children_cpu, stats
 
 
 def ceiling(qos):
@@ -41,19 +42,31 @@ def ceiling(qos):
     sub = loadgen("--count-only", "--messages", args.messages, "--qos", qos, "--topic-prefix", prefix, wait=False)
     line = sub.stderr.readline()
     assert "subscribed" in line, line
-    machine0 = machine_cpu()
+    machine0, broker0, children0 = machine_cpu(), broker_cpu(), reaped_children_cpu()
     publish(qos, prefix)
     out, _ = sub.communicate(timeout=300)
-    machine = machine_cpu() - machine0
+    machine, broker = machine_cpu() - machine0, broker_cpu() - broker0
     result = json.loads(out.strip().splitlines()[-1])
     assert result["received"] == args.messages, result
     millions = 2 * args.messages / 1e6
-    return result["rate"], result["cpu_s"] / millions, machine / millions
+    # The publisher's CPU: what the reaped children (publisher and bare subscriber) used,
+    # less the subscriber's own.
+    publisher = reaped_children_cpu() - children0 - result["cpu_s"]
+    return result["rate"], result["cpu_s"] / millions, machine / millions, broker / millions, publisher / millions
 
 
 def publish(qos, prefix, wait=True):
     return loadgen("--messages", args.messages, "--qos", qos, "--topic-prefix", prefix, "--devices", 1000,
                    "--window", args.window, "--connections", args.connections, wait=wait)
+
+
+def hot_path():
+    """The daemon's own per-message work alone (`iot-loadgen --hot-path`: callback copy,
+    journal, queue, decoding, batching, COPY encoding; no MQTT I/O, no libpq): its CPU
+    seconds per 1M readings, the part of the daemon's cost the bare subscriber never pays."""
+    result = loadgen("--hot-path", "--messages", args.messages, "--topic-prefix", "bench")
+    assert result["readings"] == 2 * args.messages, result
+    return result["cpu_s"] / (result["readings"] / 1e6)
 
 
 def flood(qos, samples=None, journal=True):
@@ -64,7 +77,7 @@ def flood(qos, samples=None, journal=True):
     prefix = "fl" + uuid.uuid4().hex[:6]
     d = Daemon(url, prefix, **{"mqtt.qos": qos, "journal.enabled": str(journal).lower()})
     expected = 2 * args.messages
-    cpu0, machine0, pg0 = d.cpu_seconds(), machine_cpu(), postgres_cpu()
+    cpu0, machine0, pg0, broker0, children0 = d.cpu_seconds(), machine_cpu(), postgres_cpu(), broker_cpu(), reaped_children_cpu()
     pub = publish(qos, prefix, wait=False)
     perf = None
     if args.perf and samples is None:
@@ -89,7 +102,8 @@ def flood(qos, samples=None, journal=True):
         time.sleep(0.25)
     pub.communicate(timeout=60)
     cpu = d.cpu_seconds() - cpu0
-    machine, pg = machine_cpu() - machine0, postgres_cpu() - pg0
+    machine, pg, broker = machine_cpu() - machine0, postgres_cpu() - pg0, broker_cpu() - broker0
+    publisher = reaped_children_cpu() - children0
     if perf:
         perf.send_signal(signal.SIGINT)
         perf.wait(timeout=60)
@@ -103,7 +117,7 @@ def flood(qos, samples=None, journal=True):
     steady_rows = (r90 - r10) / (t90 - t10)
     millions = expected / 1e6
     return steady_rows / 2, steady_rows, args.messages / (points[-1][0] - first), cpu / millions, hwm, \
-        machine / millions, pg / millions
+        machine / millions, pg / millions, broker / millions, publisher / millions
 
 
 def lock_readings(url):
@@ -219,23 +233,27 @@ def latency(rate):
 def main():
     if args.quick_cpu:
         for _ in range(args.reps):
-            bare, bare_cpu, bare_machine = ceiling(1)
-            msgs, rows, _, cpu, hwm, machine, pg = flood(1)
+            bare, bare_cpu, bare_machine, bare_broker, bare_pub = ceiling(1)
+            msgs, rows, _, cpu, hwm, machine, pg, broker, pub = flood(1)
+            hot = hot_path()
             print(f"QoS 1: bare {bare:,.0f} msg/s at {bare_cpu:.2f} CPU s per 1M readings; daemon {msgs:,.0f} msg/s "
                   f"({msgs / bare:.2f}x) at {cpu:.2f} CPU s ({cpu / bare_cpu:.2f}x), peak {hwm:.1f} MB; "
                   f"machine {bare_machine:.2f} -> {machine:.2f} CPU s ({bare_machine / machine:.2f}x), "
-                  f"PostgreSQL {pg:.2f}", flush=True)
+                  f"PostgreSQL {pg:.2f}, broker {bare_broker:.2f} -> {broker:.2f}, publisher {bare_pub:.2f} -> {pub:.2f}; "
+                  f"hot path alone {hot:.2f} CPU s ({hot / bare_cpu:.2f}x the bare subscriber's)",
+                  flush=True)
         return
     os.makedirs(args.out, exist_ok=True)
     results = {"messages": args.messages, "reps": args.reps, "machine": f"{os.cpu_count()} cores",
                "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     print("QoS 1: bare subscriber, daemon, daemon without journal ...", flush=True)
     samples = []
-    c1, f1, f1_off = [], [], []
-    for i in range(args.reps):  # interleaved, so drift hits all three alike
+    c1, f1, f1_off, hot = [], [], [], []
+    for i in range(args.reps):  # interleaved, so drift hits all of them alike
         c1.append(ceiling(1))
         f1.append(flood(1, samples if i == 0 else None))
         f1_off.append(flood(1, journal=False))
+        hot.append(hot_path())
     print("QoS 0 ...", flush=True)
     c0, f0 = [], []
     for _ in range(args.reps):
@@ -258,10 +276,16 @@ def main():
         "window": args.window, "connections": args.connections,
         "ceiling_qos1_msgs": stats(c1_rates), "ceiling_qos0_msgs": stats(c0_rates),
         "bare_cpu_s_per_million_readings": stats([c[1] for c in c1]),
+        "hot_path_cpu_s_per_million_readings": stats(hot),
+        "hot_path_cpu_ratio": stats([h / c[1] for h, c in zip(hot, c1)]),
         "machine_cpu_s_per_million_readings_bare": stats([c[2] for c in c1]),
         "machine_cpu_s_per_million_readings_daemon": stats([f[5] for f in f1]),
         "machine_cpu_ratio_qos1": stats([c[2] / f[5] for f, c in zip(f1, c1)]),
         "postgres_cpu_s_per_million_readings": stats([f[6] for f in f1]),
+        "broker_cpu_s_per_million_readings_bare": stats([c[3] for c in c1]),
+        "broker_cpu_s_per_million_readings_daemon": stats([f[7] for f in f1]),
+        "publisher_cpu_s_per_million_readings_bare": stats([c[4] for c in c1]),
+        "publisher_cpu_s_per_million_readings_daemon": stats([f[8] for f in f1]),
         "throughput_ratio_qos1": stats(tput), "throughput_ratio_qos1_journal_off": stats(tput_off),
         "cpu_ratio_qos1": stats(cpu_ratio), "cpu_ratio_qos1_journal_off": stats(cpu_ratio_off),
         "daemon_qos1_msgs": stats([f[0] for f in f1]), "daemon_qos1_rows": stats([f[1] for f in f1]),
@@ -323,10 +347,19 @@ def write_markdown(r):
         ("CPU per message / bare subscriber's, QoS 1", fmt(r["cpu_ratio_qos1"], "x", 2), "<= 1.10x",
          verdict(r["cpu_ratio_qos1"]["median"] <= 1.10)),
         ("CPU per message / bare subscriber's, QoS 1, journal off", fmt(r["cpu_ratio_qos1_journal_off"], "x", 2), "", ""),
+        ("Daemon's own work alone (`iot-loadgen --hot-path`), CPU per 1,000,000 readings",
+         fmt(r["hot_path_cpu_s_per_million_readings"], " s", 2), "", ""),
+        ("… / bare subscriber's CPU (the least the CPU ratio can exceed 1.00x by)",
+         fmt(r["hot_path_cpu_ratio"], "x", 2), "", ""),
         ("Whole machine's CPU per 1,000,000 readings: bare run → daemon run",
          fmt(r["machine_cpu_s_per_million_readings_bare"], " s", 2) + " → "
          + fmt(r["machine_cpu_s_per_million_readings_daemon"], " s", 2), "", ""),
-        ("… of which PostgreSQL (every postgres process)", fmt(r["postgres_cpu_s_per_million_readings"], " s", 2), "", ""),
+        ("… of which the broker: bare run → daemon run", fmt(r["broker_cpu_s_per_million_readings_bare"], " s", 2)
+         + " → " + fmt(r["broker_cpu_s_per_million_readings_daemon"], " s", 2), "", ""),
+        ("… of which the publisher: bare run → daemon run", fmt(r["publisher_cpu_s_per_million_readings_bare"], " s", 2)
+         + " → " + fmt(r["publisher_cpu_s_per_million_readings_daemon"], " s", 2), "", ""),
+        ("… of which PostgreSQL, daemon run (every postgres process)",
+         fmt(r["postgres_cpu_s_per_million_readings"], " s", 2), "", ""),
         ("Bare run's machine CPU / daemon run's (the throughput a saturated machine allows)",
          fmt(r["machine_cpu_ratio_qos1"], "x", 2), "", ""),
         ("Ratio to ceiling, QoS 1, first to last commit",

@@ -109,6 +109,21 @@ def machine_cpu():
 
 def postgres_cpu():
     """CPU seconds of every running `postgres` process so far (server, backends, WAL writer)."""
+    return command_cpu("postgres")
+
+
+def broker_cpu():
+    return command_cpu("mosquitto")
+
+
+def reaped_children_cpu():
+    """CPU seconds of this script's children that have exited and been waited for."""
+    t = os.times()
+    return t.children_user + t.children_system
+
+
+def command_cpu(command):
+    """CPU seconds so far of every running process whose name is `command`."""
     total = 0
     for pid in os.listdir("/proc"):
         if not pid.isdigit():
@@ -118,7 +133,7 @@ def postgres_cpu():
                 stat = f.read()
         except OSError:
             continue
-        if stat[stat.index("(") + 1:stat.rindex(")")] == "postgres":
+        if stat[stat.index("(") + 1:stat.rindex(")")] == command:
             fields = stat.rsplit(")", 1)[1].split()
             total += int(fields[11]) + int(fields[12])
     return total / CLK

@@ -155,17 +155,20 @@ private struct Walk {
             scanner.skipWhitespace()
             guard scanner.peek == ASCII.quote else { throw .init(.syntax, "expected key at byte \(scanner.index)") }
             let keyToken = try scanner.scanString()
-            let key = try scanner.string(keyToken)
+            // The key becomes a `String` only where one is needed (a metric name, a nested
+            // prefix; a timestamp key needs none), unless escapes must be resolved first.
+            let escapedKey = keyToken.hasEscapes ? try scanner.string(keyToken) : nil
             try scanner.expect(ASCII.colon)
             scanner.skipWhitespace()
             guard let c = scanner.peek else { throw .init(.truncated, "unexpected end") }
             let topLevel = prefix == nil
             // One classification per key, not a string comparison per rule below.
             let role: KeyRole = !topLevel ? .plain
-                : keyToken.hasEscapes ? KeyRole(key) : KeyRole(UnsafeRawBufferPointer(scanner.raw(keyToken)))
+                : escapedKey.map(KeyRole.init) ?? KeyRole(UnsafeRawBufferPointer(scanner.raw(keyToken)))
             if let timeSlot = role.timeSlot {
                 try timestamp(slot: timeSlot, first: c)
             } else if c == ASCII.openBrace {
+                let key = keyText(keyToken, escapedKey)
                 try object(prefix: topLevel ? key : prefix! + "." + key, depth: depth + 1, into: &readings)
             } else if c == ASCII.quote {
                 let token = try scanner.scanString()
@@ -182,6 +185,7 @@ private struct Walk {
                 }
                 if role == .value { valueSeen = true; value = number }
                 if let number, role != .deviceID && role != .metric {
+                    let key = keyText(keyToken, escapedKey)
                     let name = topLevel ? key : prefix! + "." + key
                     if !number.isFinite { nonFinite = nonFinite ?? name }
                     readings.append(Reading(time: 0, deviceID: topicDevice ?? "", metric: name,
@@ -195,6 +199,11 @@ private struct Walk {
             if scanner.peek == ASCII.closeBrace { scanner.index += 1; return }
             throw .init(.syntax, "expected ',' or '}' at byte \(scanner.index)")
         }
+    }
+
+    /// A key's text: resolved already when it had escapes, else its bytes as they are.
+    private func keyText(_ token: JSONScanner.StringToken, _ escaped: String?) -> String {
+        escaped ?? String(decoding: scanner.raw(token), as: UTF8.self)
     }
 
     private mutating func timestamp(slot: Int, first: UInt8) throws(JSONScanner.Malformed) {

@@ -20,8 +20,9 @@ struct HotPath {
     let telemetry: Telemetry
     let messages: Int
 
-    /// Runs every message through and returns once all their readings are encoded.
-    func run() throws -> (readings: Int, seconds: Double) {
+    /// Runs every message through and returns once all their readings are encoded, with the
+    /// time and this process's CPU seconds (all threads) that took.
+    func run() throws -> (readings: Int, seconds: Double, cpuSeconds: Double) {
         let directory = try Self.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let configuration = try ConfigurationLoader.load(.init(
@@ -44,12 +45,14 @@ struct HotPath {
                                     maxBytes: configuration.payload.maxBytes),
             spool: Spool(directory: directory + "/spool"), journal: journal, logger: logger)
         let start = Timestamp.monotonicSeconds()
+        let cpu0 = LoadgenCommand.cpuSeconds()
         try pipeline.start()
         sink.waitUntilDone()
+        let cpu = LoadgenCommand.cpuSeconds() - cpu0
         let seconds = Timestamp.monotonicSeconds() - start
         source.stop()
         journal.close()
-        return (sink.written.load(ordering: .acquiring), seconds)
+        return (sink.written.load(ordering: .acquiring), seconds, cpu)
     }
 
     private static func temporaryDirectory() throws -> String {

@@ -33,7 +33,7 @@ struct LoadgenCommand: ParsableCommand {
           help: "Do not publish: subscribe to <topic-prefix>/+/telemetry and count --messages arrivals (benchmark ceiling).")
     var countOnly = false
     @Flag(name: .customLong("hot-path"),
-          help: "No broker, no database: run --messages messages through the daemon's own per-message code in this process (for valgrind --tool=callgrind).")
+          help: "No broker, no database: run --messages messages through the daemon's own per-message code in this process and print its CPU seconds (the benchmark's floor; under valgrind --tool=callgrind, its instructions).")
     var hotPath = false
 
     func validate() throws {
@@ -50,10 +50,11 @@ struct LoadgenCommand: ParsableCommand {
         let telemetry = Telemetry(devices: devices, readingsPerMessage: readingsPerMessage, topicPrefix: topicPrefix,
                                   tsBaseMs: tsBaseMs ?? Timestamp.now() / 1000)
         if hotPath {
-            let (readings, seconds) = try HotPath(telemetry: telemetry, messages: messages).run()
+            let (readings, seconds, cpu) = try HotPath(telemetry: telemetry, messages: messages).run()
             Console.out(JSONValue.object([
                 ("messages", .int(messages)), ("readings", .int(readings)),
                 ("seconds", .double((seconds * 1000).rounded() / 1000)),
+                ("cpu_s", .double((cpu * 1000).rounded() / 1000)),
             ]).rendered)
             return
         }

@@ -71,6 +71,7 @@ import TestSupport
                                                 timeout: 60)
         #expect(result.code == 0, "\(result.errorOutput)")
         #expect(result.output.contains(#""messages":3000,"readings":9000"#), "\(result.output)")
+        #expect(result.output.contains(#""cpu_s":"#), "\(result.output)")
     }
 }
 
