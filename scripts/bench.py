@@ -18,7 +18,7 @@ behind a broker).
   recovery  kill -9 with 100,000 acknowledged messages journaled and nothing committed, then
             start to `journal_replayed` and to the last row committed
 """
-import argparse, datetime, json, os, signal, statistics, subprocess, time, uuid
+import argparse, datetime, itertools, json, os, signal, statistics, subprocess, time, uuid
 
 A = argparse.ArgumentParser()
 A.add_argument("--messages", type=int, default=500_000)
@@ -32,6 +32,7 @@ A.add_argument("--out", default="bench/results")
 A.add_argument("--quick-cpu", action="store_true", help="only one QoS 1 flood; print msg/s and CPU (for profiling)")
 A.add_argument("--perf", metavar="FILE", help="with --quick-cpu: `perf record -g` the daemon's floods into FILE.N")
 args = A.parse_args()
+PERF_RUNS = itertools.count(1)
 
 from benchlib import WORK, Daemon, broker_cpu, loadgen, machine_cpu, new_db, postgres_cpu, psql, reaped_children_cpu, stats
 
@@ -81,9 +82,8 @@ def flood(qos, samples=None, journal=True):
     pub = publish(qos, prefix, wait=False)
     perf = None
     if args.perf and samples is None:
-        args.perf_runs = getattr(args, "perf_runs", 0) + 1
         perf = subprocess.Popen(["perf", "record", "-q", "-F", "1999", "-g", "-p", str(d.proc.pid),
-                                 "-o", f"{args.perf}.{args.perf_runs}"])
+                                 "-o", f"{args.perf}.{next(PERF_RUNS)}"])
     t0 = time.monotonic()
     points = []
     while True:

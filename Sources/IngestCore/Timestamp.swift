@@ -38,13 +38,16 @@ public enum Timestamp {
         // most devices): its value, scaled, without the digit buffer below.
         if n > 0 && n <= 18 {
             var v: Int64 = 0
+            var significant = 0
             var plain = true
             for c in text {
                 guard c &- 0x30 < 10 else { plain = false; break }
                 v = v &* 10 &+ Int64(c &- 0x30)
+                if v != 0 { significant += 1 }
             }
             if plain {
-                let micros = v < 100_000_000_000 ? v * 1_000_000 : v < 100_000_000_000_000 ? v * 1_000 : v
+                var micros = v
+                for _ in 0..<microsecondDigits(integerDigits: significant) { micros *= 10 }
                 return micros < endOfYear9999 ? micros : nil
             }
         }
@@ -89,9 +92,8 @@ public enum Timestamp {
         guard i == n else { return nil }
         if digits.isEmpty { return 0 }  // 0, -0, 0.000
         guard !negative else { return nil }
-        // Integer digits of the value: < 1e11 seconds, < 1e14 milliseconds, else microseconds.
         let integerDigits = digits.count + exponent
-        let scale = integerDigits <= 11 ? 6 : integerDigits <= 14 ? 3 : 0
+        let scale = microsecondDigits(integerDigits: integerDigits)
         // The microseconds are the first `point` digits of `digits` followed by zeros.
         let point = integerDigits + scale
         guard point <= 18 else { return nil }  // > 1e18 µs is far beyond year 9999
@@ -100,6 +102,12 @@ public enum Timestamp {
         if point >= 0, point < digits.count, digits[point] >= 5 { micros += 1 }
         guard micros < endOfYear9999 else { return nil }
         return micros
+    }
+
+    /// How many decimal places an epoch number with this many integer digits is shifted by
+    /// to make microseconds: < 1e11 is seconds, < 1e14 milliseconds, else microseconds (SPEC 4).
+    private static func microsecondDigits(integerDigits: Int) -> Int {
+        integerDigits <= 11 ? 6 : integerDigits <= 14 ? 3 : 0
     }
 
     /// The first 19 significant digits of a number, and how many there were in all.

@@ -25,8 +25,7 @@ public struct CopyEncoder {
         write(rowBytes: size) { out in
             for r in readings {
                 out.put16(4)
-                out.put32(8)
-                out.put64(UInt64(bitPattern: r.time - Self.postgresEpochOffset))
+                Self.put(timestamp: r.time, to: &out)
                 out.put(text: r.deviceID)
                 out.put(text: r.metric)
                 out.put32(8)
@@ -45,14 +44,19 @@ public struct CopyEncoder {
         write(rowBytes: size) { out in
             for r in rejects {
                 out.put16(5)
-                out.put32(8)
-                out.put64(UInt64(bitPattern: r.receivedAt - Self.postgresEpochOffset))
+                Self.put(timestamp: r.receivedAt, to: &out)
                 out.put(text: r.topic)
                 r.payload.withUnsafeBytes { out.put(bytes: $0) }
                 out.put(text: r.reason.rawValue)
                 if let detail = r.detail { out.put(text: detail) } else { out.put32(UInt32(bitPattern: -1)) }
             }
         }
+    }
+
+    /// A `timestamptz` field: length 8, microseconds since PostgreSQL's epoch.
+    @inline(__always) private static func put(timestamp micros: Int64, to out: inout ByteWriter) {
+        out.put32(8)
+        out.put64(UInt64(bitPattern: micros - postgresEpochOffset))
     }
 
     /// Sizes `buffer` for the header, `rowBytes` of tuples and the trailer in one step, then
