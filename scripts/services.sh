@@ -9,6 +9,10 @@
 #   scripts/services.sh stop-pg DIR   | start-pg DIR
 #   scripts/services.sh freeze-pg DIR | thaw-pg DIR    (SIGSTOP/SIGCONT every server process:
 #                                                      a black-holed database that answers nothing)
+#
+# PostgreSQL runs with the TimescaleDB extension preloaded when it is installed
+# (scripts/timescaledb.sh installs it), unless INGEST_TEST_TIMESCALEDB=off: that runs plain
+# PostgreSQL, the other path the daemon supports. DIR/env says which (INGEST_TEST_TIMESCALEDB=1|0).
 set -euo pipefail
 
 cmd=${1:?usage: services.sh start|stop|start-mqtt|stop-mqtt|start-pg|stop-pg|freeze-pg|thaw-pg DIR}
@@ -96,9 +100,14 @@ stop_mqtt() {
 start_pg() {
   # shellcheck disable=SC1091
   source "$dir/env"
+  local extra=""
+  if [ "$INGEST_TEST_TIMESCALEDB" = 1 ]; then
+    # No network here: telemetry off. Background workers for the policies' job scheduler.
+    extra="-c shared_preload_libraries=timescaledb -c timescaledb.telemetry_level=off -c max_worker_processes=16"
+  fi
   (without_fds "${as_pg[@]}" "$INGEST_TEST_PG_BIN/pg_ctl" -D "$dir/pgdata" -l "$dir/postgres.log" -w -t 30 \
     -o "-p $INGEST_TEST_PG_PORT -k $dir/pgsock -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off \
-        -c ssl=on -c ssl_cert_file=$dir/pgtls/server.crt -c ssl_key_file=$dir/pgtls/server.key" \
+        -c ssl=on -c ssl_cert_file=$dir/pgtls/server.crt -c ssl_key_file=$dir/pgtls/server.key $extra" \
     start </dev/null >>"$dir/pg_ctl.log" 2>&1)
 }
 
@@ -120,6 +129,10 @@ case "$cmd" in
     mqtt_port=$(free_port)
     pg_port=$(free_port)
     bin=$(pg_bin)
+    timescale=0
+    if [ "${INGEST_TEST_TIMESCALEDB:-on}" != off ] && [ -f "/usr/share/postgresql/$(basename "$(dirname "$bin")")/extension/timescaledb.control" ]; then
+      timescale=1
+    fi
     cat > "$dir/env" <<ENV
 export INGEST_TEST_SERVICES_DIR=$dir
 export INGEST_TEST_MQTT_PORT=$mqtt_port
@@ -128,6 +141,8 @@ export INGEST_TEST_PG_BIN=$bin
 export INGEST_TEST_DATABASE_URL=postgresql://postgres@127.0.0.1:$pg_port/iot_test
 export INGEST_TEST_ADMIN_URL=postgresql://postgres@127.0.0.1:$pg_port/postgres
 export INGEST_TEST_PG_CA=$dir/pgtls/ca.crt
+# 1 when the server preloads TimescaleDB: tests then expect hypertables.
+export INGEST_TEST_TIMESCALEDB=$timescale
 # Role ingest_pw logs in with this password only (SCRAM); a throwaway value per start.
 export INGEST_TEST_PG_PASSWORD=pw-$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')
 # The server takes TLS (PostgresTLSTests ask for verify-full in their URL); everything else
@@ -165,7 +180,7 @@ ENV
     psql "postgresql://postgres@127.0.0.1:$pg_port/postgres" -qAtc \
       "CREATE ROLE ingest_pw LOGIN SUPERUSER PASSWORD '$INGEST_TEST_PG_PASSWORD'" >/dev/null
     start_mqtt
-    echo "services up in $dir (mqtt :$mqtt_port, postgres :$pg_port)" >&2
+    echo "services up in $dir (mqtt :$mqtt_port, postgres :$pg_port, timescaledb: $timescale)" >&2
     ;;
   stop) stop_mqtt; stop_pg ;;
   start-mqtt) start_mqtt ;;

@@ -10,6 +10,8 @@ struct ConfigurationKey: Sendable {
         case positive
         case bool
         case list
+        /// A mapping of names to plain values (YAML mapping, or `k=v,k=v` from env / `--set`).
+        case map
         case choice([String])
     }
 
@@ -69,8 +71,11 @@ struct ConfigurationKey: Sendable {
         .init(path: "journal.fsync_interval_ms", kind: .int(0...3_600_000), defaultValue: "1000"),
         .init(path: "http.host", kind: .string, defaultValue: "0.0.0.0"),
         .init(path: "http.port", kind: .int(0...65535), defaultValue: "8080"),
+        .init(path: "http.admin_token", kind: .optionalString, defaultValue: nil, secret: .whole),
+        .init(path: "http.admin_token_file", kind: .optionalString, defaultValue: nil),
         .init(path: "log.level", kind: .choice(logLevels), defaultValue: "info", reloadable: true),
         .init(path: "log.format", kind: .choice(["json", "text"]), defaultValue: "json", reloadable: true),
+        .init(path: "log.fields", kind: .map, defaultValue: nil),
     ]
 
     static let byPath: [String: ConfigurationKey] = Dictionary(uniqueKeysWithValues: all.map { ($0.path, $0) })

@@ -28,6 +28,7 @@ public enum ConfigurationLoader {
     private enum Raw {
         case scalar(String)
         case list([String])
+        case mapping([(String, String)])
         case null
         case invalid(String)
     }
@@ -127,8 +128,15 @@ public enum ConfigurationLoader {
                 items.append(s.string)
             }
             return .list(items)
+        case .mapping(let mapping):
+            var pairs: [(String, String)] = []
+            for (key, value) in mapping {
+                guard let name = key.string, case .scalar(let s) = value else { return .invalid("a nested mapping") }
+                pairs.append((name, s.string))
+            }
+            return .mapping(pairs)
         default:
-            return .invalid("a mapping where a value was expected")
+            return .invalid("a value of another shape")
         }
     }
 
@@ -142,6 +150,19 @@ public enum ConfigurationLoader {
         case double(Double)
         case bool(Bool)
         case list([String])
+        case map([(String, String)])
+
+        static func == (a: Value, b: Value) -> Bool {
+            switch (a, b) {
+            case (.string(let x), .string(let y)): return x == y
+            case (.int(let x), .int(let y)): return x == y
+            case (.double(let x), .double(let y)): return x == y
+            case (.bool(let x), .bool(let y)): return x == y
+            case (.list(let x), .list(let y)): return x == y
+            case (.map(let x), .map(let y)): return x.elementsEqual(y, by: ==)
+            default: return false
+            }
+        }
     }
 
     private struct Values {
@@ -155,12 +176,14 @@ public enum ConfigurationLoader {
         func double(_ k: String) -> Double { if case .double(let d) = typed[k] { return d }; return 0 }
         func bool(_ k: String) -> Bool { if case .bool(let b) = typed[k] { return b }; return false }
         func list(_ k: String) -> [String] { if case .list(let l) = typed[k] { return l }; return [] }
+        func map(_ k: String) -> [(String, String)] { if case .map(let m) = typed[k] { return m }; return [] }
     }
 
     private static func display(_ raw: Raw, _ key: ConfigurationKey) -> String? {
         switch raw {
         case .scalar(let s): return mask(s, key)
         case .list(let l): return mask(l.joined(separator: ","), key)
+        case .mapping(let m): return m.map { "\($0.0)=\($0.1)" }.joined(separator: ",")
         case .null, .invalid: return nil
         }
     }
@@ -180,7 +203,11 @@ public enum ConfigurationLoader {
         case .null:
             if case .optionalString = key.kind { return .string(nil) }
             if key.path == "mqtt.client_id" { return .string(nil) }
+            if case .map = key.kind { return .map([]) }
             throw Why(why: "must not be empty")
+        case .mapping(let pairs):
+            guard case .map = key.kind else { throw Why(why: "expected a single value, got a mapping") }
+            return try parseMap(pairs)
         case .list(let items):
             guard case .list = key.kind else { throw Why(why: "expected a single value, got a list") }
             return try parseList(items)
@@ -209,6 +236,15 @@ public enum ConfigurationLoader {
             }
         case .list:
             return try parseList(text.split(separator: ",").map { String($0) })
+        case .map:
+            // `name=value,name=value` (environment and --set); `{}` or empty: no fields.
+            guard !text.isEmpty, text != "{}" else { return .map([]) }
+            var pairs: [(String, String)] = []
+            for item in text.split(separator: ",") {
+                guard let eq = item.firstIndex(of: "=") else { throw Why(why: "expected name=value pairs separated by commas") }
+                pairs.append((String(item[..<eq]), String(item[item.index(after: eq)...])))
+            }
+            return try parseMap(pairs)
         case .choice(let options):
             guard options.contains(text.lowercased()) else {
                 throw Why(why: "must be one of \(options.joined(separator: ", "))")
@@ -216,6 +252,24 @@ public enum ConfigurationLoader {
             return .string(text.lowercased())
         }
     }
+
+    /// Names are trimmed, sorted and unique; the names every log line already has are taken.
+    private static func parseMap(_ pairs: [(String, String)]) throws(Why) -> Value {
+        var seen: [String: String] = [:]
+        for (rawName, value) in pairs {
+            let name = rawName.trimmingCharacters(in: .whitespaces)
+            guard !name.isEmpty else { throw Why(why: "a field name must not be empty") }
+            guard !reservedLogFields.contains(name) else {
+                throw Why(why: "'\(name)' is a field every line already has (\(reservedLogFields.sorted().joined(separator: ", ")))")
+            }
+            guard seen[name] == nil else { throw Why(why: "field '\(name)' is given twice") }
+            seen[name] = value.trimmingCharacters(in: .whitespaces)
+        }
+        return .map(seen.sorted { $0.key < $1.key }.map { ($0.key, $0.value) })
+    }
+
+    /// Fields the log line writer sets itself (SPEC 11, and `instance`, SPEC 3).
+    static let reservedLogFields: Set<String> = ["ts", "level", "event", "service", "instance"]
 
     private static func parseList(_ items: [String]) throws(Why) -> Value {
         let cleaned = items.map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
@@ -281,6 +335,17 @@ public enum ConfigurationLoader {
                 fail("mqtt.password_file", file, "cannot read the file")
             }
         }
+        var adminToken = v.optional("http.admin_token")
+        if let file = v.optional("http.admin_token_file") {
+            if adminToken != nil {
+                fail("http.admin_token_file", file, "set either http.admin_token or http.admin_token_file, not both")
+            } else if let contents = try? String(contentsOfFile: file, encoding: .utf8),
+                      !contents.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
+                adminToken = contents.trimmingCharacters(in: .whitespacesAndNewlines)
+            } else {
+                fail("http.admin_token_file", file, "cannot read the file, or it is empty")
+            }
+        }
         for key in ["mqtt.tls.ca_file", "mqtt.tls.cert_file", "mqtt.tls.key_file"] {
             if let path = v.optional(key), !FileManager.default.isReadableFile(atPath: path) {
                 fail(key, path, "cannot read the file")
@@ -315,8 +380,9 @@ public enum ConfigurationLoader {
             journal: .init(enabled: v.bool("journal.enabled"),
                            directory: v.optional("journal.dir") ?? v.string("spool.dir") + "/journal",
                            maxBytes: v.int("journal.max_bytes"), fsyncIntervalMs: v.int("journal.fsync_interval_ms")),
-            http: .init(host: v.string("http.host"), port: v.int("http.port")),
-            log: .init(level: v.string("log.level"), format: .init(rawValue: v.string("log.format")) ?? .json),
+            http: .init(host: v.string("http.host"), port: v.int("http.port"), adminToken: adminToken),
+            log: .init(level: v.string("log.level"), format: .init(rawValue: v.string("log.format")) ?? .json,
+                       fields: v.map("log.fields")),
             filePath: filePath,
             redacted: redacted(v),
             warnings: warnings)
@@ -332,6 +398,7 @@ public enum ConfigurationLoader {
             case .double(let d)?: json = d == d.rounded() && abs(d) < 1e15 ? .int(Int(d)) : .double(d)
             case .bool(let b)?: json = .bool(b)
             case .list(let l)?: json = .array(l.map(JSONValue.string))
+            case .map(let m)?: json = .object(m.map { ($0.0, .string($0.1)) })
             default: json = .null
             }
             out[key.path] = json
@@ -398,7 +465,7 @@ extension IngestConfiguration {
 
     /// The unmasked value of every secret key (never printed or logged).
     var secretValues: [String: String?] {
-        ["database.url": database.url, "mqtt.password": mqtt.password]
+        ["database.url": database.url, "mqtt.password": mqtt.password, "http.admin_token": http.adminToken]
     }
 
     /// Whether `key` takes effect on SIGHUP without a restart.

@@ -73,12 +73,22 @@ public struct IngestConfiguration: Sendable, Equatable {
         public var host: String
         /// 0 disables the server.
         public var port: Int
+        /// From `http.admin_token`, or read from `http.admin_token_file` at load time; nil
+        /// (the default) leaves `POST /admin/reload` answering 404.
+        public var adminToken: String? = nil
     }
 
     public struct Log: Sendable, Equatable {
         public enum Format: String, Sendable { case json, text }
         public var level: String
         public var format: Format
+        /// `log.fields`: static fields on every line, so the lines of several replicas can be
+        /// told apart in one log store (SPEC 3). Needs a restart to change.
+        public var fields: [(String, String)] = []
+
+        public static func == (a: Log, b: Log) -> Bool {
+            a.level == b.level && a.format == b.format && a.fields.elementsEqual(b.fields, by: ==)
+        }
     }
 
     public var mqtt: MQTT

@@ -2,9 +2,9 @@ import Hummingbird
 import IngestCore
 import Logging
 
-/// The probe and scrape endpoints (SPEC 9) as one small Hummingbird responder: four paths,
-/// so a switch reads better than a router, and it gives 405 for a known path with another
-/// method, which the router would answer 404.
+/// The probe and scrape endpoints (SPEC 9) and the token-guarded reload (SPEC 3) as one small
+/// Hummingbird responder: five paths, so a switch reads better than a router, and it gives
+/// 405 for a known path with another method, which the router would answer 404.
 public struct HTTPEndpoints: HTTPResponder {
     public typealias Context = BasicRequestContext
 
@@ -12,18 +12,25 @@ public struct HTTPEndpoints: HTTPResponder {
     let stats: IngestStats
     let metrics: IngestMetrics
     let version: String
+    /// nil without `http.admin_token`: `/admin/reload` then does not exist (404).
+    let admin: AdminReload?
 
-    public init(source: any HealthSource, stats: IngestStats, metrics: IngestMetrics, version: String) {
+    public init(source: any HealthSource, stats: IngestStats, metrics: IngestMetrics, version: String,
+                admin: AdminReload? = nil) {
         self.source = source
         self.stats = stats
         self.metrics = metrics
         self.version = version
+        self.admin = admin
     }
 
     /// Routes /health, /ready and /metrics (SPEC 9, 10); everything answers from cached state,
     /// so a slow database or broker never makes a probe wait.
     public func respond(to request: Request, context: Context) async throws -> Response {
         let path = request.uri.path
+        if path == "/admin/reload", let admin {
+            return await reload(request, admin)
+        }
         guard ["/health", "/ready", "/health/detailed", "/metrics"].contains(path) else {
             return text(.notFound, "not found\n")
         }
@@ -53,6 +60,25 @@ public struct HTTPEndpoints: HTTPResponder {
             return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                             body: .init(byteBuffer: ByteBuffer(bytes: body)))
         }
+    }
+
+    /// 401 without the right bearer token; else the reload runs on a thread of its own (it
+    /// reads the configuration file) and its outcome is the body: 200 when applied, 422 when
+    /// the new configuration was refused whole (the old one stays).
+    private func reload(_ request: Request, _ admin: AdminReload) async -> Response {
+        guard request.method == .post else {
+            var response = text(.methodNotAllowed, "method not allowed\n")
+            response.headers[.allow] = "POST"
+            return response
+        }
+        guard admin.authorizes(request.headers[.authorization]) else {
+            var response = text(.unauthorized, "unauthorized\n")
+            response.headers[.wwwAuthenticate] = "Bearer"
+            return response
+        }
+        let outcome = (try? await DedicatedThread.run { admin.reload() })
+            ?? ReloadOutcome(errors: ["the reload could not run"])
+        return json(outcome.succeeded ? .ok : .unprocessableContent, outcome.json)
     }
 
     private func json(_ status: HTTPResponse.Status, _ value: JSONValue) -> Response {

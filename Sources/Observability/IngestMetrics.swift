@@ -115,6 +115,6 @@ public final class IngestMetrics: Sendable {
         }
         var buffer: [UInt8] = []
         registry.emit(into: &buffer)
-        return buffer
+        return MetricHelp.annotate(buffer)
     }
 }

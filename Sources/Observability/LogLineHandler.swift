@@ -41,12 +41,18 @@ public struct LogLineHandler: LogHandler {
     }
 
     public func log(event: LogEvent) {
-        var fields = metadata
+        var fields = staticFieldsMerged(with: metadata)
         if let provided = metadataProvider?.get() { fields.merge(provided) { _, new in new } }
         if let extra = event.metadata { fields.merge(extra) { _, new in new } }
         let line = Self.render(level: event.level, event: event.message.description, fields: fields,
                                format: settings.format, now: Timestamp.now())
         Self.write(line)
+    }
+
+    /// The process's static fields (`instance`, `log.fields`) under `fields`: an event's own
+    /// field of the same name wins.
+    func staticFieldsMerged(with fields: Logger.Metadata) -> Logger.Metadata {
+        settings.staticFields.merging(fields) { _, new in new }
     }
 
     /// One line, without the newline. Public for tests.

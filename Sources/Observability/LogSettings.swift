@@ -7,10 +7,23 @@ import Synchronization
 public final class LogSettings: Sendable {
     private let levelIndex: Atomic<Int>
     private let textFormat: Atomic<Bool>
+    /// `instance` and `log.fields` (SPEC 3), on every line so that the lines of several
+    /// replicas can be filtered in one log store. Fixed for the life of the process: they
+    /// name the process, and a reload that changed them would make one run look like two.
+    public let staticFields: Logger.Metadata
 
-    public init(level: Logger.Level = .info, format: IngestConfiguration.Log.Format = .json) {
+    public init(level: Logger.Level = .info, format: IngestConfiguration.Log.Format = .json,
+                staticFields: Logger.Metadata = [:]) {
         levelIndex = Atomic(Self.index(of: level))
         textFormat = Atomic(format == .text)
+        self.staticFields = staticFields
+    }
+
+    /// The static fields of a configuration: `instance` (= `mqtt.client_id`) and `log.fields`.
+    public static func staticFields(of configuration: IngestConfiguration) -> Logger.Metadata {
+        var fields: Logger.Metadata = ["instance": .string(configuration.mqtt.clientID)]
+        for (name, value) in configuration.log.fields { fields[name] = .string(value) }
+        return fields
     }
 
     public var level: Logger.Level {

@@ -1,19 +1,37 @@
 import IngestCore
 import Logging
 import Observability
+import Synchronization
 
-/// SIGHUP (SPEC 3): re-reads file and environment with the same command-line overrides,
-/// validates, applies the reloadable keys live and reports the rest as `requires_restart`
-/// (they keep their old values). An invalid configuration is rejected whole. Nothing is
-/// restarted, so no data moves: the pipeline reads the new values on its next use.
-struct ConfigurationReloader: Sendable {
+/// SIGHUP and `POST /admin/reload` (SPEC 3): re-reads file and environment with the same
+/// command-line overrides, validates, applies the reloadable keys live and reports the rest
+/// as `requires_restart` (they keep their old values). An invalid configuration is rejected
+/// whole. Nothing is restarted, so no data moves: the pipeline reads the new values on its
+/// next use. Reloads run one at a time (a signal and a request can arrive together, and each
+/// applies a diff against the configuration it read).
+final class ConfigurationReloader: Sendable {
     let inputs: ConfigurationLoader.Inputs
     let daemon: Daemon
     let logSettings: LogSettings
     let metrics: IngestMetrics?
     let logger: Logger
+    private let serial = Mutex(())
 
-    func reload() {
+    init(inputs: ConfigurationLoader.Inputs, daemon: Daemon, logSettings: LogSettings, metrics: IngestMetrics?,
+         logger: Logger) {
+        self.inputs = inputs
+        self.daemon = daemon
+        self.logSettings = logSettings
+        self.metrics = metrics
+        self.logger = logger
+    }
+
+    @discardableResult
+    func reload() -> ReloadOutcome {
+        serial.withLock { _ in reloadOnce() }
+    }
+
+    private func reloadOnce() -> ReloadOutcome {
         // A fresh Inputs re-reads the environment; the command-line overrides stay.
         var inputs = ConfigurationLoader.Inputs(configPath: self.inputs.configPath, overrides: self.inputs.overrides)
         inputs.defaultFilePath = self.inputs.defaultFilePath
@@ -22,27 +40,28 @@ struct ConfigurationReloader: Sendable {
         do {
             new = try ConfigurationLoader.load(inputs)
         } catch {
+            let outcome = ReloadOutcome(errors: error.problems.map(\.description))
             metrics?.configReloaded(success: false)
-            logger.error("config_reload_failed", metadata: [
-                "errors": .array(error.problems.map { .string($0.description) }),
-            ])
-            return
+            logger.error("config_reload_failed", metadata: ["errors": .array(outcome.errors.map { .string($0) })])
+            return outcome
         }
         let changed = new.changedKeys(comparedTo: old)
-        let applied = changed.filter(IngestConfiguration.isReloadable)
-        let restart = changed.filter { !IngestConfiguration.isReloadable($0) }
+        let outcome = ReloadOutcome(changed: changed.filter(IngestConfiguration.isReloadable),
+                                    requiresRestart: changed.filter { !IngestConfiguration.isReloadable($0) })
         var next = old
         next.batch = new.batch
         next.queue.fullPolicy = new.queue.fullPolicy
         next.shutdown = new.shutdown
-        next.log = new.log
-        for key in applied { next.redacted[key] = new.redacted[key] }
+        next.log.level = new.log.level
+        next.log.format = new.log.format
+        for key in outcome.changed { next.redacted[key] = new.redacted[key] }
         daemon.apply(next)
         logSettings.apply(next.log)
         metrics?.configReloaded(success: true)
         logger.info("config_reloaded", metadata: [
-            "changed": .array(applied.map { .string($0) }),
-            "requires_restart": .array(restart.map { .string($0) }),
+            "changed": .array(outcome.changed.map { .string($0) }),
+            "requires_restart": .array(outcome.requiresRestart.map { .string($0) }),
         ])
+        return outcome
     }
 }

@@ -121,7 +121,9 @@ struct RunCommand: AsyncParsableCommand {
                                     reload: { reloader.reload() })
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: signals)]
         if configuration.http.port != 0 {
-            let endpoints = HTTPEndpoints(source: daemon, stats: daemon.stats, metrics: metrics, version: Version.string)
+            let admin = configuration.http.adminToken.map { AdminReload(token: $0, reload: { reloader.reload() }) }
+            let endpoints = HTTPEndpoints(source: daemon, stats: daemon.stats, metrics: metrics, version: Version.string,
+                                          admin: admin)
             let http = HTTPServer.make(host: configuration.http.host, port: configuration.http.port, endpoints: endpoints,
                                        logger: logger) { port in
                 logger.info("http_listening", metadata: ["host": .string(configuration.http.host),

@@ -168,6 +168,96 @@ struct OperationsTests {
         }
     }
 
+    /// The live /metrics passes Prometheus' own linter (a `# HELP` per family, names and types
+    /// as it wants them), and every metric the Grafana dashboard and the alert rules use is
+    /// one the daemon exports (scripts/check-metrics.py).
+    @Test func liveMetricsPassPromtoolAndCoverTheDashboardAndAlerts() async throws {
+        try await dropping(try await TestDatabase.create()) { db in
+            let p = prefix(), port = HTTPClient.freePort()
+            let daemon = try await start(db, p, port: port)
+            _ = try await ChildProcess.loadgen(["--messages", "100", "--topic-prefix", p])
+            try await waitUntil(20, "the rows") { try await db.count("SELECT count(*) FROM readings") >= 200 }
+            let scrape = FileManager.default.temporaryDirectory.appendingPathComponent("metrics-\(p).txt")
+            defer { try? FileManager.default.removeItem(at: scrape) }
+            try Data(try await get(port, "/metrics").body.utf8).write(to: scrape)
+            #expect(try await daemon.stop() == 0)
+
+            let root = TestServices.packageRoot.path
+            let coverage = try await ChildProcess.run("/usr/bin/python3", ["\(root)/scripts/check-metrics.py", scrape.path],
+                                                      timeout: 30)
+            #expect(coverage.code == 0, "\(coverage.output)")
+            // promtool comes with Debian's prometheus package, which scripts/lint.sh installs.
+            let promtool = "/usr/bin/promtool"
+            if FileManager.default.isExecutableFile(atPath: promtool) || ProcessInfo.processInfo.environment["CI"] != nil {
+                let lint = try await ChildProcess.run("/bin/sh", ["-c", "\(promtool) check metrics < '\(scrape.path)'"],
+                                                      timeout: 30)
+                #expect(lint.code == 0, "promtool check metrics: \(lint.output)")
+            }
+        }
+    }
+
+    /// SPEC 3 (v4): `POST /admin/reload` exists only with `http.admin_token`, wants the token,
+    /// and answers with the reload's outcome; `instance` and `log.fields` are on every line;
+    /// the token is in no line.
+    @Test func adminReloadWantsTheTokenAndEveryLineNamesTheInstance() async throws {
+        try await dropping(try await TestDatabase.create()) { db in
+            let p = prefix(), port = HTTPClient.freePort()
+            let plain = try await start(db, p, port: port)
+            #expect(try await get(port, "/admin/reload", method: "POST").status == 404)
+            #expect(try await plain.stop() == 0)
+
+            let token = "tok-\(UUID().uuidString)"
+            let tokenFile = FileManager.default.temporaryDirectory.appendingPathComponent("token-\(p)")
+            let file = FileManager.default.temporaryDirectory.appendingPathComponent("admin-\(p).yaml")
+            defer {
+                try? FileManager.default.removeItem(at: file)
+                try? FileManager.default.removeItem(at: tokenFile)
+            }
+            try "\(token)\n".write(to: tokenFile, atomically: true, encoding: .utf8)
+            try "log:\n  level: info\n  fields:\n    env: test\n    site: plant-3\n"
+                .write(to: file, atomically: true, encoding: .utf8)
+            let daemon = try await start(db, p, port: port, ["http.admin_token_file": tokenFile.path,
+                                                             "mqtt.client_id": "admin-\(p)"],
+                                         arguments: ["run", "--config", file.path])
+            func post(_ headers: [String: String], method: String = "POST") async throws -> HTTPClient.Response {
+                try await DedicatedThread.run {
+                    try HTTPClient.request(port: port, method: method, path: "/admin/reload", headers: headers)
+                }
+            }
+            #expect(try await post([:]).status == 401)
+            #expect(try await post(["Authorization": "Bearer \(token)x"]).status == 401)
+            #expect(try await post(["Authorization": "Bearer " + token.dropLast()]).status == 401)
+            #expect(try await post(["Authorization": token]).status == 401)
+            #expect(try await post(["Authorization": "Bearer \(token)"], method: "GET").status == 405)
+
+            try "log:\n  level: debug\n  fields:\n    env: test\n    site: plant-3\nmqtt:\n  keepalive_s: 45\n"
+                .write(to: file, atomically: true, encoding: .utf8)
+            let applied = try await post(["Authorization": "Bearer \(token)"])
+            #expect(applied.status == 200)
+            let body = try #require(try JSONSerialization.jsonObject(with: Data(applied.body.utf8)) as? [String: Any])
+            #expect(body["event"] as? String == "config_reloaded")
+            #expect(body["changed"] as? [String] == ["log.level"])
+            #expect(body["requires_restart"] as? [String] == ["mqtt.keepalive_s"])
+            try await daemon.waitFor("config_reloaded")
+
+            try "log: [unclosed\n".write(to: file, atomically: true, encoding: .utf8)
+            let refused = try await post(["Authorization": "Bearer \(token)"])
+            #expect(refused.status == 422)
+            #expect(refused.body.contains("config_reload_failed"))
+            try await daemon.waitFor("config_reload_failed")
+
+            _ = try await ChildProcess.loadgen(["--messages", "200", "--topic-prefix", p])
+            try await waitUntil(20, "every reading") { try await db.count("SELECT count(*) FROM readings") >= 400 }
+            #expect(try await daemon.stop() == 0)
+            #expect(try await db.count("SELECT count(*) FROM readings") == 400)
+            let events = daemon.events()
+            #expect(events.count > 10)
+            #expect(events.allSatisfy { $0["instance"] as? String == "admin-\(p)" })
+            #expect(events.allSatisfy { $0["env"] as? String == "test" && $0["site"] as? String == "plant-3" })
+            #expect(!daemon.log.contains(token), "the admin token reached a log line")
+        }
+    }
+
     @Test func dropNewestCountsEveryMessageItDropsAndStoresTheRest() async throws {
         try await dropping(try await TestDatabase.create()) { db in
             let p = prefix(), port = HTTPClient.freePort()

@@ -68,6 +68,9 @@ struct PipelineEndToEndTests {
             #expect(names.last == "shutdown_complete")
             #expect(names.filter(Self.startUpSequence.contains) == Self.startUpSequence, "SPEC 11 start-up order")
             #expect(daemon.event("shutdown_complete")?["records_written"] as? Int == 40000)
+            // The product is a TimescaleDB ingester: the daemon's own migrate made the hypertable.
+            #expect(try await db.isHypertable("readings") == TestServices.timescaleDB)
+            #expect(daemon.event("schema_ready")?["timescaledb"] as? Bool == TestServices.timescaleDB)
         }
     }
 

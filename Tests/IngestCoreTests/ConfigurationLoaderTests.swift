@@ -124,6 +124,36 @@ struct ConfigurationLoaderTests {
         #expect(Set(secretKeys) == Set(a.secretValues.keys), "every secret key is compared by value")
     }
 
+    /// SPEC 3 (v4): `log.fields` as a YAML mapping, or `name=value,...` from the environment and
+    /// `--set`; the names every line has already are refused, naming the key.
+    @Test func logFieldsFromEveryShapeAndReservedNamesRefused() throws {
+        let yaml = try file("log:\n  fields:\n    site: plant-3\n    env: prod\n")
+        #expect(try load(yaml).log.fields.map { "\($0.0)=\($0.1)" } == ["env=prod", "site=plant-3"])
+        #expect(try load(yaml, env: ["INGEST_LOG_FIELDS": "zone=a, rack = 7"]).log.fields.map { "\($0.0)=\($0.1)" }
+                == ["rack=7", "zone=a"])
+        #expect(try load(set: [("log.fields", "{}")]).log.fields.isEmpty)
+        #expect(try load().log.fields.isEmpty)
+        let printed = try load(yaml).nestedJSON.rendered
+        #expect(printed.contains(#""fields":{"env":"prod","site":"plant-3"}"#), "\(printed)")
+        #expect(problems(set: [("log.fields", "instance=x")]).map(\.key) == ["log.fields"])
+        #expect(problems(set: [("log.fields", "novalue")]).map(\.key) == ["log.fields"])
+        #expect(problems(try file("log:\n  fields:\n    a:\n      b: c\n")).map(\.key) == ["log.fields"])
+        #expect(!IngestConfiguration.isReloadable("log.fields"))
+    }
+
+    @Test func adminTokenFromFileIsMaskedAndNeverPrinted() throws {
+        let path = try file("  s3cret-token \n")
+        let c = try load(set: [("http.admin_token_file", path)])
+        #expect(c.http.adminToken == "s3cret-token")
+        #expect(try load().http.adminToken == nil)
+        let direct = try load(set: [("http.admin_token", "t0ken-xyz")])
+        #expect(direct.http.adminToken == "t0ken-xyz")
+        #expect(!direct.nestedJSON.rendered.contains("t0ken-xyz"))
+        #expect(problems(set: [("http.admin_token", "a"), ("http.admin_token_file", path)]).map(\.key)
+                == ["http.admin_token_file"])
+        #expect(problems(set: [("http.admin_token_file", try file("\n"))]).map(\.key) == ["http.admin_token_file"])
+    }
+
     @Test func reloadableKeysAreTheSpecsOnes() {
         #expect(IngestConfiguration.isReloadable("log.level"))
         #expect(IngestConfiguration.isReloadable("batch.max_rows"))

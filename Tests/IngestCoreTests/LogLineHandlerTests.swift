@@ -1,6 +1,6 @@
 import Foundation
 import Logging
-import Observability
+@testable import Observability
 import Testing
 
 @Suite struct LogLineHandlerTests {
@@ -18,6 +18,18 @@ import Testing
         #expect(object["ok"] as? Bool == true)
         #expect(object["note"] as? String == "a \"quoted\"\nline")
         #expect(line.hasPrefix("{\"ts\":"), "ts, level, event come first for humans reading raw logs")
+    }
+
+    /// SPEC 3 (v4): `instance` and `log.fields` on every line; an event's own field wins.
+    @Test func staticFieldsAreOnEveryLine() throws {
+        let settings = LogSettings(staticFields: ["instance": "ingest-a", "site": "plant-3"])
+        let handler = LogLineHandler(settings: settings)
+        var fields = handler.staticFieldsMerged(with: ["site": "override", "n": .stringConvertible(1)])
+        #expect(fields["instance"] == "ingest-a" && fields["site"] == "override")
+        fields = handler.staticFieldsMerged(with: [:])
+        let line = LogLineHandler.render(level: .info, event: "subscribed", fields: fields, format: .json, now: 0)
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+        #expect(object["instance"] as? String == "ingest-a" && object["site"] as? String == "plant-3")
     }
 
     @Test func textFormatCarriesTheSameInformation() {

@@ -53,10 +53,13 @@ public enum HTTPClient {
         }
     }
 
-    public static func request(port: Int, method: String = "GET", path: String, timeout: Double = 2) throws -> Response {
+    public static func request(port: Int, method: String = "GET", path: String, headers: [String: String] = [:],
+                               timeout: Double = 2) throws -> Response {
         guard let fd = connect(port: port, timeout: timeout) else { throw Failure("connection to :\(port) refused") }
         defer { close(fd) }
-        send(fd, Array("\(method) \(path) HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n".utf8))
+        let extra = headers.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)\r\n" }.joined()
+        let length = method == "POST" ? "Content-Length: 0\r\n" : ""
+        send(fd, Array("\(method) \(path) HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\(length)\(extra)\r\n".utf8))
         var data: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 65536)
         while true {

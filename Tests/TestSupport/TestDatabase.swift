@@ -37,6 +37,14 @@ public final class TestDatabase: Sendable {
         Int(try await query(sql) ?? "0") ?? 0
     }
 
+    /// Whether `table` is a TimescaleDB hypertable (false, not an error, where the extension
+    /// is not installed: its catalog views exist only with it).
+    public func isHypertable(_ table: String) async throws -> Bool {
+        guard try await count("SELECT count(*) FROM pg_extension WHERE extname = 'timescaledb'") == 1 else { return false }
+        return try await count(
+            "SELECT count(*) FROM timescaledb_information.hypertables WHERE hypertable_name = '\(table)'") == 1
+    }
+
     @discardableResult
     static func run(_ url: String, _ sql: String) async throws -> String? {
         try await DedicatedThread.run {

@@ -38,6 +38,11 @@ public enum TestServices {
     /// The password of role `ingest_pw`, the one role the test server asks for a password.
     public static func pgPassword() throws -> String { try exported("INGEST_TEST_PG_PASSWORD") }
 
+    /// True when the test server preloads TimescaleDB (scripts/services.sh): `migrate` must then
+    /// make hypertables. False on plain PostgreSQL (`INGEST_TEST_TIMESCALEDB=off`), the other
+    /// supported server.
+    public static var timescaleDB: Bool { env["INGEST_TEST_TIMESCALEDB"] == "1" }
+
     public static var packageRoot: URL {
         URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     }

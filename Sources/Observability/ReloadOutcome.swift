@@ -1,0 +1,56 @@
+import IngestCore
+
+/// What one configuration reload did (SPEC 3): logged as `config_reloaded` or
+/// `config_reload_failed`, and the body `POST /admin/reload` answers with.
+public struct ReloadOutcome: Sendable, Equatable {
+    /// Reloadable keys whose new values are now in effect.
+    public var changed: [String] = []
+    /// Changed keys that keep their old values until a restart.
+    public var requiresRestart: [String] = []
+    /// Why the new configuration was refused whole (empty when it was applied).
+    public var errors: [String] = []
+
+    public init(changed: [String] = [], requiresRestart: [String] = [], errors: [String] = []) {
+        self.changed = changed
+        self.requiresRestart = requiresRestart
+        self.errors = errors
+    }
+
+    public var succeeded: Bool { errors.isEmpty }
+
+    /// The event's name and fields as JSON, as the log line has them.
+    public var json: JSONValue {
+        if succeeded {
+            return .object([
+                ("event", .string("config_reloaded")),
+                ("changed", .array(changed.map(JSONValue.string))),
+                ("requires_restart", .array(requiresRestart.map(JSONValue.string))),
+            ])
+        }
+        return .object([("event", .string("config_reload_failed")), ("errors", .array(errors.map(JSONValue.string)))])
+    }
+}
+
+/// `POST /admin/reload` (SPEC 3): enabled by `http.admin_token`, runs the same reload as
+/// SIGHUP.
+public struct AdminReload: Sendable {
+    let token: [UInt8]
+    let reload: @Sendable () -> ReloadOutcome
+
+    public init(token: String, reload: @escaping @Sendable () -> ReloadOutcome) {
+        self.token = Array(token.utf8)
+        self.reload = reload
+    }
+
+    /// Whether an `Authorization` header carries the token. Compared in constant time for a
+    /// given length, so response timing does not reveal how many leading bytes were right.
+    func authorizes(_ header: String?) -> Bool {
+        guard let header, header.hasPrefix("Bearer ") else { return false }
+        let given = Array(header.utf8.dropFirst("Bearer ".utf8.count))
+        var difference = UInt8(given.count == token.count ? 0 : 1)
+        for i in 0..<token.count {
+            difference |= token[i] ^ (i < given.count ? given[i] : 0)
+        }
+        return difference == 0
+    }
+}
