@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Static checks for what has no engine here: the compose file (docker-compose config, which
 # validates without a Docker daemon), shell scripts (shellcheck), YAML (yamllint), the
-# Grafana dashboard (parses as JSON), and the Dockerfile's required instructions.
+# Grafana dashboard (parses as JSON), the Prometheus config, alert rules and their unit tests
+# (promtool), the metric-name checker's self-test, and the Dockerfile's required instructions.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 missing=()
-for tool in shellcheck:shellcheck yamllint:yamllint docker-compose:docker-compose; do
+for tool in shellcheck:shellcheck yamllint:yamllint docker-compose:docker-compose promtool:prometheus; do
   command -v "${tool%%:*}" >/dev/null || missing+=("${tool##*:}")
 done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -21,8 +22,21 @@ docker-compose -f docker-compose.yml --profile load config -q
 shellcheck -x scripts/*.sh .ci/run
 yamllint docker-compose.yml config deploy .yamllint
 python3 -m json.tool deploy/grafana/dashboard.json >/dev/null
-for line in 'FROM swift:' 'FROM debian:bookworm-slim' 'USER ingest' 'STOPSIGNAL SIGTERM' 'HEALTHCHECK' \
-            'ENTRYPOINT \["iot-ingest"\]'; do
+# rule_files in prometheus.yml is relative (alerts.yaml beside it), as in the container.
+promtool check config deploy/prometheus/prometheus.yml >/dev/null
+promtool check rules deploy/prometheus/alerts.yaml >/dev/null
+promtool test rules deploy/prometheus/alerts.test.yaml >/dev/null
+python3 scripts/check-metrics.py --self-test >/dev/null
+# Both stages on bookworm (the C libraries linked at build time are the ones at run time),
+# the images overridable by build argument.
+for line in 'ARG BUILD_IMAGE=swift:.*-bookworm$' 'ARG RUNTIME_IMAGE=debian:bookworm-slim$' \
+            'FROM \$[{]BUILD_IMAGE[}] AS build$' 'FROM \$[{]RUNTIME_IMAGE[}]' \
+            'USER ingest' 'STOPSIGNAL SIGTERM' 'HEALTHCHECK' 'ENTRYPOINT \["iot-ingest"\]'; do
   grep -q "^$line" Dockerfile || { echo "Dockerfile: missing '$line'" >&2; exit 1; }
 done
-echo "lint: compose, shellcheck, yamllint, dashboard JSON and Dockerfile checks passed"
+# A `# syntax=` directive makes BuildKit pull a frontend image from a registry.
+if grep -qiE '^#[[:space:]]*syntax[[:space:]]*=' Dockerfile; then
+  echo "Dockerfile: remove the '# syntax=' line (BuildKit would fetch its frontend from a registry)" >&2
+  exit 1
+fi
+echo "lint: compose, shellcheck, yamllint, dashboard JSON, Prometheus config/rules/tests and Dockerfile checks passed"

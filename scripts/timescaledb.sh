@@ -32,18 +32,20 @@ installed_version() {
 stage() {
   [ -n "$tarball" ] || { echo "timescaledb.sh: no tarball (argument or INGEST_TIMESCALEDB_TARBALL)" >&2; exit 2; }
   [ -f "$tarball" ] || { echo "timescaledb.sh: $tarball: no such file" >&2; exit 2; }
-  local sum dir
-  sum=$(sha256sum "$tarball" | cut -c1-16)
-  dir="$cache/timescaledb-$sum"
-  if [ -f "$dir/stage.done" ]; then echo "$dir/stage"; return; fi
-  # Server and headers at one version: apt could otherwise pull a newer server from the
-  # security suite along with the headers.
-  local v
+  # Built against the headers of the server installed here, at its exact version (an
+  # extension built for one minor release is not promised to load in another), and cached
+  # per tarball and server version. The version is kept beside the stage: the TimescaleDB
+  # stand-in image installs that same server (scripts/docker-images.sh).
+  local sum dir v
   v=$(dpkg-query -W -f='${Version}' postgresql-15)
+  sum=$(sha256sum "$tarball" | cut -c1-16)
+  dir="$cache/timescaledb-$sum-pg$v"
+  if [ -f "$dir/stage.done" ]; then echo "$dir/stage"; return; fi
   local missing=()
-  for p in cmake gcc make "postgresql-server-dev-15"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+  for p in cmake gcc make; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+  [ "$(dpkg-query -W -f='${Version}' postgresql-server-dev-15 2>/dev/null)" = "$v" ] \
+    || missing+=("postgresql-server-dev-15=$v")
   if [ ${#missing[@]} -gt 0 ]; then
-    missing=("${missing[@]/postgresql-server-dev-15/postgresql-server-dev-15=$v}")
     $sudo apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   fi
@@ -61,6 +63,7 @@ stage() {
     make install DESTDIR="$dir/stage" >>"$dir/build.log" 2>&1
   ) || { tail -40 "$dir/build.log" >&2; exit 1; }
   $sudo rm -rf "$dir/src"
+  echo "$v" | $sudo tee "$dir/pg-version" >/dev/null
   $sudo touch "$dir/stage.done"
   echo "$dir/stage"
 }

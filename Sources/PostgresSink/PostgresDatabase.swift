@@ -130,10 +130,12 @@ public final class PostgresDatabase: BatchSink, JournalLedger {
                     "pool_size": .stringConvertible(settings.poolSize),
                 ])
                 let outcome = try SchemaMigrator(table: settings.table, dedupe: settings.dedupe).migrate(connection)
-                logger.info("schema_ready", metadata: [
+                var fields: Logger.Metadata = [
                     "table": .string(settings.table), "timescaledb": .stringConvertible(outcome.timescale),
                     "dedupe": .stringConvertible(settings.dedupe),
-                ])
+                ]
+                if let why = outcome.timescaleUnavailable { fields["timescaledb_unavailable"] = .string(why) }
+                logger.info("schema_ready", metadata: fields)
                 return outcome
             }
         }

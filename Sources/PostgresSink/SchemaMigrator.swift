@@ -19,6 +19,8 @@ public struct SchemaMigrator {
     /// Whether the TimescaleDB extension was there, so `readings` became a hypertable.
     public struct Outcome: Sendable {
         public var timescale: Bool
+        /// Why not, when not: an operator who expected hypertables reads this in `schema_ready`.
+        public var timescaleUnavailable: String? = nil
     }
 
     /// The table's name as `regclass` reads it: quoted, or a mixed-case name would be folded
@@ -31,8 +33,13 @@ public struct SchemaMigrator {
         let t = "\"\(table)\""
         return try connection.transaction { () throws(PostgresError) -> Outcome in
             try connection.execute("SELECT pg_advisory_xact_lock(\(Self.advisoryLockKey))")
-            let available = try connection.scalar(
+            let installed = try connection.scalar(
                 "SELECT count(*) FROM pg_available_extensions WHERE name = 'timescaledb'") == "1"
+            // Installed but not preloaded is a common misconfiguration, and CREATE EXTENSION
+            // then ends the session with FATAL: plain PostgreSQL with a reason, not an outage.
+            let preloaded = try connection.scalar("SELECT current_setting('shared_preload_libraries')")?
+                .split(separator: ",").contains { $0.trimmingCharacters(in: .whitespaces) == "timescaledb" } ?? false
+            let available = installed && preloaded
             if available {
                 try connection.execute("CREATE EXTENSION IF NOT EXISTS timescaledb")
             }
@@ -71,7 +78,10 @@ public struct SchemaMigrator {
                 try connection.execute(
                     "CREATE UNIQUE INDEX IF NOT EXISTS \"\(table)_dedupe_idx\" ON \(t) (device_id, metric, time)")
             }
-            return Outcome(timescale: available)
+            return Outcome(timescale: available,
+                           timescaleUnavailable: available ? nil
+                               : installed ? "installed but not in shared_preload_libraries"
+                               : "extension not installed")
         }
     }
 }

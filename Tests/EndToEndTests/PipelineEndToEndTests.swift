@@ -71,6 +71,8 @@ struct PipelineEndToEndTests {
             // The product is a TimescaleDB ingester: the daemon's own migrate made the hypertable.
             #expect(try await db.isHypertable("readings") == TestServices.timescaleDB)
             #expect(daemon.event("schema_ready")?["timescaledb"] as? Bool == TestServices.timescaleDB)
+            // Plain PostgreSQL (here: TimescaleDB installed but not preloaded) says why, and runs.
+            #expect((daemon.event("schema_ready")?["timescaledb_unavailable"] == nil) == TestServices.timescaleDB)
         }
     }
 
