@@ -18,6 +18,9 @@
 # The engine runs as docker-offline.md describes: no iptables rules, no ip_forward, no default
 # bridge (compose makes its own networks; ports are published on 127.0.0.1).
 set -euo pipefail
+# Root's work (packages, an engine, files under /var and PostgreSQL's directories): as
+# another user, run again through sudo rather than fail half-way.
+if [ "$(id -u)" -ne 0 ]; then exec sudo -E "$0" "$@"; fi
 
 state=${INGEST_DOCKER_STATE_DIR:-/var/lib/iot-ingest-docker}
 venv=${INGEST_COMPOSE_VENV:-/opt/iot-ingest-compose-venv}

@@ -23,6 +23,9 @@
 # Environment: INGEST_CACHE_DIR (default /var/cache/iot-ingest), INGEST_DOCKER_PULL_TIMEOUT
 # (seconds one pull may take, default 600; offline a pull fails at once).
 set -euo pipefail
+# Root's work (packages, an engine, files under /var and PostgreSQL's directories): as
+# another user, run again through sudo rather than fail half-way.
+if [ "$(id -u)" -ne 0 ]; then exec sudo -E "$0" "$@"; fi
 cd "$(dirname "$0")/.."
 
 rebuild=0

@@ -13,6 +13,9 @@
 # timescaledb-2-postgresql-15): services.sh only looks for the installed extension.
 # The cache lives in $INGEST_CACHE_DIR (default /var/cache/iot-ingest).
 set -euo pipefail
+# Root's work (packages, an engine, files under /var and PostgreSQL's directories): as
+# another user, run again through sudo rather than fail half-way.
+if [ "$(id -u)" -ne 0 ]; then exec sudo -E "$0" "$@"; fi
 cd "$(dirname "$0")/.."
 
 cmd=${1:?usage: timescaledb.sh install|stage|status [TARBALL]}

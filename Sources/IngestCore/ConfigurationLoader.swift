@@ -90,7 +90,10 @@ public enum ConfigurationLoader {
         do {
             root = try Yams.compose(yaml: text)
         } catch {
-            problems.append(.init(key: "config", value: path, reason: "bad YAML: \(error)"))
+            // Only the first line: Yams appends the offending line of the file, which may
+            // hold a secret (an unclosed quote on a password line).
+            let why = String(describing: error).prefix { $0 != "\n" }
+            problems.append(.init(key: "config", value: path, reason: "bad YAML: \(why)"))
             return
         }
         guard let root else { return }  // empty file: defaults
@@ -150,19 +153,7 @@ public enum ConfigurationLoader {
         case double(Double)
         case bool(Bool)
         case list([String])
-        case map([(String, String)])
-
-        static func == (a: Value, b: Value) -> Bool {
-            switch (a, b) {
-            case (.string(let x), .string(let y)): return x == y
-            case (.int(let x), .int(let y)): return x == y
-            case (.double(let x), .double(let y)): return x == y
-            case (.bool(let x), .bool(let y)): return x == y
-            case (.list(let x), .list(let y)): return x == y
-            case (.map(let x), .map(let y)): return x.elementsEqual(y, by: ==)
-            default: return false
-            }
-        }
+        case map([String: String])
     }
 
     private struct Values {
@@ -176,14 +167,14 @@ public enum ConfigurationLoader {
         func double(_ k: String) -> Double { if case .double(let d) = typed[k] { return d }; return 0 }
         func bool(_ k: String) -> Bool { if case .bool(let b) = typed[k] { return b }; return false }
         func list(_ k: String) -> [String] { if case .list(let l) = typed[k] { return l }; return [] }
-        func map(_ k: String) -> [(String, String)] { if case .map(let m) = typed[k] { return m }; return [] }
+        func map(_ k: String) -> [String: String] { if case .map(let m) = typed[k] { return m }; return [:] }
     }
 
     private static func display(_ raw: Raw, _ key: ConfigurationKey) -> String? {
         switch raw {
         case .scalar(let s): return mask(s, key)
         case .list(let l): return mask(l.joined(separator: ","), key)
-        case .mapping(let m): return m.map { "\($0.0)=\($0.1)" }.joined(separator: ",")
+        case .mapping(let m): return mask(m.map { "\($0.0)=\($0.1)" }.joined(separator: ","), key)
         case .null, .invalid: return nil
         }
     }
@@ -203,7 +194,7 @@ public enum ConfigurationLoader {
         case .null:
             if case .optionalString = key.kind { return .string(nil) }
             if key.path == "mqtt.client_id" { return .string(nil) }
-            if case .map = key.kind { return .map([]) }
+            if case .map = key.kind { return .map([:]) }
             throw Why(why: "must not be empty")
         case .mapping(let pairs):
             guard case .map = key.kind else { throw Why(why: "expected a single value, got a mapping") }
@@ -238,7 +229,7 @@ public enum ConfigurationLoader {
             return try parseList(text.split(separator: ",").map { String($0) })
         case .map:
             // `name=value,name=value` (environment and --set); `{}` or empty: no fields.
-            guard !text.isEmpty, text != "{}" else { return .map([]) }
+            guard !text.isEmpty, text != "{}" else { return .map([:]) }
             var pairs: [(String, String)] = []
             for item in text.split(separator: ",") {
                 guard let eq = item.firstIndex(of: "=") else { throw Why(why: "expected name=value pairs separated by commas") }
@@ -253,23 +244,21 @@ public enum ConfigurationLoader {
         }
     }
 
-    /// Names are trimmed, sorted and unique; the names every log line already has are taken.
+    /// Names are trimmed and unique; the names every log line already has are taken.
     private static func parseMap(_ pairs: [(String, String)]) throws(Why) -> Value {
-        var seen: [String: String] = [:]
+        var fields: [String: String] = [:]
+        let reserved = IngestConfiguration.Log.reservedFields
         for (rawName, value) in pairs {
             let name = rawName.trimmingCharacters(in: .whitespaces)
             guard !name.isEmpty else { throw Why(why: "a field name must not be empty") }
-            guard !reservedLogFields.contains(name) else {
-                throw Why(why: "'\(name)' is a field every line already has (\(reservedLogFields.sorted().joined(separator: ", ")))")
+            guard !reserved.contains(name) else {
+                throw Why(why: "'\(name)' is a field every line already has (\(reserved.sorted().joined(separator: ", ")))")
             }
-            guard seen[name] == nil else { throw Why(why: "field '\(name)' is given twice") }
-            seen[name] = value.trimmingCharacters(in: .whitespaces)
+            guard fields[name] == nil else { throw Why(why: "field '\(name)' is given twice") }
+            fields[name] = value.trimmingCharacters(in: .whitespaces)
         }
-        return .map(seen.sorted { $0.key < $1.key }.map { ($0.key, $0.value) })
+        return .map(fields)
     }
-
-    /// Fields the log line writer sets itself (SPEC 11, and `instance`, SPEC 3).
-    static let reservedLogFields: Set<String> = ["ts", "level", "event", "service", "instance"]
 
     private static func parseList(_ items: [String]) throws(Why) -> Value {
         let cleaned = items.map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
@@ -325,26 +314,25 @@ public enum ConfigurationLoader {
                                 + "10 s is not below shutdown.timeout_s (\(timeout) s)")
             }
         }
-        var password = v.optional("mqtt.password")
-        if let file = v.optional("mqtt.password_file") {
-            if password != nil {
-                fail("mqtt.password_file", file, "set either mqtt.password or mqtt.password_file, not both")
-            } else if let contents = try? String(contentsOfFile: file, encoding: .utf8) {
-                password = contents.trimmingCharacters(in: .newlines)
-            } else {
-                fail("mqtt.password_file", file, "cannot read the file")
+        /// A secret given inline or in a file (the file's trailing newline is not part of it).
+        func secret(_ key: String, file fileKey: String) -> String? {
+            guard let file = v.optional(fileKey) else { return v.optional(key) }
+            guard v.optional(key) == nil else {
+                fail(fileKey, file, "set either \(key) or \(fileKey), not both")
+                return nil
             }
+            guard let contents = try? String(contentsOfFile: file, encoding: .utf8) else {
+                fail(fileKey, file, "cannot read the file")
+                return nil
+            }
+            return contents.trimmingCharacters(in: .newlines)
         }
-        var adminToken = v.optional("http.admin_token")
-        if let file = v.optional("http.admin_token_file") {
-            if adminToken != nil {
-                fail("http.admin_token_file", file, "set either http.admin_token or http.admin_token_file, not both")
-            } else if let contents = try? String(contentsOfFile: file, encoding: .utf8),
-                      !contents.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
-                adminToken = contents.trimmingCharacters(in: .whitespacesAndNewlines)
-            } else {
-                fail("http.admin_token_file", file, "cannot read the file, or it is empty")
-            }
+        let password = secret("mqtt.password", file: "mqtt.password_file")
+        let adminToken = secret("http.admin_token", file: "http.admin_token_file")
+        if let token = adminToken, token.count < 16 {
+            // A short token is a guessable one. The key is named, never the value.
+            let file = v.optional("http.admin_token_file")
+            fail(file == nil ? "http.admin_token" : "http.admin_token_file", file, "the token must be at least 16 characters")
         }
         for key in ["mqtt.tls.ca_file", "mqtt.tls.cert_file", "mqtt.tls.key_file"] {
             if let path = v.optional(key), !FileManager.default.isReadableFile(atPath: path) {
@@ -398,7 +386,7 @@ public enum ConfigurationLoader {
             case .double(let d)?: json = d == d.rounded() && abs(d) < 1e15 ? .int(Int(d)) : .double(d)
             case .bool(let b)?: json = .bool(b)
             case .list(let l)?: json = .array(l.map(JSONValue.string))
-            case .map(let m)?: json = .object(m.map { ($0.0, .string($0.1)) })
+            case .map(let m)?: json = .object(m.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) })
             default: json = .null
             }
             out[key.path] = json

@@ -84,11 +84,12 @@ public struct IngestConfiguration: Sendable, Equatable {
         public var format: Format
         /// `log.fields`: static fields on every line, so the lines of several replicas can be
         /// told apart in one log store (SPEC 3). Needs a restart to change.
-        public var fields: [(String, String)] = []
+        public var fields: [String: String] = [:]
 
-        public static func == (a: Log, b: Log) -> Bool {
-            a.level == b.level && a.format == b.format && a.fields.elementsEqual(b.fields, by: ==)
-        }
+        /// The fields the line writer puts first on every line itself (SPEC 11).
+        public static let lineFields: Set<String> = ["ts", "level", "event", "service"]
+        /// Names `log.fields` cannot take: the line's own, and `instance` (SPEC 3).
+        public static let reservedFields: Set<String> = lineFields.union(["instance"])
     }
 
     public var mqtt: MQTT

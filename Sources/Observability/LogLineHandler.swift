@@ -65,7 +65,7 @@ public struct LogLineHandler: LogHandler {
             var out = "{\"ts\":\"\(ts)\",\"level\":\"\(level.rawValue)\",\"event\":"
             JSONValue.appendQuoted(event, to: &out)
             out += ",\"service\":\"\(service)\""
-            for (key, value) in sorted where !["ts", "level", "event", "service"].contains(key) {
+            for (key, value) in sorted where !IngestConfiguration.Log.lineFields.contains(key) {
                 out += ","
                 JSONValue.appendQuoted(key, to: &out)
                 out += ":"

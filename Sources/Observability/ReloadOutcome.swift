@@ -30,27 +30,3 @@ public struct ReloadOutcome: Sendable, Equatable {
         return .object([("event", .string("config_reload_failed")), ("errors", .array(errors.map(JSONValue.string)))])
     }
 }
-
-/// `POST /admin/reload` (SPEC 3): enabled by `http.admin_token`, runs the same reload as
-/// SIGHUP.
-public struct AdminReload: Sendable {
-    let token: [UInt8]
-    let reload: @Sendable () -> ReloadOutcome
-
-    public init(token: String, reload: @escaping @Sendable () -> ReloadOutcome) {
-        self.token = Array(token.utf8)
-        self.reload = reload
-    }
-
-    /// Whether an `Authorization` header carries the token. Compared in constant time for a
-    /// given length, so response timing does not reveal how many leading bytes were right.
-    func authorizes(_ header: String?) -> Bool {
-        guard let header, header.hasPrefix("Bearer ") else { return false }
-        let given = Array(header.utf8.dropFirst("Bearer ".utf8.count))
-        var difference = UInt8(given.count == token.count ? 0 : 1)
-        for i in 0..<token.count {
-            difference |= token[i] ^ (i < given.count ? given[i] : 0)
-        }
-        return difference == 0
-    }
-}

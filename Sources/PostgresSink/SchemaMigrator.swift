@@ -37,8 +37,11 @@ public struct SchemaMigrator {
                 "SELECT count(*) FROM pg_available_extensions WHERE name = 'timescaledb'") == "1"
             // Installed but not preloaded is a common misconfiguration, and CREATE EXTENSION
             // then ends the session with FATAL: plain PostgreSQL with a reason, not an outage.
-            let preloaded = try connection.scalar("SELECT current_setting('shared_preload_libraries')")?
-                .split(separator: ",").contains { $0.trimmingCharacters(in: .whitespaces) == "timescaledb" } ?? false
+            // The preloaded library defines its settings, which pg_settings shows to any role
+            // (shared_preload_libraries itself is readable by superusers only); a placeholder
+            // set in postgresql.conf without the library is not shown.
+            let preloaded = try connection.scalar(
+                "SELECT count(*) FROM pg_settings WHERE name = 'timescaledb.bgw_launcher_poll_time'") == "1"
             let available = installed && preloaded
             if available {
                 try connection.execute("CREATE EXTENSION IF NOT EXISTS timescaledb")

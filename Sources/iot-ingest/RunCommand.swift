@@ -118,7 +118,7 @@ struct RunCommand: AsyncParsableCommand {
         let reloader = ConfigurationReloader(inputs: options.inputs, daemon: daemon,
                                              logSettings: logSettings, metrics: metrics, logger: logger)
         let signals = SignalService(coordinator: coordinator, logger: logger, group: groupBox,
-                                    reload: { reloader.reload() })
+                                    reload: { _ = try? await DedicatedThread.run { reloader.reload() } })
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: signals)]
         if configuration.http.port != 0 {
             let admin = configuration.http.adminToken.map { AdminReload(token: $0, reload: { reloader.reload() }) }

@@ -220,6 +220,32 @@ struct PostgresSinkTests {
         #expect(text.contains("percent"), "still says what is wrong: \(text)")
     }
 
+    /// The daemon's role need not be a superuser: migrate (run at every start) reads only what
+    /// any role may read (shared_preload_libraries is superuser-only), and makes the hypertable
+    /// where an administrator has created the extension.
+    @Test func migrateRunsAsARoleThatIsNotASuperuser() async throws {
+        try await dropping(try await TestDatabase.create()) { db in
+            let role = "plain_\(db.name)"
+            try await db.query("CREATE ROLE \(role) LOGIN")
+            try await db.query("ALTER DATABASE \(db.name) OWNER TO \(role)")
+            if TestServices.timescaleDB { try await db.query("CREATE EXTENSION IF NOT EXISTS timescaledb") }
+            let url = db.url.replacingOccurrences(of: "postgres@", with: "\(role)@")
+            #expect(url != db.url)
+            let outcome = try await DedicatedThread.run {
+                let c = try PostgresConnection(url: url)
+                defer { c.close() }
+                return try SchemaMigrator(table: "readings", dedupe: true).migrate(c)
+            }
+            #expect(outcome.timescale == TestServices.timescaleDB)
+            #expect((outcome.timescaleUnavailable == nil) == TestServices.timescaleDB)
+            #expect(try await db.isHypertable("readings") == TestServices.timescaleDB)
+            #expect(try await db.query("SELECT tableowner FROM pg_tables WHERE tablename = 'readings'") == role)
+            try await db.query("REASSIGN OWNED BY \(role) TO postgres")
+            await db.drop()
+            try await TestDatabase.admin("DROP ROLE \(role)")
+        }
+    }
+
     /// `database.table: Readings`: created, written and found by name as written (the
     /// hypertable call takes the name through `regclass`, which folds an unquoted name).
     @Test func aMixedCaseTableWorksThroughout() async throws {

@@ -45,6 +45,12 @@ public final class TestDatabase: Sendable {
             "SELECT count(*) FROM timescaledb_information.hypertables WHERE hypertable_name = '\(table)'") == 1
     }
 
+    /// Runs `sql` on the server's `postgres` database as the administrator (roles, databases).
+    @discardableResult
+    public static func admin(_ sql: String) async throws -> String? {
+        try await run(try TestServices.adminURL(), sql)
+    }
+
     @discardableResult
     static func run(_ url: String, _ sql: String) async throws -> String? {
         try await DedicatedThread.run {
