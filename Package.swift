@@ -36,11 +36,24 @@ let package = Package(
                        providers: [.apt(["libmosquitto-dev"])]),
         .systemLibrary(name: "CLibPQ", pkgConfig: "libpq",
                        providers: [.apt(["libpq-dev"])]),
+        // Threads and locks the daemon owns (blocking work never runs on the cooperative pool).
+        .target(name: "Concurrency", swiftSettings: strict),
+        // The nouns and the edges: messages, readings, batches, rejects, and the protocols the
+        // pipeline talks to its source, sink, spool, journal and ledger through.
+        .target(name: "IngestModel", dependencies: ["Concurrency"], swiftSettings: strict),
+        // Bytes in, readings or a reject out: the PayloadFormat protocol and JSON.
+        .target(name: "PayloadFormats", dependencies: ["IngestModel"], swiftSettings: strict),
+        // The key table, the loader (the only Yams user), validation, redaction, reload diff.
+        .target(
+            name: "IngestConfig",
+            dependencies: ["IngestModel", "PayloadFormats", .product(name: "Yams", package: "Yams")],
+            swiftSettings: strict),
+        // The pipeline only: inlet, queue, workers, batcher, writer lanes, shutdown steps.
         .target(
             name: "IngestCore",
             dependencies: [
+                "Concurrency", "IngestModel", "PayloadFormats", "IngestConfig",
                 .product(name: "Logging", package: "swift-log"),
-                .product(name: "Yams", package: "Yams"),
                 .product(name: "DequeModule", package: "swift-collections"),
             ],
             swiftSettings: strict),
@@ -48,7 +61,7 @@ let package = Package(
         .target(
             name: "Durability",
             dependencies: [
-                "IngestCore", "CCRC32C",
+                "Concurrency", "IngestModel", "CCRC32C",
                 .product(name: "Logging", package: "swift-log"),
             ],
             exclude: ["Formats.md"],
@@ -56,7 +69,7 @@ let package = Package(
         .target(
             name: "Observability",
             dependencies: [
-                "IngestCore",
+                "Concurrency", "IngestModel", "IngestConfig",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -67,21 +80,22 @@ let package = Package(
         .target(
             name: "MQTTSource",
             dependencies: [
-                "CMosquitto", "IngestCore",
+                "CMosquitto", "Concurrency", "IngestModel", "IngestConfig",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict),
         .target(
             name: "PostgresSink",
             dependencies: [
-                "CLibPQ", "IngestCore", "Durability",
+                "CLibPQ", "Concurrency", "IngestModel", "IngestConfig", "Durability",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict),
         .executableTarget(
             name: "iot-ingest",
             dependencies: [
-                "IngestCore", "Durability", "MQTTSource", "PostgresSink", "Observability",
+                "Concurrency", "IngestModel", "PayloadFormats", "IngestConfig", "IngestCore", "Durability",
+                "MQTTSource", "PostgresSink", "Observability",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -91,19 +105,30 @@ let package = Package(
         .executableTarget(
             name: "iot-loadgen",
             dependencies: [
-                "CMosquitto", "IngestCore", "MQTTSource", "Durability", "PostgresSink",
+                "CMosquitto", "Concurrency", "IngestModel", "PayloadFormats", "IngestConfig", "IngestCore",
+                "MQTTSource", "Durability", "PostgresSink", "Observability",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict),
         .target(
             name: "TestSupport",
-            dependencies: ["IngestCore", "Durability", "PostgresSink"],
+            dependencies: ["Concurrency", "IngestModel", "Durability", "PostgresSink"],
             path: "Tests/TestSupport",
             swiftSettings: strict),
+        // Unit tests mirror the modules; EndToEndTests run the built daemon.
+        .testTarget(name: "ConcurrencyTests", dependencies: ["Concurrency", "IngestModel"], swiftSettings: strict),
+        .testTarget(name: "IngestModelTests", dependencies: ["IngestModel"], swiftSettings: strict),
+        .testTarget(name: "PayloadFormatsTests", dependencies: ["IngestModel", "PayloadFormats"], swiftSettings: strict),
+        .testTarget(name: "IngestConfigTests", dependencies: ["IngestConfig"], swiftSettings: strict),
         .testTarget(
             name: "IngestCoreTests",
-            dependencies: ["IngestCore", "Observability", "TestSupport",
+            dependencies: ["Concurrency", "IngestModel", "PayloadFormats", "IngestCore", "TestSupport",
+                           .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict),
+        .testTarget(
+            name: "ObservabilityTests",
+            dependencies: ["Observability", "IngestModel", "IngestConfig",
                            .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict),
         .testTarget(
@@ -112,17 +137,17 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(
             name: "DurabilityTests",
-            dependencies: ["Durability", "IngestCore", "TestSupport",
+            dependencies: ["Durability", "Concurrency", "IngestModel", "PayloadFormats", "IngestCore", "TestSupport",
                            .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict),
         .testTarget(
             name: "PostgresSinkTests",
-            dependencies: ["PostgresSink", "Durability", "IngestCore", "TestSupport",
+            dependencies: ["PostgresSink", "Durability", "Concurrency", "IngestModel", "IngestConfig", "TestSupport",
                            .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict),
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["PostgresSink", "IngestCore", "Durability", "TestSupport", "Observability",
+            dependencies: ["PostgresSink", "Concurrency", "IngestModel", "Durability", "TestSupport", "Observability",
                            .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict),
     ]
@@ -137,7 +162,8 @@ if ProcessInfo.processInfo.environment["IOT_INGEST_BENCHMARKS"] != nil {
     package.targets.append(
         .executableTarget(
             name: "HotPath",
-            dependencies: ["IngestCore", "Durability", "PostgresSink", .product(name: "Benchmark", package: "benchmark")],
+            dependencies: ["IngestModel", "PayloadFormats", "IngestCore", "Durability", "PostgresSink",
+                           .product(name: "Benchmark", package: "benchmark")],
             path: "Benchmarks/HotPath",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]))
 }

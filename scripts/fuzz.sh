@@ -5,9 +5,11 @@
 #   scripts/fuzz.sh 600             ten minutes
 #   scripts/fuzz.sh --runs 1000000  a fixed number of inputs
 #
-# The harness (Fuzz/DecoderFuzzer.swift) is compiled with the decoder's own source files into
-# one module: a SwiftPM executable would need a `main`, which libFuzzer provides. If the
-# decoder gains a file, add it to `sources` below (the build fails and says which type).
+# The harness (Fuzz/DecoderFuzzer.swift) is compiled with the decoder's own source files and
+# the model types it uses into one module: a SwiftPM executable would need a `main`, which
+# libFuzzer provides. The module is named IngestModel, so the decoder's `import IngestModel`
+# names the module being built (swiftc ignores it). If the
+# decoder gains a file, add it to `sources` (the build fails and says which type).
 # Seeds are Fuzz/corpus (every SPEC 4 form and known-hostile payloads); what libFuzzer finds
 # grows in .build/fuzz/corpus. A crash, a broken invariant (a trap), an input slower than
 # 2 s or more than 2 GB of memory fails the run and leaves the input in .build/fuzz/.
@@ -17,13 +19,16 @@ cd "$(dirname "$0")/.."
 limit=(-max_total_time="${1:-60}")
 if [ "${1:-}" = "--runs" ]; then limit=(-runs="${2:?--runs needs a number}"); fi
 
-sources=(PayloadDecoder JSONScanner Timestamp ASCII Message Reading Reject TopicTemplate)
+sources=(PayloadFormats/PayloadDecoder PayloadFormats/JSONScanner PayloadFormats/TopicTemplate
+         IngestModel/Timestamp IngestModel/ASCII IngestModel/Message IngestModel/Reading IngestModel/Reject)
 work=.build/fuzz
 mkdir -p "$work/corpus"
 files=()
-for s in "${sources[@]}"; do files+=("Sources/IngestCore/$s.swift"); done
+for s in "${sources[@]}"; do files+=("Sources/$s.swift"); done
 # ld.gold warns about every ASan helper symbol it cannot export; those lines are noise.
-swiftc -O -sanitize=fuzzer,address -parse-as-library -module-name DecoderFuzz \
+# Compiler warnings are off here (the ignored self-import is one): the package build, with
+# -warnings-as-errors, is where they are held to zero.
+swiftc -O -sanitize=fuzzer,address -parse-as-library -module-name IngestModel -suppress-warnings \
   "${files[@]}" Fuzz/DecoderFuzzer.swift -o "$work/decoder-fuzzer" 2>&1 | { grep -v "Cannot export local symbol" || true; }
 export ASAN_OPTIONS="detect_leaks=0"
 "$work/decoder-fuzzer" "${limit[@]}" -max_len=8192 -timeout=2 -rss_limit_mb=2048 -print_final_stats=1 \

@@ -22,7 +22,7 @@ scope=${2:-core}
 build=".build-$sanitizer"
 export TSAN_OPTIONS="report_thread_leaks=0 halt_on_error=1"
 export ASAN_OPTIONS="detect_leaks=0"
-filter=(--filter 'IngestCoreTests\.(BoundedQueueTests|BatcherTests|ShutdownCoordinatorTests|IngestPipelineTests|LatchTests|FirstFinished|DecoderFuzzReplayTests)|DurabilityTests\.')
+filter=(--filter 'IngestCoreTests\.|ConcurrencyTests\.|PayloadFormatsTests\.DecoderFuzzReplayTests|DurabilityTests\.')
 if [ "$scope" = all ]; then
   scripts/install-deps.sh
   services=$(mktemp -d /tmp/iot-ingest-sanitize.XXXXXX)

@@ -2,7 +2,9 @@ import Benchmark
 import Durability
 import Foundation
 import IngestCore
+import IngestModel
 import Logging
+import PayloadFormats
 import PostgresSink
 
 // Per-operation time and allocations of the four things every message goes through.

@@ -1,4 +1,6 @@
-import IngestCore
+import IngestModel
+
+import IngestModel
 
 /// PostgreSQL's COPY text format, for spool files: one line per row, tab-separated, `\N` for
 /// NULL, backslash escapes for tab, newline, carriage return and backslash. Text (not binary)

@@ -3,7 +3,8 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import IngestCore
+import Concurrency
+import IngestModel
 import Logging
 import Synchronization
 
@@ -58,7 +59,8 @@ public final class Journal: MessageJournal {
     let segmentSize: Int
     private let state: Locked<State>
     private let room = ConditionLock()
-    private let lockFD: Int32
+    /// The flock on `journal.dir/lock`: one journal per process (SPEC 8a).
+    private let lock: DirectoryLock
     private let logger: Logger
     private let syncer = Locked<PeriodicThread?>(nil)
     private let recovered = Locked<[JournalEntry]>([])
@@ -74,19 +76,14 @@ public final class Journal: MessageJournal {
         if mkdir(dir, 0o750) != 0 && errno != EEXIST {
             throw OpenError(description: FileError("create", dir).description)
         }
-        let fd = Glibc.open(dir + "/lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o640)
-        guard fd >= 0 else { throw OpenError(description: FileError("open", dir + "/lock").description) }
-        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
-            Glibc.close(fd)
-            throw OpenError(description: "\(dir) is locked by another running iot-ingest (one journal per process)")
-        }
-        lockFD = fd
         do {
-            id = try Self.identity(in: dir)
+            lock = try DirectoryLock(directory: dir, file: "lock")
+        } catch where error.operation == "lock" {
+            throw OpenError(description: "\(dir) is locked by another running iot-ingest (one journal per process)")
         } catch {
-            Glibc.close(fd)
-            throw error
+            throw OpenError(description: error.description)
         }
+        id = try Self.identity(in: dir)  // on a throw, the lock is released with it
         var s = State()
         let (slots, entries, nextSeq) = Self.load(dir, logger: logger)
         s.slots = slots
@@ -95,8 +92,12 @@ public final class Journal: MessageJournal {
         recovered.withLock { $0 = entries }
     }
 
-    deinit {
-        Glibc.close(lockFD)
+    /// Gives up the directory as a killed process would: nothing is closed or synced, and
+    /// the lock goes now rather than when the last reference happens to, so a test that
+    /// plays a restart can open the directory again at once. Nothing may be appended after
+    /// it. The daemon never calls it: its lock goes with the process.
+    func abandon() {
+        lock.release()
     }
 
     /// The entries an earlier run left, in sequence order, as messages carrying their
@@ -331,8 +332,8 @@ public final class Journal: MessageJournal {
 
     private static func identity(in dir: String) throws(OpenError) -> String {
         let path = dir + "/id"
-        if let existing = readSmallFile(path)?.trimmingCharacters(in: [" ", "\n"]), !existing.isEmpty {
-            return existing
+        if let existing = readSmallFile(path)?.split(whereSeparator: { $0 == " " || $0 == "\n" }).first {
+            return String(existing)
         }
         var rng = SystemRandomNumberGenerator()
         let id = (0..<4).map { _ in String(rng.next() as UInt32, radix: 16) }.joined(separator: "-")

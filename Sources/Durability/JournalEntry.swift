@@ -1,4 +1,6 @@
-import IngestCore
+import IngestModel
+
+import IngestModel
 
 /// One journaled message, as recovery reads it back.
 ///

@@ -3,7 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import IngestCore
+import Concurrency
 import Synchronization
 
 /// One journal file, mapped `MAP_SHARED`: an append is a copy into the mapping (no system

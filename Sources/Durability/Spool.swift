@@ -3,7 +3,8 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import IngestCore
+import Concurrency
+import IngestModel
 import Synchronization
 
 /// Batches the database could not take, kept on disk until it can (SPEC 8).
@@ -122,26 +123,12 @@ public final class Spool: BatchSpool {
         syncDirectory()
     }
 
-    /// An exclusive `flock` on `spool.dir/.lock`, held while a process owns the directory:
-    /// the daemon for its whole run, `replay-spool` while it replays. Without it a
-    /// `replay-spool` beside a running daemon would delete the daemon's half-written `.tmp-`
-    /// files, and two daemons could share one spool. Closed (released) when dropped.
-    public final class Lock: Sendable {
-        private let fd: Int32
-
-        /// Takes the lock without waiting; throws if another process holds it.
-        public init(directory: String) throws(FileError) {
-            let path = directory + "/.lock"
-            let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o640)
-            guard fd >= 0 else { throw FileError("open", path) }
-            guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
-                close(fd)
-                throw FileError("lock", path, reason: "in use by another running iot-ingest")
-            }
-            self.fd = fd
-        }
-
-        deinit { close(fd) }
+    /// The lock on `spool.dir/.lock`, held while a process owns the directory: the daemon
+    /// for its whole run, `replay-spool` while it replays. Without it a `replay-spool` beside
+    /// a running daemon would delete the daemon's half-written `.tmp-` files, and two
+    /// daemons could share one spool.
+    public static func lock(directory: String) throws(FileError) -> DirectoryLock {
+        try DirectoryLock(directory: directory, file: ".lock")
     }
 
     /// Creates the directory (and its parents) if needed and proves it takes a spool file

@@ -1,3 +1,9 @@
+import IngestModel
+import PayloadFormats
+
+import IngestModel
+import PayloadFormats
+
 /// Decodes messages into a batch: readings for the good ones, one reject for each bad one,
 /// every reject counted and (rate-limited) logged.
 ///
@@ -5,11 +11,11 @@
 /// shutdown and a message stranded by a closed queue, so a reject is accounted the same
 /// way whichever route its message took.
 public struct BatchDecoder: Sendable {
-    public let decoder: PayloadDecoder
+    public let decoder: any PayloadFormat
     public let stats: IngestStats
     public let rejectLog: RejectLog
 
-    public init(decoder: PayloadDecoder, stats: IngestStats, rejectLog: RejectLog) {
+    public init(decoder: any PayloadFormat, stats: IngestStats, rejectLog: RejectLog) {
         self.decoder = decoder
         self.stats = stats
         self.rejectLog = rejectLog

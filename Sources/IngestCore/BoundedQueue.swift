@@ -1,4 +1,6 @@
+import Concurrency
 import DequeModule
+import IngestModel
 
 /// The bounded FIFO between two stages that live in different worlds: a thread the daemon
 /// owns on one side (libmosquitto's callback, a writer lane), Swift tasks on the other.

@@ -1,9 +1,12 @@
+import Concurrency
+import IngestModel
 import Logging
+import PayloadFormats
 import Synchronization
 
 /// The pipeline from a message source to a batch sink, and the shutdown steps over it:
 ///
-/// source -> `MessageInlet` -> message queue -> `WorkerPool` (decode) -> `Batcher` ->
+/// source -> `PipelineInlet` -> message queue -> `WorkerPool` (decode) -> `Batcher` ->
 /// batch queue -> `WriterLanes` -> sink, with `SpoolWriter` taking what the sink does not.
 ///
 /// It knows neither MQTT nor PostgreSQL (those are the source and the sink), so the drain,
@@ -21,7 +24,7 @@ public final class IngestPipeline: ShutdownSteps {
     let lanes: WriterLanes
     let source: any MessageSource
     let sink: any BatchSink
-    let inlet: MessageInlet
+    let inlet: PipelineInlet
     let workerCount: Int
     public let journal: (any MessageJournal)?
     /// Messages and rows between two queues (in the inlet, a worker, the flush tick): the
@@ -50,7 +53,7 @@ public final class IngestPipeline: ShutdownSteps {
 
     /// Builds the stages; nothing runs until `start()`. `journal`, when given, is where the
     /// source thread appends each message before its callback returns (SPEC 8a).
-    public init(settings: Settings, source: any MessageSource, sink: any BatchSink, decoder payloadDecoder: PayloadDecoder,
+    public init(settings: Settings, source: any MessageSource, sink: any BatchSink, decoder payloadDecoder: any PayloadFormat,
                 spool: any BatchSpool, journal: (any MessageJournal)? = nil, stats: IngestStats = IngestStats(), logger: Logger) {
         self.stats = stats
         self.journal = journal
@@ -72,7 +75,7 @@ public final class IngestPipeline: ShutdownSteps {
         forwarder = BatchForwarder(batches: batches, spooler: spooler)
         lanes = WriterLanes(sink: sink, batches: batches, spooler: spooler, tuning: tuning, journal: journal,
                             stats: stats, rejectLog: rejectLog, logger: logger)
-        inlet = MessageInlet(queue: messages, tuning: tuning, decoder: decoder, spooler: spooler, carried: carried,
+        inlet = PipelineInlet(queue: messages, tuning: tuning, decoder: decoder, spooler: spooler, carried: carried,
                              journal: journal, stats: stats, logger: logger)
     }
 

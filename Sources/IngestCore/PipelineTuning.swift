@@ -1,3 +1,9 @@
+import IngestConfig
+import IngestModel
+
+import IngestConfig
+import IngestModel
+
 /// The pipeline settings a SIGHUP reload may change while it runs (SPEC 3): read on each use
 /// (the full-queue policy when the queue is full, the retry limit per failed batch), so a
 /// reload reaches them without restarting anything.
@@ -12,8 +18,15 @@ public struct PipelineTuning: Sendable, Equatable {
         self.batchLimits = batchLimits
     }
 
+    /// The configuration's values in the pipeline's types (the configuration module knows
+    /// no runtime type, so that it can be loaded and checked without building a pipeline).
     public init(_ configuration: IngestConfiguration) {
-        self.init(fullPolicy: configuration.queue.fullPolicy, maxRetries: configuration.batch.maxRetries,
-                  batchLimits: configuration.batch.limits)
+        let fullPolicy: BoundedQueue<Message>.FullPolicy = switch configuration.queue.fullPolicy {
+        case .block: .block
+        case .dropNewest: .dropNewest
+        }
+        let batch = configuration.batch
+        self.init(fullPolicy: fullPolicy, maxRetries: batch.maxRetries,
+                  batchLimits: .init(maxRows: batch.maxRows, flushInterval: Double(batch.flushIntervalMs) / 1000))
     }
 }

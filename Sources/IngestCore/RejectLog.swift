@@ -1,3 +1,5 @@
+import Concurrency
+import IngestModel
 import Logging
 
 /// Logs rejected messages at warning level at most once per second per reason, with the

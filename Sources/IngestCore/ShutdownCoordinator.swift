@@ -1,3 +1,5 @@
+import Concurrency
+import IngestModel
 import Logging
 
 /// Runs the shutdown sequence of SPEC 7 once, logging each step, against the hard deadline

@@ -1,3 +1,5 @@
+import Concurrency
+import IngestModel
 import Logging
 
 /// Puts into the spool what the database did not take (retries exhausted, the drain

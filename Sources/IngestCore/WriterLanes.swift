@@ -1,3 +1,5 @@
+import Concurrency
+import IngestModel
 import Logging
 import Synchronization
 

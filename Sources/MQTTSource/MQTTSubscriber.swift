@@ -1,5 +1,7 @@
 import CMosquitto
-import IngestCore
+import Concurrency
+import IngestConfig
+import IngestModel
 import Logging
 import Synchronization
 
@@ -34,7 +36,7 @@ public final class MQTTSubscriber: MessageSource {
         unowned let subscriber: MQTTSubscriber
         let receiver: MessageReceiver
 
-        init(subscriber: MQTTSubscriber, inlet: MessageInlet) {
+        init(subscriber: MQTTSubscriber, inlet: any MessageInlet) {
             self.subscriber = subscriber
             receiver = MessageReceiver(inlet: inlet)
         }
@@ -101,7 +103,7 @@ public final class MQTTSubscriber: MessageSource {
     /// Starts libmosquitto's network thread and an asynchronous connect, delivering every
     /// message to `inlet`. Returns at once; a broker that is not there yet is retried with
     /// backoff.
-    public func start(delivering inlet: MessageInlet) throws {
+    public func start(delivering inlet: any MessageInlet) throws {
         let context = Context(subscriber: self, inlet: inlet)
         self.context.withLock { $0 = context }
         mosquitto_user_data_set(mosq, Unmanaged.passUnretained(context).toOpaque())

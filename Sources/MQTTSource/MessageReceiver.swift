@@ -1,7 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import IngestCore
+import IngestModel
 
 /// What the message callback does with each message once libmosquitto has parsed it: copies
 /// topic and payload out of libmosquitto's buffers (freed when the callback returns; the
@@ -11,10 +11,10 @@ import IngestCore
 /// A type of its own, apart from the C callback, so `iot-loadgen --hot-path` can run exactly
 /// this code without a broker (the callgrind benchmark counts its instructions).
 public final class MessageReceiver: Sendable {
-    let inlet: MessageInlet
+    let inlet: any MessageInlet
     let topics = TopicCache()
 
-    public init(inlet: MessageInlet) {
+    public init(inlet: any MessageInlet) {
         self.inlet = inlet
     }
 

@@ -1,5 +1,4 @@
 import CMosquitto
-import IngestCore
 
 // libmosquitto's callbacks, called on libmosquitto's own network thread. They are free
 // @convention(c) functions (a closure literal in an actor-isolated context would inherit that

@@ -1,5 +1,6 @@
+import Concurrency
 import Hummingbird
-import IngestCore
+import IngestModel
 import Logging
 
 /// The probe and scrape endpoints (SPEC 9) and the token-guarded reload (SPEC 3) as one small

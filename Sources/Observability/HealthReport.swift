@@ -1,4 +1,6 @@
-import IngestCore
+import IngestModel
+
+import IngestModel
 
 /// Judges a snapshot (SPEC 9): ready means "writable" — MQTT connected and subscribed, the
 /// database answered recently, the spool writable when needed, not shutting down. Ready but strained (queue above 80 %,

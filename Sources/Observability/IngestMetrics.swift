@@ -1,4 +1,5 @@
-import IngestCore
+import Concurrency
+import IngestModel
 import Metrics
 import Prometheus
 import Synchronization

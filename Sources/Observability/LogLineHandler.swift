@@ -3,7 +3,8 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import IngestCore
+import IngestConfig
+import IngestModel
 import Logging
 
 /// swift-log handler writing one line per event to stdout (SPEC 11):

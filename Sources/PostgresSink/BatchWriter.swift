@@ -1,4 +1,4 @@
-import IngestCore
+import IngestModel
 import Logging
 
 /// PostgreSQL as the pipeline's sink: `database.pool_size` slots, each one libpq connection

@@ -1,5 +1,5 @@
 import CLibPQ
-import IngestCore
+import IngestConfig
 
 /// A libpq connection string as libpq itself reads it (`PQconninfoParse`), for the one
 /// thing we need from it: the password, so that no text libpq returns about a connection

@@ -1,4 +1,6 @@
-import IngestCore
+import IngestModel
+
+import IngestModel
 
 /// Encodes rows in PostgreSQL's binary COPY format into one reused buffer.
 ///

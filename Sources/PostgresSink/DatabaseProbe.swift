@@ -1,4 +1,5 @@
-import IngestCore
+import Concurrency
+import IngestModel
 import Logging
 import Synchronization
 

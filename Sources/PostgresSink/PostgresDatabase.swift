@@ -1,9 +1,11 @@
 import Durability
-import IngestCore
 import Logging
 #if canImport(Glibc)
 import Glibc
 #endif
+import Concurrency
+import IngestConfig
+import IngestModel
 
 /// Everything the daemon does with PostgreSQL, behind the pipeline's sink protocol: the
 /// writer's pool (`BatchWriter`), the reachability probe for /ready and the periodic spool

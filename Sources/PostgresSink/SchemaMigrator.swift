@@ -1,4 +1,3 @@
-import IngestCore
 import Logging
 
 /// Creates or upgrades the schema of SPEC 5. Idempotent, and safe when several replicas start

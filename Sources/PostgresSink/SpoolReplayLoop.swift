@@ -1,5 +1,7 @@
+import Concurrency
+import IngestConfig
 import Durability
-import IngestCore
+import IngestModel
 import Logging
 import Synchronization
 

@@ -1,5 +1,4 @@
 import Durability
-import IngestCore
 import Logging
 
 /// Writes spool files back to the database, oldest first (SPEC 8).

@@ -1,4 +1,4 @@
-import IngestCore
+import IngestModel
 import Logging
 
 /// One attempt at one batch, in one transaction: the readings, the rejects and the batch's

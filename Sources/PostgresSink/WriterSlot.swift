@@ -1,7 +1,8 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import IngestCore
+import Concurrency
+import IngestModel
 import Logging
 import Synchronization
 

@@ -1,4 +1,4 @@
-import IngestCore
+import IngestConfig
 import Logging
 import Observability
 

@@ -1,5 +1,5 @@
 import ArgumentParser
-import IngestCore
+import Observability
 
 /// `iot-ingest check-config`: validate, print the effective configuration with secrets
 /// masked, exit 0; or print every problem to stderr and exit 2.

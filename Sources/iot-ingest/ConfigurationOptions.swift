@@ -1,5 +1,6 @@
 import ArgumentParser
-import IngestCore
+import IngestConfig
+import Observability
 
 /// The configuration flags every subcommand shares (SPEC 3): `--config`, `--set key=value`
 /// and the dedicated flags for the common keys.

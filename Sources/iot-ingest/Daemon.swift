@@ -1,8 +1,12 @@
+import Concurrency
+import IngestConfig
 import Durability
 import IngestCore
+import IngestModel
 import Logging
 import MQTTSource
 import Observability
+import PayloadFormats
 import PostgresSink
 
 /// The composition root: builds the MQTT source, the PostgreSQL sink and the pipeline

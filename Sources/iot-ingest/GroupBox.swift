@@ -1,4 +1,4 @@
-import IngestCore
+import Concurrency
 import ServiceLifecycle
 
 /// The ServiceGroup, handed to services created before it (the signal service needs to

@@ -1,8 +1,8 @@
 import ArgumentParser
-import IngestCore
 #if canImport(Glibc)
 import Glibc
 #endif
+import Observability
 
 /// `iot-ingest healthcheck [--url URL]`: GET the URL, exit 0 on HTTP 200, else 1. The Docker
 /// HEALTHCHECK uses it because the runtime image has no curl. Without `--url` it checks

@@ -1,7 +1,5 @@
 import ArgumentParser
-import IngestCore
 import Logging
-import Observability
 import PostgresSink
 
 /// `iot-ingest migrate`: create or upgrade the schema, then exit 0 (1 if the database

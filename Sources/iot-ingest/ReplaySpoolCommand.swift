@@ -1,6 +1,8 @@
 import ArgumentParser
+import Concurrency
 import Durability
-import IngestCore
+import IngestModel
+import Observability
 import PostgresSink
 
 /// `iot-ingest replay-spool`: write every spool file to the database, then exit (0 when the
@@ -15,9 +17,9 @@ struct ReplaySpoolCommand: AsyncParsableCommand {
     func run() async throws {
         let configuration = try options.load()
         let logger = Bootstrap.logging(configuration).logger
-        let lock: Spool.Lock
+        let lock: DirectoryLock
         do {
-            lock = try Spool.Lock(directory: configuration.spoolDirectory)
+            lock = try Spool.lock(directory: configuration.spoolDirectory)
         } catch {
             Console.error("replay-spool: spool.dir \(configuration.spoolDirectory): \(error) (a running daemon replays its spool itself)")
             throw ExitCode(2)

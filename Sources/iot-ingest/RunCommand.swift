@@ -1,4 +1,6 @@
 import ArgumentParser
+import Concurrency
+import IngestConfig
 import Durability
 import IngestCore
 import Logging
@@ -31,16 +33,16 @@ struct RunCommand: AsyncParsableCommand {
     /// configuration error (exit 2 naming the key, SPEC 3 and 8a) and not a failure after the
     /// database is reached. The spool's lock lives as long as the returned value.
     private func claimDirectories(_ configuration: IngestConfiguration,
-                                  _ logger: Logger) throws -> (Journal?, Spool.Lock) {
+                                  _ logger: Logger) throws -> (Journal?, DirectoryLock) {
         func refuse(_ key: String, _ value: String, _ error: any Error) -> ExitCode {
             Console.error("invalid configuration:\n  - \(key): \(error) (value: \"\(value)\")")
             logger.critical("startup_failed", metadata: ["step": .string(key), "error": .string("\(error)")])
             return ExitCode(2)
         }
-        let lock: Spool.Lock
+        let lock: DirectoryLock
         do {
             try Spool.prepare(directory: configuration.spoolDirectory)
-            lock = try Spool.Lock(directory: configuration.spoolDirectory)
+            lock = try Spool.lock(directory: configuration.spoolDirectory)
         } catch {
             throw refuse("spool.dir", configuration.spoolDirectory, error)
         }

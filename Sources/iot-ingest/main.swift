@@ -1,8 +1,8 @@
 import ArgumentParser
-import IngestCore
 #if canImport(Glibc)
 import Glibc
 #endif
+import Observability
 
 // Entry point. ArgumentParser's own `main()` exits 64 on usage errors; SPEC 2 wants 2 for
 // unknown flags or subcommands, so we parse and map the exit code ourselves.

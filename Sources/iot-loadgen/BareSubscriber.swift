@@ -1,5 +1,6 @@
 import CMosquitto
-import IngestCore
+import Concurrency
+import IngestModel
 
 /// The benchmark's yardstick: a libmosquitto subscriber that does nothing but count, so the
 /// daemon's throughput can be stated as a fraction of what the broker can deliver to one

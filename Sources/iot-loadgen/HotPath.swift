@@ -1,8 +1,12 @@
+import Concurrency
+import IngestConfig
 import Durability
 import Foundation
 import IngestCore
+import IngestModel
 import Logging
 import MQTTSource
+import PayloadFormats
 import PostgresSink
 import Synchronization
 
@@ -79,7 +83,7 @@ private final class SyntheticSource: MessageSource {
         self.messages = messages
     }
 
-    func start(delivering inlet: MessageInlet) throws {
+    func start(delivering inlet: any MessageInlet) throws {
         let receiver = MessageReceiver(inlet: inlet)
         let prepared = prepared
         let messages = messages

@@ -1,8 +1,9 @@
 import ArgumentParser
-import IngestCore
 #if canImport(Glibc)
 import Glibc
 #endif
+import IngestModel
+import Observability
 
 /// `iot-loadgen`: publishes synthetic telemetry for tests, demos and benchmarks (SPEC 2).
 struct LoadgenCommand: ParsableCommand {

@@ -1,8 +1,9 @@
 import CMosquitto
-import IngestCore
 #if canImport(Glibc)
 import Glibc
 #endif
+import Concurrency
+import IngestModel
 
 /// A libmosquitto publisher that keeps at most `window` QoS>0 messages unacknowledged, so
 /// memory stays flat however fast we publish, and counts acknowledgements (PUBACK/PUBCOMP;

@@ -1,8 +1,8 @@
 import ArgumentParser
-import IngestCore
 #if canImport(Glibc)
 import Glibc
 #endif
+import Observability
 
 // Unknown flags exit 2 (SPEC 2), not ArgumentParser's 64.
 signal(SIGPIPE, SIG_IGN)

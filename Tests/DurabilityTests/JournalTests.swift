@@ -1,10 +1,13 @@
-import Foundation
-import Logging
-import Synchronization
-import Testing
-import TestSupport
-import IngestCore
+import Concurrency
 @testable import Durability
+import Foundation
+import IngestCore
+import IngestModel
+import Logging
+import PayloadFormats
+import Synchronization
+import TestSupport
+import Testing
 
 @Suite("Journal: append, reopen, recycle, damage")
 struct JournalTests {
@@ -37,6 +40,7 @@ struct JournalTests {
             let journal = try open()
             for (i, p) in payloads.enumerated() { #expect(append(journal, "a/\(i)", p, at: Int64(100 + i)) == UInt64(i + 1)) }
             // No close(): what a killed process leaves (the mapping's pages are in the page cache).
+            journal.abandon()  // the process dies: its lock goes now, not when ARC gets to it
         }
         let again = try open()
         let recovered = again.takeRecovered()
@@ -55,6 +59,7 @@ struct JournalTests {
             let journal = try open()
             #expect(journal.append(Message(topic: "a/b", payload: [1, 2, 3], receivedAt: 5, size: 40 << 20)) == 1)
             #expect(journal.append(Message(topic: "a/c", payload: [4, 5], receivedAt: 6)) == 2)
+            journal.abandon()  // the process dies: its lock goes now, not when ARC gets to it
         }
         let recovered = try open().takeRecovered()
         #expect(recovered.map(\.payload) == [[1, 2, 3], [4, 5]])
@@ -129,6 +134,7 @@ struct JournalTests {
         do {
             let journal = try open(maxBytes: 8 << 20)  // 1 MiB segments
             for i in 0..<30 { append(journal, "t/\(i)", [UInt8](repeating: UInt8(i), count: 100_000)) }
+            journal.abandon()  // the process dies: its lock goes now, not when ARC gets to it
         }
         let names = try segments()
         #expect(names.count >= 3)
@@ -163,6 +169,7 @@ struct JournalTests {
             for i in 0..<10 {
                 append(journal, "devices/d\(i)/telemetry", Array(#"{"ts": \#(1_700_000_000 + i), "v": \#(i)}"#.utf8))
             }
+            journal.abandon()  // the process dies: its lock goes now, not when ARC gets to it
         }
         let journal = try open()
         let source = FakeSource(), sink = FakeSink()

@@ -1,8 +1,8 @@
-import Foundation
-import Testing
-import IngestCore
-import TestSupport
 @testable import Durability
+import Foundation
+import IngestModel
+import TestSupport
+import Testing
 
 @Suite struct SpoolTests {
     func directory() throws -> String {

@@ -1,7 +1,7 @@
+import Concurrency
 import Foundation
-import IngestCore
-import Testing
 import TestSupport
+import Testing
 
 /// SPEC 8a and 12: a daemon killed outright (SIGKILL: `docker compose kill`, the OOM
 /// killer, a trap) loses nothing, and the next start writes what had not committed once.

@@ -1,7 +1,7 @@
+import Concurrency
 import Foundation
-import IngestCore
-import Testing
 import TestSupport
+import Testing
 
 /// Username/password and TLS against a real mosquitto listener of the test's own, with a
 /// CA, a server certificate and a password file made for the test.

@@ -1,7 +1,8 @@
+import Concurrency
 import Foundation
-import IngestCore
-import Testing
+import IngestModel
 import TestSupport
+import Testing
 
 /// SPEC 9, 10, 3 (reload) and 2 (`healthcheck`) with real HTTP requests against the daemon.
 @Suite("Operations: probes, metrics, reload", .serialized, .enabled(if: TestServices.available), .exclusiveServices)

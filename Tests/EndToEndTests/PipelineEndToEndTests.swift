@@ -1,7 +1,6 @@
 import Foundation
-import IngestCore
-import Testing
 import TestSupport
+import Testing
 
 /// The built daemon against the real broker and database: rows and log lines.
 @Suite("End to end: daemon + mosquitto + PostgreSQL", .serialized, .enabled(if: TestServices.available), .exclusiveServices)

@@ -1,7 +1,7 @@
 import Foundation
-import IngestCore
-import Testing
+import IngestModel
 import TestSupport
+import Testing
 
 /// Logging in to PostgreSQL with a password (SCRAM), against the test server's role
 /// `ingest_pw`: the right password starts the daemon; a wrong password or a database that

@@ -1,7 +1,7 @@
 import Foundation
-import IngestCore
-import Testing
+import IngestModel
 import TestSupport
+import Testing
 
 /// TLS to PostgreSQL through `database.url` (`sslmode=verify-full`), against the test server,
 /// which scripts/services.sh starts with a certificate of its own CA. A wrong CA or a missing

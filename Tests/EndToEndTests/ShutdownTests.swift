@@ -1,8 +1,9 @@
+import Concurrency
 import Durability
 import Foundation
-import IngestCore
-import Testing
+import IngestModel
 import TestSupport
+import Testing
 
 /// SPEC 7, 8 and 12 against the built daemon: the shutdown sequence, zero loss on SIGTERM,
 /// the spool with the database down, and the forced paths.

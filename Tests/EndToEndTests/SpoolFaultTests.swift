@@ -1,7 +1,7 @@
+import Concurrency
 import Foundation
-import IngestCore
-import Testing
 import TestSupport
+import Testing
 
 /// SPEC 8 and 12 when the spool itself fails: a full disk during a database outage must push
 /// back on the broker, never drop a row.

@@ -1,5 +1,6 @@
-import Testing
 @testable import IngestCore
+@testable import IngestModel
+import Testing
 
 @Suite struct BatcherTests {
     func rows(_ n: Int) -> [Reading] {

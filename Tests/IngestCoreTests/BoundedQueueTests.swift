@@ -1,6 +1,8 @@
-import Testing
-import TestSupport
+@testable import Concurrency
 @testable import IngestCore
+@testable import IngestModel
+import TestSupport
+import Testing
 
 @Suite("BoundedQueue: back-pressure, drop policy, close")
 struct BoundedQueueTests {
@@ -171,37 +173,5 @@ struct BoundedQueueSmallCapacityTests {
         let before = Timestamp.monotonicSeconds()
         #expect(await drained)
         #expect(Timestamp.monotonicSeconds() - before < 5, "woken by the take, not by the time-out")
-    }
-}
-
-@Suite("Latch and firstFinished")
-struct LatchTests {
-    @Test func everyWaiterReturnsOnFireAndLaterWaitersReturnAtOnce() async throws {
-        let latch = Latch()
-        async let a: Void = latch.wait()
-        async let b: Void = latch.wait()
-        #expect(!latch.isFired)
-        latch.fire()
-        _ = await (a, b)
-        await latch.wait()
-        #expect(latch.isFired)
-    }
-
-    @Test func aCancelledWaiterReturns() async {
-        let latch = Latch()
-        let waiter = Task { await latch.wait(); return Task.isCancelled }
-        waiter.cancel()
-        #expect(await waiter.value)
-        #expect(!latch.isFired)
-    }
-
-    @Test func firstFinishedReturnsTheFirstResultWithoutWaitingForTheOthers() async {
-        let start = Timestamp.monotonicSeconds()
-        let winner = await firstFinished([
-            { @Sendable in try? await Task.sleep(for: .seconds(30)); return "slow" },
-            { @Sendable in "fast" },
-        ])
-        #expect(winner == "fast")
-        #expect(Timestamp.monotonicSeconds() - start < 5, "the slow one was cancelled, not awaited")
     }
 }

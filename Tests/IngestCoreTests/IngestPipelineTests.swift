@@ -1,9 +1,11 @@
 import Foundation
-import Logging
-import Synchronization
-import Testing
-import TestSupport
 @testable import IngestCore
+@testable import IngestModel
+import Logging
+@testable import PayloadFormats
+import Synchronization
+import TestSupport
+import Testing
 
 @Suite("IngestPipeline with a fake source and sink")
 struct IngestPipelineTests {

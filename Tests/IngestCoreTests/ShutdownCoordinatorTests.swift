@@ -1,10 +1,12 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import Logging
-import Testing
-import TestSupport
+@testable import Concurrency
 @testable import IngestCore
+@testable import IngestModel
+import Logging
+import TestSupport
+import Testing
 
 /// Records calls, can throw from a step, can hang in the flush.
 final class FakeSteps: ShutdownSteps {

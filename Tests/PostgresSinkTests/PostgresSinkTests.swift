@@ -1,10 +1,12 @@
+import Concurrency
+import IngestConfig
 import Durability
 import Foundation
-import IngestCore
+import IngestModel
 import Logging
 @testable import PostgresSink
-import Testing
 import TestSupport
+import Testing
 
 @Suite("PostgresSink against a real PostgreSQL", .enabled(if: TestServices.available), .sharedServices)
 struct PostgresSinkTests {

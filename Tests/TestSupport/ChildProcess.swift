@@ -1,5 +1,6 @@
+import Concurrency
 import Foundation
-import IngestCore
+import IngestModel
 
 /// Runs a program to completion with a time limit, collecting its output.
 public enum ChildProcess {

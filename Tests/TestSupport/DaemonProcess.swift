@@ -1,5 +1,5 @@
 import Foundation
-import IngestCore
+import IngestModel
 
 /// The built `iot-ingest` binary running as a child process, its JSON log lines captured
 /// to a file so tests can wait for events and check their order.

@@ -1,4 +1,4 @@
-import IngestCore
+import Concurrency
 import Logging
 
 /// Captures log events in memory.

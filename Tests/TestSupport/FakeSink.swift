@@ -1,4 +1,8 @@
-import IngestCore
+import Concurrency
+import IngestModel
+
+import Concurrency
+import IngestModel
 
 /// A sink that stores, fails, refuses negative values, or hangs until cancelled. A cancel
 /// reaches only an attempt already hanging, as PQcancel reaches only a running statement.

@@ -1,11 +1,12 @@
+import Concurrency
 import Foundation
-import IngestCore
+import IngestModel
 import Testing
 
 /// A source that delivers what the test gives it, on a thread of its own (as libmosquitto's
 /// network thread does); its `stop` can be made to hang.
 public final class FakeSource: MessageSource {
-    public let inlet = Locked<MessageInlet?>(nil)
+    public let inlet = Locked<(any MessageInlet)?>(nil)
     public let stopped = Locked(false)
     public let stopHangs: Bool
 
@@ -13,7 +14,7 @@ public final class FakeSource: MessageSource {
         self.stopHangs = stopHangs
     }
 
-    public func start(delivering inlet: MessageInlet) throws { self.inlet.withLock { $0 = inlet } }
+    public func start(delivering inlet: any MessageInlet) throws { self.inlet.withLock { $0 = inlet } }
 
     public func stop() {
         if stopHangs { sleep(30) }

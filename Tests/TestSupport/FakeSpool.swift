@@ -1,4 +1,8 @@
-import IngestCore
+import Concurrency
+import IngestModel
+
+import Concurrency
+import IngestModel
 
 /// A spool in memory: counts what it was given, and can be made to refuse writes (a full
 /// disk) until told otherwise.

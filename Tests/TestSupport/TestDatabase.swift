@@ -1,5 +1,5 @@
+import Concurrency
 import Foundation
-import IngestCore
 import PostgresSink
 
 /// A fresh database for one test, created on the test PostgreSQL server and dropped by

@@ -1,5 +1,5 @@
 import Foundation
-import IngestCore
+import IngestModel
 import PostgresSink
 
 /// The broker and database started by `scripts/test.sh` (scripts/services.sh), found through

@@ -67,9 +67,9 @@ public final class ConditionLock: @unchecked Sendable {
     /// Waits (lock held) until `done()` holds or `timeout` seconds pass, re-checking after
     /// every wake-up so spurious ones are harmless. Returns whether `done()` holds.
     public func wait(timeout: Double, until done: () -> Bool) -> Bool {
-        let end = Timestamp.monotonicSeconds() + timeout
+        let end = Self.monotonicSeconds() + timeout
         while !done() {
-            let left = end - Timestamp.monotonicSeconds()
+            let left = end - Self.monotonicSeconds()
             if left <= 0 { return false }
             wait(seconds: left)
         }
@@ -79,4 +79,11 @@ public final class ConditionLock: @unchecked Sendable {
     /// Wakes every waiter; call it with the lock held so no waiter misses it between its
     /// check and its wait.
     public func broadcast() { pthread_cond_broadcast(cond) }
+
+    /// CLOCK_MONOTONIC in seconds: a deadline that a stepped wall clock cannot move.
+    private static func monotonicSeconds() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+    }
 }

@@ -1,6 +1,7 @@
 import Foundation
+@testable import IngestModel
+@testable import PayloadFormats
 import Testing
-@testable import IngestCore
 
 /// The decoder against hostile input, in the normal suite (issue 12): a seed corpus of every
 /// SPEC 4 form plus known-nasty payloads, and 200,000 deterministic mutations of it. For

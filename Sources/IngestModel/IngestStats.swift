@@ -1,3 +1,4 @@
+import Concurrency
 import Synchronization
 
 /// Running totals that the shutdown sequence, the logs and the readiness body read back.

@@ -5,7 +5,7 @@
 public protocol MessageSource: Sendable {
     /// Starts delivering to `inlet`. Returns at once; a broker that is not there yet is the
     /// source's business (it retries).
-    func start(delivering inlet: MessageInlet) throws
+    func start(delivering inlet: any MessageInlet) throws
     /// Stops reading and disconnects; once it returns, `deliver` is never called again.
     /// Blocking: called from a thread the daemon owns.
     func stop()

@@ -1,5 +1,6 @@
+@testable import IngestModel
+@testable import PayloadFormats
 import Testing
-@testable import IngestCore
 
 @Suite("PayloadDecoder: SPEC 4 forms and reject reasons")
 struct PayloadDecoderTests {

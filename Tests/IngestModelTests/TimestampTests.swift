@@ -1,5 +1,5 @@
+@testable import IngestModel
 import Testing
-@testable import IngestCore
 
 @Suite struct TimestampTests {
     func parse(_ s: String) -> Int64? {

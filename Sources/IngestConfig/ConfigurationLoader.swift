@@ -1,5 +1,7 @@
 internal import Foundation
 internal import Yams
+import IngestModel
+import PayloadFormats
 
 /// Builds an `IngestConfiguration` from SPEC 3's four sources, highest precedence first:
 /// command-line flags and `--set`, `INGEST_*` environment variables, the YAML file, defaults.

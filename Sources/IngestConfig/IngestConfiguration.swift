@@ -1,3 +1,9 @@
+import IngestModel
+import PayloadFormats
+
+import IngestModel
+import PayloadFormats
+
 /// The daemon's effective configuration (SPEC 3), typed and validated. Built only by
 /// `ConfigurationLoader`, so every instance has passed validation.
 public struct IngestConfiguration: Sendable, Equatable {
@@ -45,15 +51,22 @@ public struct IngestConfiguration: Sendable, Equatable {
     }
 
     public struct Queue: Sendable, Equatable {
+        /// `queue.full_policy`: what the MQTT thread does when the queue is full.
+        public enum FullPolicy: String, Sendable, CaseIterable {
+            /// Wait for room: back-pressure reaches the broker.
+            case block
+            /// Refuse the new message at once; it is counted as dropped.
+            case dropNewest = "drop_newest"
+        }
+
         public var capacity: Int
-        public var fullPolicy: BoundedQueue<Message>.FullPolicy
+        public var fullPolicy: FullPolicy
     }
 
     public struct BatchSettings: Sendable, Equatable {
         public var maxRows: Int
         public var flushIntervalMs: Int
         public var maxRetries: Int
-        public var limits: Batcher.Limits { .init(maxRows: maxRows, flushInterval: Double(flushIntervalMs) / 1000) }
     }
 
     public struct Journal: Sendable, Equatable {

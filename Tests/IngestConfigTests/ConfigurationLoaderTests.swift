@@ -1,6 +1,6 @@
+@testable import IngestConfig
 import Foundation
 import Testing
-@testable import IngestCore
 
 @Suite("Configuration: precedence, validation, redaction")
 struct ConfigurationLoaderTests {

@@ -1,3 +1,5 @@
+import Concurrency
+import IngestModel
 import Logging
 import Synchronization
 
@@ -8,7 +10,7 @@ import Synchronization
 /// the drop (at most once a second). A message that finds the queue closed (a forced
 /// shutdown while this thread waited for room) has already been acknowledged to the broker,
 /// so it is decoded and spooled here rather than discarded.
-public final class MessageInlet: Sendable {
+public final class PipelineInlet: MessageInlet {
     let queue: BoundedQueue<Message>
     let tuning: Live<PipelineTuning>
     let decoder: BatchDecoder
@@ -26,6 +28,7 @@ public final class MessageInlet: Sendable {
         self.queue = queue
         self.tuning = tuning
         self.decoder = decoder
+        payloadCopyLimit = decoder.decoder.maxBytes + 1
         self.spooler = spooler
         self.carried = carried
         self.journal = journal
@@ -35,7 +38,7 @@ public final class MessageInlet: Sendable {
 
     /// The most payload bytes worth copying out of the source's buffer: one past
     /// `payload.max_bytes`, enough for the decoder to reject the message as `too_large`.
-    public var payloadCopyLimit: Int { decoder.decoder.maxBytes + 1 }
+    public let payloadCopyLimit: Int
 
     /// Hands one message to the pipeline: journals it (SPEC 8a: before the callback
     /// returns), then queues it. Blocking (full journal, block policy and full queue); never

@@ -1,0 +1,16 @@
+import IngestModel
+
+/// A payload format: bytes in, readings or a reject out (SPEC 4). Pure: no I/O and no state
+/// shared between messages, so the workers can call it in parallel. JSON is the one format
+/// today (`PayloadDecoder`); Sparkplug B and line protocol take their place beside it.
+/// Class-bound so that the pipeline's `any PayloadFormat` is a plain reference on the
+/// per-message path.
+public protocol PayloadFormat: AnyObject, Sendable {
+    /// `payload.max_bytes`: a larger payload is rejected `too_large` without being read.
+    var maxBytes: Int { get }
+    /// Appends the message's readings to `readings` and returns nil, or appends nothing and
+    /// returns the reject: a message is stored whole or not at all.
+    func decode(_ message: Message, into readings: inout [Reading]) -> Reject?
+}
+
+extension PayloadDecoder: PayloadFormat {}
