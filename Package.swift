@@ -113,11 +113,11 @@ let package = Package(
             swiftSettings: strict),
         .target(
             name: "TestSupport",
-            dependencies: ["Concurrency", "IngestModel", "Durability", "PostgresSink"],
+            dependencies: ["Concurrency", "IngestModel", "PostgresSink", .product(name: "Logging", package: "swift-log")],
             path: "Tests/TestSupport",
             swiftSettings: strict),
         // Unit tests mirror the modules; EndToEndTests run the built daemon.
-        .testTarget(name: "ConcurrencyTests", dependencies: ["Concurrency", "IngestModel"], swiftSettings: strict),
+        .testTarget(name: "ConcurrencyTests", dependencies: ["Concurrency"], swiftSettings: strict),
         .testTarget(name: "IngestModelTests", dependencies: ["IngestModel"], swiftSettings: strict),
         .testTarget(name: "PayloadFormatsTests", dependencies: ["IngestModel", "PayloadFormats"], swiftSettings: strict),
         .testTarget(name: "IngestConfigTests", dependencies: ["IngestConfig"], swiftSettings: strict),
@@ -128,8 +128,7 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(
             name: "ObservabilityTests",
-            dependencies: ["Observability", "IngestModel", "IngestConfig",
-                           .product(name: "Logging", package: "swift-log")],
+            dependencies: ["Observability", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict),
         .testTarget(
             name: "MQTTSourceTests",
@@ -147,8 +146,7 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["PostgresSink", "Concurrency", "IngestModel", "Durability", "TestSupport", "Observability",
-                           .product(name: "Logging", package: "swift-log")],
+            dependencies: ["Concurrency", "IngestModel", "Durability", "TestSupport"],
             swiftSettings: strict),
     ]
 )
@@ -163,6 +161,7 @@ if ProcessInfo.processInfo.environment["IOT_INGEST_BENCHMARKS"] != nil {
         .executableTarget(
             name: "HotPath",
             dependencies: ["IngestModel", "PayloadFormats", "IngestCore", "Durability", "PostgresSink",
+                           .product(name: "Logging", package: "swift-log"),
                            .product(name: "Benchmark", package: "benchmark")],
             path: "Benchmarks/HotPath",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]))

@@ -1,7 +1,7 @@
 // libFuzzer entry point for PayloadDecoder (issue 12). Built by scripts/fuzz.sh together with
-// the decoder's own source files into one module, with `-sanitize=fuzzer,address`, so
-// coverage guidance and AddressSanitizer reach the scanner's byte loops. Not part of the
-// package: SwiftPM would want a `main`, which libFuzzer provides.
+// the decoder's own source files and the model types they use into one module, with
+// `-sanitize=fuzzer,address`, so coverage guidance and AddressSanitizer reach the scanner's
+// byte loops. Not part of the package: SwiftPM would want a `main`, which libFuzzer provides.
 
 let decoder = PayloadDecoder(template: try! TopicTemplate("devices/{device_id}/telemetry"), maxBytes: 262_144)
 

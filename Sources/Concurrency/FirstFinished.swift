@@ -1,4 +1,3 @@
-
 /// Runs `bodies` concurrently and returns the result of the first to finish; the others are
 /// cancelled and not awaited.
 ///

@@ -1,4 +1,3 @@
-
 /// A one-way event for tasks: after `fire()`, every `wait()` returns, those already waiting
 /// and those that come later. A waiting task that is cancelled returns at once.
 ///

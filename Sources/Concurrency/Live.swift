@@ -1,4 +1,3 @@
-
 /// A value a SIGHUP reload may replace while the daemon runs. Readers take `current` on
 /// each use (the queue policy per full-queue event, the retry limit per failed batch, the
 /// shutdown timings when the sequence starts), so a reload reaches them without restarting

@@ -1,7 +1,5 @@
 import IngestModel
 
-import IngestModel
-
 /// PostgreSQL's COPY text format, for spool files: one line per row, tab-separated, `\N` for
 /// NULL, backslash escapes for tab, newline, carriage return and backslash. Text (not binary)
 /// so an operator can read, grep and fix a spool file by hand.

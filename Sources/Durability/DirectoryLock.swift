@@ -18,18 +18,29 @@ public final class DirectoryLock: Sendable {
     /// The descriptor holding the lock; -1 once released.
     private let fd: Locked<Int32>
 
-    /// Takes the lock without waiting; throws `lock` with `EWOULDBLOCK` when another process
-    /// holds it (`reason` says so in words).
+    /// Takes the lock without waiting. Throws a `lock` error whose `code` is `EWOULDBLOCK`
+    /// (and whose reason says so in words) when another process holds it, or carrying the
+    /// call's `errno` when `open` or `flock` failed for another reason.
     public init(directory: String, file: String) throws(FileError) {
         path = directory + "/" + file
         let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o640)
         guard fd >= 0 else { throw FileError("open", path) }
         guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
-            let error = FileError("lock", path, reason: "in use by another running iot-ingest")
+            let code = errno
             close(fd)
-            throw error
+            throw code == EWOULDBLOCK ? Self.held(path) : FileError("lock", path, code: code)
         }
         self.fd = Locked(fd)
+    }
+
+    /// The error for a lock another process holds.
+    static func held(_ path: String) -> FileError {
+        FileError("lock", path, code: EWOULDBLOCK, reason: "in use by another running iot-ingest")
+    }
+
+    /// Whether `error` says another process holds the lock.
+    public static func isHeldElsewhere(_ error: FileError) -> Bool {
+        error.operation == "lock" && error.code == EWOULDBLOCK
     }
 
     /// Releases the lock; later calls do nothing.

@@ -24,11 +24,12 @@ public struct FileError: Error, CustomStringConvertible, Sendable {
         reason = String(cString: strerror(code))
     }
 
-    /// A file that opened but is not what it should be.
-    public init(_ operation: String, _ path: String, reason: String) {
+    /// A file that opened but is not what it should be (code 0), or a failure whose
+    /// `errno` reads better in other words.
+    public init(_ operation: String, _ path: String, code: Int32 = 0, reason: String) {
         self.operation = operation
         self.path = path
-        code = 0
+        self.code = code
         self.reason = reason
     }
 

@@ -78,7 +78,7 @@ public final class Journal: MessageJournal {
         }
         do {
             lock = try DirectoryLock(directory: dir, file: "lock")
-        } catch where error.operation == "lock" {
+        } catch where DirectoryLock.isHeldElsewhere(error) {
             throw OpenError(description: "\(dir) is locked by another running iot-ingest (one journal per process)")
         } catch {
             throw OpenError(description: error.description)
@@ -330,10 +330,18 @@ public final class Journal: MessageJournal {
         ])
     }
 
+    /// `text` without the spaces and newlines at its ends (what an editor may leave in `id`).
+    static func trimmed(_ text: String) -> String {
+        let blank: (Character) -> Bool = { $0 == " " || $0 == "\n" }
+        guard let first = text.firstIndex(where: { !blank($0) }), let last = text.lastIndex(where: { !blank($0) })
+        else { return "" }
+        return String(text[first...last])
+    }
+
     private static func identity(in dir: String) throws(OpenError) -> String {
         let path = dir + "/id"
-        if let existing = readSmallFile(path)?.split(whereSeparator: { $0 == " " || $0 == "\n" }).first {
-            return String(existing)
+        if let existing = readSmallFile(path).map(Self.trimmed), !existing.isEmpty {
+            return existing
         }
         var rng = SystemRandomNumberGenerator()
         let id = (0..<4).map { _ in String(rng.next() as UInt32, radix: 16) }.joined(separator: "-")

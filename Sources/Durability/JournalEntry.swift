@@ -1,7 +1,5 @@
 import IngestModel
 
-import IngestModel
-
 /// One journaled message, as recovery reads it back.
 ///
 /// On disk (little-endian, 8-byte aligned):

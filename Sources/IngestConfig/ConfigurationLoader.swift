@@ -1,7 +1,7 @@
 internal import Foundation
-internal import Yams
 import IngestModel
 import PayloadFormats
+internal import Yams
 
 /// Builds an `IngestConfiguration` from SPEC 3's four sources, highest precedence first:
 /// command-line flags and `--set`, `INGEST_*` environment variables, the YAML file, defaults.

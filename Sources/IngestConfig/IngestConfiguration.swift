@@ -1,9 +1,6 @@
 import IngestModel
 import PayloadFormats
 
-import IngestModel
-import PayloadFormats
-
 /// The daemon's effective configuration (SPEC 3), typed and validated. Built only by
 /// `ConfigurationLoader`, so every instance has passed validation.
 public struct IngestConfiguration: Sendable, Equatable {

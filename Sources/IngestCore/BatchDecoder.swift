@@ -1,9 +1,6 @@
 import IngestModel
 import PayloadFormats
 
-import IngestModel
-import PayloadFormats
-
 /// Decodes messages into a batch: readings for the good ones, one reject for each bad one,
 /// every reject counted and (rate-limited) logged.
 ///

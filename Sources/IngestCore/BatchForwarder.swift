@@ -1,9 +1,6 @@
 import Concurrency
 import IngestModel
 
-import Concurrency
-import IngestModel
-
 /// Carries sealed batches from the workers and the flush tick to the writer lanes' queue.
 ///
 /// A batch that finds that queue closed (a forced shutdown got there first) is not dropped:

@@ -1,9 +1,6 @@
 import Concurrency
 import IngestModel
 
-import Concurrency
-import IngestModel
-
 /// Collects the workers' rows into batches and seals a batch when it reaches
 /// `batch.max_rows` or when its oldest row is `batch.flush_interval_ms` old.
 ///

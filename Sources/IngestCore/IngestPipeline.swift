@@ -76,7 +76,7 @@ public final class IngestPipeline: ShutdownSteps {
         lanes = WriterLanes(sink: sink, batches: batches, spooler: spooler, tuning: tuning, journal: journal,
                             stats: stats, rejectLog: rejectLog, logger: logger)
         inlet = PipelineInlet(queue: messages, tuning: tuning, decoder: decoder, spooler: spooler, carried: carried,
-                             journal: journal, stats: stats, logger: logger)
+                              journal: journal, stats: stats, logger: logger)
     }
 
     /// Starts everything, the source last: by the time a message can arrive, everything

@@ -1,9 +1,6 @@
 import IngestConfig
 import IngestModel
 
-import IngestConfig
-import IngestModel
-
 /// The pipeline settings a SIGHUP reload may change while it runs (SPEC 3): read on each use
 /// (the full-queue policy when the queue is full, the retry limit per failed batch), so a
 /// reload reaches them without restarting anything.
@@ -19,7 +16,7 @@ public struct PipelineTuning: Sendable, Equatable {
     }
 
     /// The configuration's values in the pipeline's types (the configuration module knows
-    /// no runtime type, so that it can be loaded and checked without building a pipeline).
+    /// no pipeline type, so that it can be loaded and checked without building a pipeline).
     public init(_ configuration: IngestConfiguration) {
         let fullPolicy: BoundedQueue<Message>.FullPolicy = switch configuration.queue.fullPolicy {
         case .block: .block

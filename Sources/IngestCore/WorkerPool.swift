@@ -1,9 +1,6 @@
 import Concurrency
 import IngestModel
 
-import Concurrency
-import IngestModel
-
 /// N decode tasks between the message queue and the batch queue.
 ///
 /// Each worker takes messages in batches (one hand-off per up to `takeSize` messages, not per

@@ -1,4 +1,3 @@
-
 /// Where the crash journal learns, at start-up, which of its entries an earlier run already
 /// committed: the database records them in the same transaction as the rows (PostgresSink
 /// implements this). Spooled entries are recorded next to their spool files instead.

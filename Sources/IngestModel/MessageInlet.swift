@@ -1,8 +1,9 @@
 /// The pipeline's entrance as a source sees it: the source calls `deliver` on its own thread
 /// for every message, and may be held there while the queue is full (the back-pressure).
 /// A protocol so that sources (MQTT, the hot-path harness, the tests' fake) do not depend on
-/// the pipeline that implements it.
-public protocol MessageInlet: Sendable {
+/// the pipeline that implements it. Class-bound: called for every message on the source's
+/// thread, where a plain reference is cheaper than an existential box.
+public protocol MessageInlet: AnyObject, Sendable {
     /// The most payload bytes worth copying out of the source's buffer: one past the
     /// payload limit, enough for the decoder to reject the message as `too_large`.
     var payloadCopyLimit: Int { get }

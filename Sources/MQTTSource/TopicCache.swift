@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+
 /// The topic strings seen recently, so the message callback does not allocate a `String`
 /// per message: a fleet publishes on a bounded set of topics (one or a few per device), and
 /// a hit costs a hash of the bytes and one compare instead of a `malloc` on this thread and

@@ -1,7 +1,5 @@
 import IngestModel
 
-import IngestModel
-
 /// Judges a snapshot (SPEC 9): ready means "writable" — MQTT connected and subscribed, the
 /// database answered recently, the spool writable when needed, not shutting down. Ready but strained (queue above 80 %,
 /// spool files waiting) is `degraded`, still 200. Pure, so the rules are unit-tested.

@@ -1,7 +1,5 @@
 import IngestModel
 
-import IngestModel
-
 /// What one configuration reload did (SPEC 3): logged as `config_reloaded` or
 /// `config_reload_failed`, and the body `POST /admin/reload` answers with.
 public struct ReloadOutcome: Sendable, Equatable {

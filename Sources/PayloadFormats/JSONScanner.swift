@@ -1,7 +1,5 @@
 import IngestModel
 
-import IngestModel
-
 /// A minimal JSON lexer over raw bytes: strings, numbers and skipping. The payload decoder
 /// walks objects with it.
 ///

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+
 /// `payload.topic_template` compiled once: which topic segment is the device id and which (if
 /// any) is the metric, e.g. `devices/{device_id}/telemetry` or `sensors/{device_id}/{metric}`.
 public struct TopicTemplate: Sendable, Equatable, CustomStringConvertible {

@@ -1,7 +1,5 @@
 import IngestModel
 
-import IngestModel
-
 /// Encodes rows in PostgreSQL's binary COPY format into one reused buffer.
 ///
 /// Binary rather than text: no number-to-text formatting, no escaping, and the server skips

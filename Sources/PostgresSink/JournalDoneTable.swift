@@ -1,4 +1,3 @@
-
 /// `ingest_journal_done (journal, lo, hi)`: the crash journal's entries that are done, as
 /// ranges, written in the same transaction as the rows they produced (writer, spool replay),
 /// so after a crash the database itself says exactly which entries committed.

@@ -1,7 +1,7 @@
-import CLibPQ
 #if canImport(Glibc)
 import Glibc
 #endif
+import CLibPQ
 
 /// One libpq connection, used by exactly one thread at a time (a writer thread, or a
 /// dedicated thread for migration and probes). Every call blocks; none is ever made from a

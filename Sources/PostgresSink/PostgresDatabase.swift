@@ -1,11 +1,11 @@
-import Durability
-import Logging
 #if canImport(Glibc)
 import Glibc
 #endif
 import Concurrency
+import Durability
 import IngestConfig
 import IngestModel
+import Logging
 
 /// Everything the daemon does with PostgreSQL, behind the pipeline's sink protocol: the
 /// writer's pool (`BatchWriter`), the reachability probe for /ready and the periodic spool

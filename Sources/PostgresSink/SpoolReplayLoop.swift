@@ -1,6 +1,6 @@
 import Concurrency
-import IngestConfig
 import Durability
+import IngestConfig
 import IngestModel
 import Logging
 import Synchronization

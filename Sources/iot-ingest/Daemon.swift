@@ -1,6 +1,6 @@
 import Concurrency
-import IngestConfig
 import Durability
+import IngestConfig
 import IngestCore
 import IngestModel
 import Logging

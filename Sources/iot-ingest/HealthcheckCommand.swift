@@ -1,7 +1,7 @@
-import ArgumentParser
 #if canImport(Glibc)
 import Glibc
 #endif
+import ArgumentParser
 import Observability
 
 /// `iot-ingest healthcheck [--url URL]`: GET the URL, exit 0 on HTTP 200, else 1. The Docker

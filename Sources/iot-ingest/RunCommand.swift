@@ -1,7 +1,7 @@
 import ArgumentParser
 import Concurrency
-import IngestConfig
 import Durability
+import IngestConfig
 import IngestCore
 import Logging
 import Observability

@@ -1,7 +1,7 @@
-import ArgumentParser
 #if canImport(Glibc)
 import Glibc
 #endif
+import ArgumentParser
 import Observability
 
 // Entry point. ArgumentParser's own `main()` exits 64 on usage errors; SPEC 2 wants 2 for

@@ -1,7 +1,7 @@
 import Concurrency
-import IngestConfig
 import Durability
 import Foundation
+import IngestConfig
 import IngestCore
 import IngestModel
 import Logging

@@ -1,7 +1,7 @@
-import ArgumentParser
 #if canImport(Glibc)
 import Glibc
 #endif
+import ArgumentParser
 import IngestModel
 import Observability
 

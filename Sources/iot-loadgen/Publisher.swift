@@ -1,7 +1,7 @@
-import CMosquitto
 #if canImport(Glibc)
 import Glibc
 #endif
+import CMosquitto
 import Concurrency
 import IngestModel
 

@@ -1,7 +1,7 @@
-import ArgumentParser
 #if canImport(Glibc)
 import Glibc
 #endif
+import ArgumentParser
 import Observability
 
 // Unknown flags exit 2 (SPEC 2), not ArgumentParser's 64.

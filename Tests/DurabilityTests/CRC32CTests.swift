@@ -1,5 +1,5 @@
-import Testing
 @testable import Durability
+import Testing
 
 @Suite("CRC-32C: the crc32 instruction and the table agree")
 struct CRC32CTests {

@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// Exit codes and messages of the command-line surface (SPEC 2 and 3).
 @Suite struct CommandLineTests {

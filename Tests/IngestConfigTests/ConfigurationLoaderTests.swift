@@ -1,5 +1,5 @@
-@testable import IngestConfig
 import Foundation
+@testable import IngestConfig
 import Testing
 
 @Suite("Configuration: precedence, validation, redaction")

@@ -1,9 +1,6 @@
 import Concurrency
 import IngestModel
 
-import Concurrency
-import IngestModel
-
 /// A sink that stores, fails, refuses negative values, or hangs until cancelled. A cancel
 /// reaches only an attempt already hanging, as PQcancel reaches only a running statement.
 public final class FakeSink: BatchSink {

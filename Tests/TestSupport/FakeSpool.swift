@@ -1,9 +1,6 @@
 import Concurrency
 import IngestModel
 
-import Concurrency
-import IngestModel
-
 /// A spool in memory: counts what it was given, and can be made to refuse writes (a full
 /// disk) until told otherwise.
 public final class FakeSpool: BatchSpool {
