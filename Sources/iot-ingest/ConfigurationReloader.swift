@@ -48,13 +48,7 @@ final class ConfigurationReloader: Sendable {
         let changed = new.changedKeys(comparedTo: old)
         let outcome = ReloadOutcome(changed: changed.filter(IngestConfiguration.isReloadable),
                                     requiresRestart: changed.filter { !IngestConfiguration.isReloadable($0) })
-        var next = old
-        next.batch = new.batch
-        next.queue.fullPolicy = new.queue.fullPolicy
-        next.shutdown = new.shutdown
-        next.log.level = new.log.level
-        next.log.format = new.log.format
-        for key in outcome.changed { next.redacted[key] = new.redacted[key] }
+        let next = old.reloading(from: new)
         daemon.apply(next)
         logSettings.apply(next.log)
         metrics?.configReloaded(success: true)

@@ -167,6 +167,50 @@ struct ConfigurationLoaderTests {
         #expect(!unclosed.description.contains("hunter2"), "\(unclosed)")
     }
 
+    /// `reloading(from:)` takes exactly the keys the table marks reloadable: each key is
+    /// changed alone, and the reloaded configuration must equal the new one for a reloadable
+    /// key and the old one for any other. A key marked reloadable that `reloading` does not
+    /// copy, or a field it copies that is not marked, fails here.
+    @Test func aReloadTakesExactlyTheTablesReloadableKeys() throws {
+        let secretFile = try file("other-secret-0123456789\n")
+        func other(_ key: ConfigurationKey) -> String? {
+            switch key.kind {
+            case .string:
+                return ["payload.topic_template": "other/{device_id}", "database.table": "other_table",
+                        "database.url": "postgresql://u@other/db"][key.path] ?? "other-value"
+            case .optionalString:
+                if key.path == "mqtt.tls.cert_file" || key.path == "mqtt.tls.key_file" { return nil }  // a pair
+                if key.path.hasSuffix("_file") { return secretFile }
+                return key.secret == .whole ? "other-secret-0123456789" : "other-value"
+            case .int(let range):
+                return String(key.defaultValue == String(range.lowerBound) ? range.lowerBound + 1 : range.lowerBound)
+            case .positive: return "3"
+            case .bool: return key.defaultValue == "true" ? "false" : "true"
+            case .list: return "other/+"
+            case .map: return "site=other"
+            case .choice(let options): return options.first { $0 != key.defaultValue }
+            }
+        }
+        func core(_ c: IngestConfiguration) -> IngestConfiguration {
+            var c = c
+            c.redacted = [:]
+            c.warnings = []
+            return c
+        }
+        let old = try load()
+        var checked = 0
+        for key in ConfigurationKey.all {
+            guard let value = other(key) else { continue }
+            let new = try load(set: [(key.path, value)])
+            #expect(core(new) != core(old), "\(key.path)=\(value) changed nothing")
+            let reloaded = old.reloading(from: new)
+            #expect(core(reloaded) == core(key.reloadable ? new : old), "\(key.path)")
+            #expect(reloaded.changedKeys(comparedTo: old).allSatisfy(IngestConfiguration.isReloadable), "\(key.path)")
+            checked += 1
+        }
+        #expect(checked == ConfigurationKey.all.count - 2)
+    }
+
     @Test func reloadableKeysAreTheSpecsOnes() {
         #expect(IngestConfiguration.isReloadable("log.level"))
         #expect(IngestConfiguration.isReloadable("batch.max_rows"))
