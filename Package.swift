@@ -87,7 +87,7 @@ let package = Package(
         .target(
             name: "PostgresSink",
             dependencies: [
-                "CLibPQ", "Concurrency", "IngestModel", "IngestConfig", "Durability",
+                "CLibPQ", "Concurrency", "IngestModel", "IngestConfig",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict),
@@ -105,8 +105,8 @@ let package = Package(
         .executableTarget(
             name: "iot-loadgen",
             dependencies: [
-                "CMosquitto", "Concurrency", "IngestModel", "PayloadFormats", "IngestConfig", "IngestCore",
-                "MQTTSource", "Durability", "PostgresSink", "Observability",
+                "Concurrency", "IngestModel", "IngestConfig", "IngestCore", "MQTTSource", "Durability",
+                "PostgresSink", "Observability",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -132,7 +132,7 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(
             name: "MQTTSourceTests",
-            dependencies: ["MQTTSource"],
+            dependencies: ["MQTTSource", "Concurrency", "IngestConfig", "IngestModel", "TestSupport"],
             swiftSettings: strict),
         .testTarget(
             name: "DurabilityTests",

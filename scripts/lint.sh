@@ -32,6 +32,8 @@ promtool check config deploy/prometheus/prometheus.yml >/dev/null
 promtool check rules deploy/prometheus/alerts.yaml >/dev/null
 promtool test rules deploy/prometheus/alerts.test.yaml >/dev/null
 python3 scripts/check-metrics.py --self-test >/dev/null
+# Every public declaration says why it exists (issue 23).
+python3 scripts/check-docs.py
 # Both stages on bookworm (the C libraries linked at build time are the ones at run time),
 # the images overridable by build argument.
 for line in 'ARG BUILD_IMAGE=swift:.*-bookworm$' 'ARG RUNTIME_IMAGE=debian:bookworm-slim$' \
@@ -44,4 +46,4 @@ if grep -qiE '^#[[:space:]]*syntax[[:space:]]*=' Dockerfile; then
   echo "Dockerfile: remove the '# syntax=' line (BuildKit would fetch its frontend from a registry)" >&2
   exit 1
 fi
-echo "lint: compose, shellcheck, yamllint, dashboard JSON, Prometheus config/rules/tests and Dockerfile checks passed"
+echo "lint: compose, shellcheck, yamllint, dashboard JSON, Prometheus config/rules/tests, doc comments and Dockerfile checks passed"

@@ -16,6 +16,7 @@ public final class ConditionLock: @unchecked Sendable {
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     private let cond = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
 
+    /// On Linux timed waits use CLOCK_MONOTONIC, so a stepped wall clock cannot stretch or cut them.
     public init() {
         pthread_mutex_init(mutex, nil)
         var attr = pthread_condattr_t()
@@ -34,7 +35,10 @@ public final class ConditionLock: @unchecked Sendable {
         cond.deallocate()
     }
 
+    /// Takes the mutex by hand, for hot paths with several exits (`BoundedQueue.put`); every exit
+    /// must call `unlock()`. Elsewhere use `withLock`.
     public func lock() { pthread_mutex_lock(mutex) }
+    /// Releases what `lock()` took, on the same thread.
     public func unlock() { pthread_mutex_unlock(mutex) }
 
     /// Runs `body` with the lock held.

@@ -13,8 +13,10 @@ public final class InFlight: Sendable {
     private let waiters = Atomic<Int>(0)
     private let lock = ConditionLock()
 
+    /// Starts at zero.
     public init() {}
 
+    /// The count at this instant, for tests and logs; to wait for zero use `waitUntilZero`.
     public var value: Int { count.load(ordering: .sequentiallyConsistent) }
 
     /// Counts `n` units of work leaving their stage.

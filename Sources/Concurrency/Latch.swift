@@ -12,8 +12,10 @@ public final class Latch: Sendable {
 
     private let state = Locked(State())
 
+    /// Starts unfired.
     public init() {}
 
+    /// Whether `fire()` was called, for a check that must not suspend (shutdown's second-signal test).
     public var isFired: Bool { state.withLock { $0.fired } }
 
     /// Fires the latch; later calls do nothing. Safe from any thread.

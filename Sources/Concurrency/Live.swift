@@ -5,6 +5,7 @@
 public final class Live<Value: Sendable>: Sendable {
     private let value: Locked<Value>
 
+    /// `value` is in force until the first `replace`.
     public init(_ value: Value) {
         self.value = Locked(value)
     }

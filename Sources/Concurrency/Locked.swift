@@ -18,6 +18,7 @@ public final class Locked<Value>: @unchecked Sendable {
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     private var value: Value
 
+    /// From here on `value` is reachable only through `withLock`.
     public init(_ value: Value) {
         self.value = value
         pthread_mutex_init(mutex, nil)

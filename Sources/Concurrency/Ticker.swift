@@ -6,6 +6,7 @@ public final class Ticker: Sendable {
     // Read and written only with `lock` held.
     private nonisolated(unsafe) var stopped = false
 
+    /// `interval`: seconds each `wait()` sleeps.
     public init(interval: Double) {
         self.interval = interval
     }
@@ -15,6 +16,7 @@ public final class Ticker: Sendable {
         lock.withLock { !lock.wait(timeout: interval) { stopped } }
     }
 
+    /// Whether `stop()` was called, so a long loop body can give up between steps (`PeriodicThread`).
     public var isStopped: Bool { lock.withLock { stopped } }
 
     /// Ends the ticking: the waiter wakes at once and `wait()` returns false from then on.

@@ -30,6 +30,7 @@ public enum CRC32C {
         return ~c
     }
 
+    /// The checksum of a whole buffer: `update(0, bytes)`.
     public static func checksum(_ bytes: [UInt8]) -> UInt32 {
         bytes.withUnsafeBytes { update(0, $0) }
     }

@@ -4,7 +4,7 @@ import Glibc
 import Darwin
 #endif
 
-/// The two directory operations the spool and the journal share.
+/// The file-system calls the spool, the journal and the quarantine share.
 enum Directory {
     /// The names in `path`, without `.` and `..`; empty if it cannot be read.
     static func names(_ path: String) -> [String] {
@@ -26,5 +26,18 @@ enum Directory {
         guard fd >= 0 else { return }
         fsync(fd)
         close(fd)
+    }
+
+    /// Writes all of `buffer` to `fd`, retrying short writes and EINTR; false on an error
+    /// (errno says which).
+    static func writeAll(_ fd: Int32, _ buffer: UnsafeRawBufferPointer) -> Bool {
+        var offset = 0
+        while offset < buffer.count {
+            let n = write(fd, buffer.baseAddress! + offset, buffer.count - offset)
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { return false }
+            offset += n
+        }
+        return true
     }
 }

@@ -14,6 +14,7 @@ import Concurrency
 /// `release()` gives it up at a moment the caller chooses (a test that simulates a restart,
 /// a clean hand-over); dropping the last reference also releases it.
 public final class DirectoryLock: Sendable {
+    /// The lock file, `<directory>/<file>`, for messages naming the directory in use.
     public let path: String
     /// The descriptor holding the lock; -1 once released.
     private let fd: Locked<Int32>

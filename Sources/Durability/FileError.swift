@@ -11,9 +11,11 @@ import Darwin
 public struct FileError: Error, CustomStringConvertible, Sendable {
     /// What was being done: "create", "write", "link", "map"...
     public let operation: String
+    /// The file or directory the operation was on.
     public let path: String
     /// The `errno` of the failed call; 0 when the file itself was wrong (`reason` says how).
     public let code: Int32
+    /// Why it failed, in words: `strerror(code)`, or what was wrong with the file.
     public let reason: String
 
     /// A failed system call; takes `errno` now, so build it before any other call.
@@ -33,5 +35,6 @@ public struct FileError: Error, CustomStringConvertible, Sendable {
         self.reason = reason
     }
 
+    /// One line for the logs: "cannot <operation> <path>: <reason>".
     public var description: String { "cannot \(operation) \(path): \(reason)" }
 }

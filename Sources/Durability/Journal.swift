@@ -20,11 +20,14 @@ import Synchronization
 public final class Journal: MessageJournal {
     /// The `journal.*` keys of SPEC 3.
     public struct Settings: Sendable {
+        /// `journal.dir`: the segments and the lock file live here.
         public var directory: String
+        /// `journal.max_bytes`: disk the segments may take together; appends wait beyond it.
         public var maxBytes: Int
         /// 0: msync after every append (slow).
         public var fsyncIntervalMs: Int
 
+        /// The values as configured; `Journal.init` checks the directory, not these.
         public init(directory: String, maxBytes: Int, fsyncIntervalMs: Int) {
             self.directory = directory
             self.maxBytes = maxBytes
@@ -32,9 +35,30 @@ public final class Journal: MessageJournal {
         }
     }
 
-    /// Why the journal cannot be opened; the daemon exits 2 naming `journal.dir` (SPEC 12).
+    /// Why the journal cannot be opened: `run` exits 2 naming `journal.dir` (SPEC 8a, 12).
     public struct OpenError: Error, CustomStringConvertible {
-        public let description: String
+        /// What went wrong, for callers that act on it.
+        public enum Code: Sendable, Equatable {
+            /// The directory or a file in it cannot be made or written (`file` says which, and errno).
+            case unusable
+            /// Another process holds the journal's lock.
+            case lockedByAnother
+        }
+
+        /// What went wrong.
+        public let code: Code
+        /// The failed file operation, with its errno (nil for `lockedByAnother`).
+        public let file: FileError?
+        /// The directory.
+        public let directory: String
+
+        /// The line `run` prints before exiting 2.
+        public var description: String {
+            switch code {
+            case .lockedByAnother: "\(directory) is locked by another running iot-ingest (one journal per process)"
+            case .unusable: file?.description ?? "\(directory) is unusable"
+            }
+        }
     }
 
     /// One segment and how many of its entries are appended and done.
@@ -55,6 +79,7 @@ public final class Journal: MessageJournal {
     /// This journal's identity (a random id kept in `journal.dir/id`): the done-records in
     /// the database are per journal, so replicas sharing a database never mix them up.
     public let id: String
+    /// What the journal was opened with.
     public let settings: Settings
     let segmentSize: Int
     private let state: Locked<State>
@@ -74,14 +99,14 @@ public final class Journal: MessageJournal {
         segmentSize = min(64 << 20, max(1 << 20, settings.maxBytes / 8))
         let dir = settings.directory
         if mkdir(dir, 0o750) != 0 && errno != EEXIST {
-            throw OpenError(description: FileError("create", dir).description)
+            throw OpenError(code: .unusable, file: FileError("create", dir), directory: dir)
         }
         do {
             lock = try DirectoryLock(directory: dir, file: "lock")
         } catch where DirectoryLock.isHeldElsewhere(error) {
-            throw OpenError(description: "\(dir) is locked by another running iot-ingest (one journal per process)")
+            throw OpenError(code: .lockedByAnother, file: nil, directory: dir)
         } catch {
-            throw OpenError(description: error.description)
+            throw OpenError(code: .unusable, file: error, directory: dir)
         }
         id = try Self.identity(in: dir)  // on a throw, the lock is released with it
         var s = State()
@@ -322,12 +347,14 @@ public final class Journal: MessageJournal {
     }
 
     private static func quarantine(_ dir: String, _ name: String, reason: String, logger: Logger) {
-        let corrupt = dir + "/corrupt"
-        _ = mkdir(corrupt, 0o750)
-        let moved = rename(dir + "/" + name, corrupt + "/" + name) == 0
-        logger.error("journal_segment_corrupt", metadata: [
-            "segment": .string(name), "detail": .string(reason), "moved_to": .string(moved ? "corrupt/" : "nowhere"),
-        ])
+        var fields: Logger.Metadata = ["segment": .string(name), "detail": .string(reason), "moved_to": "corrupt/"]
+        do {
+            try Quarantine(parent: dir).move(name)
+        } catch {
+            fields["moved_to"] = "nowhere"
+            fields["error"] = .string(error.description)
+        }
+        logger.error("journal_segment_corrupt", metadata: fields)
     }
 
     /// `text` without the spaces and newlines at its ends (what an editor may leave in `id`).
@@ -346,7 +373,7 @@ public final class Journal: MessageJournal {
         var rng = SystemRandomNumberGenerator()
         let id = (0..<4).map { _ in String(rng.next() as UInt32, radix: 16) }.joined(separator: "-")
         let fd = Glibc.open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o640)
-        guard fd >= 0 else { throw OpenError(description: FileError("write", path).description) }
+        guard fd >= 0 else { throw OpenError(code: .unusable, file: FileError("write", path), directory: dir) }
         let text = id + "\n"
         _ = text.utf8CString.withUnsafeBufferPointer { write(fd, $0.baseAddress, text.utf8.count) }
         fsync(fd)

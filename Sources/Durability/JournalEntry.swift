@@ -11,13 +11,18 @@ import IngestModel
 /// the end of the segment; a power cut can leave a length over a half-written body, which
 /// the checksum catches.
 public struct JournalEntry: Sendable, Equatable {
+    /// Its sequence number in this journal (> 0): what the done-records name.
     public var seq: UInt64
+    /// Microseconds since the Unix epoch, taken in the MQTT callback (`Message.receivedAt`).
     public var receivedAt: Int64
+    /// The topic's bytes as published.
     public var topic: [UInt8]
+    /// The payload as journaled: only its first `payload.max_bytes + 1` bytes when it was cut.
     public var payload: [UInt8]
     /// The payload's size as published (larger than `payload.count` when it was cut).
     public var size: Int
 
+    /// `size` is the published size when `payload` was cut; nil means `payload.count`.
     public init(seq: UInt64, receivedAt: Int64, topic: [UInt8], payload: [UInt8], size: Int? = nil) {
         self.seq = seq
         self.receivedAt = receivedAt

@@ -17,10 +17,15 @@ import Synchronization
 public final class Spool: BatchSpool {
     /// A spool file waiting for replay; names sort by creation time, so replay goes oldest first.
     public struct File: Sendable, Equatable, Comparable {
+        /// The file's name in the spool directory, also its key in `ingest_spool_applied`.
         public let name: String
+        /// `directory/name`.
         public let path: String
+        /// Size on disk when listed (or written), for `Summary`.
         public let bytes: Int
+        /// Rows for `ingest_rejects` rather than readings.
         public var isRejects: Bool { name.hasSuffix("-rejects.copy") }
+        /// Name order, which is write order: replay goes oldest first.
         public static func < (a: File, b: File) -> Bool { a.name < b.name }
     }
 
@@ -28,16 +33,20 @@ public final class Spool: BatchSpool {
     /// removals since: what /ready and /metrics report, without touching the disk (they run
     /// on the HTTP event loop). Every `files()` call (each replay pass) refreshes it.
     public struct Summary: Sendable, Equatable {
+        /// Data files waiting (`.copy`, rejects included; sidecars are not counted).
         public var files = 0
+        /// Their total size in bytes.
         public var bytes = 0
     }
 
+    /// `spool.dir`.
     public let directory: String
     /// Starts at a random point: replicas sharing a database rarely name two files alike
     /// (and replay tells same-named files apart by checksum when they do).
     private let sequence = Atomic<Int>(Int.random(in: 0..<1_000_000))
     private let cached = Locked(Summary())
 
+    /// Touches no disk: `prepare(directory:)` creates and checks the directory, `lock(directory:)` claims it.
     public init(directory: String) {
         self.directory = directory
     }
@@ -90,8 +99,11 @@ public final class Spool: BatchSpool {
 
     /// A journal sidecar: the entries whose rows are in the spool files of the same base name.
     public struct Sidecar: Sendable {
+        /// The sidecar's file name, for `removeSidecar`.
         public let name: String
+        /// The id of the journal the entries belong to.
         public let journal: String
+        /// The done entries' sequence numbers.
         public let ranges: [ClosedRange<UInt64>]
         /// Whether a data file of its batch is still waiting (not yet replayed).
         public let waiting: Bool
@@ -115,6 +127,11 @@ public final class Spool: BatchSpool {
             return Sidecar(name: name, journal: String(head.dropFirst(8)), ranges: ranges,
                            waiting: present.contains(base + ".copy") || present.contains(base + "-rejects.copy"))
         }
+    }
+
+    /// The entries of `journal` the sidecars hold: their rows are safe in spool files.
+    public func doneEntries(journal: String) -> [ClosedRange<UInt64>] {
+        sidecars().filter { $0.journal == journal }.flatMap(\.ranges)
     }
 
     /// Deletes a journal sidecar once its done-ranges are recorded in the database.
@@ -175,7 +192,7 @@ public final class Spool: BatchSpool {
         let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o640)
         guard fd >= 0 else { throw FileError("create", tmp) }
         var text = text
-        var ok = text.withUTF8 { Self.writeAll(fd, UnsafeRawBufferPointer($0)) }
+        var ok = text.withUTF8 { Directory.writeAll(fd, UnsafeRawBufferPointer($0)) }
         ok = ok && fsync(fd) == 0
         close(fd)
         guard ok else {
@@ -196,18 +213,6 @@ public final class Spool: BatchSpool {
             s.files += 1
             s.bytes += bytes
         }
-    }
-
-    /// Writes all of `bytes` (retrying short writes and EINTR); false on an error.
-    private static func writeAll(_ fd: Int32, _ buffer: UnsafeRawBufferPointer) -> Bool {
-        var offset = 0
-        while offset < buffer.count {
-            let n = Glibc.write(fd, buffer.baseAddress! + offset, buffer.count - offset)
-            if n < 0 && errno == EINTR { continue }
-            if n <= 0 { return false }
-            offset += n
-        }
-        return true
     }
 
     /// Removes `.tmp-*` files left by a crash mid-write (start-up). Returns how many.
@@ -251,37 +256,14 @@ public final class Spool: BatchSpool {
 
     /// Moves a file the database will not take to `corrupt/`, never deleting it.
     public func quarantine(_ file: File) throws(FileError) {
-        let dir = directory + "/corrupt"
-        if mkdir(dir, 0o750) != 0 && errno != EEXIST {
-            throw FileError("create", dir)
-        }
-        guard rename(file.path, dir + "/" + file.name) == 0 else {
-            throw FileError("move to corrupt/", file.path)
-        }
+        try Quarantine(parent: directory).move(file.name)
         forget(file)
-        syncDirectory()
     }
 
-    /// Keeps the lines of `file` the database refused as `corrupt/<name>` (written to a
-    /// temporary name, fsynced, renamed over an earlier attempt's copy, directory fsynced),
-    /// before the rest of the file commits and the file is deleted.
+    /// Keeps the lines of `file` the database refused as `corrupt/<name>`, durable before
+    /// the rest of the file commits and the file is deleted.
     public func keepRefused(_ lines: [UInt8], of file: File) throws(FileError) {
-        let dir = directory + "/corrupt"
-        if mkdir(dir, 0o750) != 0 && errno != EEXIST {
-            throw FileError("create", dir)
-        }
-        let tmp = dir + "/.tmp-" + file.name
-        let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o640)
-        guard fd >= 0 else { throw FileError("create", tmp) }
-        var ok = lines.withUnsafeBytes { Self.writeAll(fd, $0) } && fsync(fd) == 0
-        close(fd)
-        ok = ok && rename(tmp, dir + "/" + file.name) == 0
-        guard ok else {
-            let failure = FileError("write", tmp)
-            unlink(tmp)
-            throw failure
-        }
-        Directory.sync(dir)
+        try Quarantine(parent: directory).keep(lines, as: file.name)
     }
 
     /// Reads a file whole.

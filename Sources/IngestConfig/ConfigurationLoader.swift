@@ -11,14 +11,18 @@ internal import Yams
 /// before exiting 2, and `check-config` would still need the key table below to print the
 /// effective configuration. With the table, the whole loader is this one file over Yams.
 public enum ConfigurationLoader {
+    /// Where to look: the command line's config path and overrides, and the environment.
     public struct Inputs: Sendable {
         /// `--config`; when nil, `INGEST_CONFIG`, then `config/ingest.yaml` if it exists.
         public var configPath: String?
+        /// Read for `INGEST_CONFIG` and `INGEST_*` keys; tests pass their own.
         public var environment: [String: String]
         /// `--set key=value` and the dedicated flags, already as (key, value), later wins.
         public var overrides: [(key: String, value: String)]
+        /// Used when neither `--config` nor `INGEST_CONFIG` names a file; skipped if it does not exist.
         public var defaultFilePath = "config/ingest.yaml"
 
+        /// A nil `environment` means the process's.
         public init(configPath: String? = nil, environment: [String: String]? = nil,
                     overrides: [(key: String, value: String)] = []) {
             self.configPath = configPath
@@ -35,6 +39,8 @@ public enum ConfigurationLoader {
         case invalid(String)
     }
 
+    /// Reads every source and checks every key; throws all problems at once, never a partial
+    /// configuration. Also reads the secret files and checks that the TLS files are readable.
     public static func load(_ inputs: Inputs) throws(ConfigurationError) -> IngestConfiguration {
         var problems: [ConfigurationProblem] = []
         var raw: [String: (Raw, String)] = [:]  // path -> value, source

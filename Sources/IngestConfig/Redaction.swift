@@ -8,8 +8,11 @@
 /// with optional blanks around `=` and a quoted value. After that, every other occurrence of
 /// the password's text is masked too, so no form we did not foresee can carry it through.
 public enum Redaction {
+    /// What replaces a secret in every printed form.
     public static let mask = "***"
 
+    /// `url` with every occurrence of its password replaced by `mask`; host, user and the rest stay
+    /// visible. Takes the URI and the key=value form.
     public static func databaseURL(_ url: String) -> String {
         var secrets: [String] = []
         var out = url.contains("://") ? maskURI(url, &secrets) : maskKeyValue(url, &secrets)

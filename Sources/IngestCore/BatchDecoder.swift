@@ -8,10 +8,14 @@ import PayloadFormats
 /// shutdown and a message stranded by a closed queue, so a reject is accounted the same
 /// way whichever route its message took.
 public struct BatchDecoder: Sendable {
+    /// Turns one message into readings or a reject (the configured payload format).
     public let decoder: any PayloadFormat
+    /// Where each reject is counted, by reason.
     public let stats: IngestStats
+    /// Where each reject is logged, at most once a second per reason.
     public let rejectLog: RejectLog
 
+    /// Shared by every route to the spool or the lanes, so a reject is counted and logged once.
     public init(decoder: any PayloadFormat, stats: IngestStats, rejectLog: RejectLog) {
         self.decoder = decoder
         self.stats = stats
@@ -30,6 +34,7 @@ public struct BatchDecoder: Sendable {
         }
     }
 
+    /// The messages as a fresh batch, their journal sequence numbers included.
     public func decode(_ messages: some Sequence<Message>) -> Batch {
         var batch = Batch()
         decode(messages, into: &batch)

@@ -10,9 +10,12 @@ public final class Batcher: Sendable {
     /// When a batch is sealed: `batch.max_rows` rows or `batch.flush_interval_ms` of age,
     /// whichever comes first (SPEC 6). Reloadable, so it lives in `PipelineTuning`.
     public struct Limits: Sendable, Equatable {
+        /// `batch.max_rows`: a batch is sealed once its readings, or its rejects, reach this many.
         public var maxRows: Int
+        /// `batch.flush_interval_ms` in seconds: the most age of the oldest row before sealing.
         public var flushInterval: Double
 
+        /// `flushInterval` in seconds, not milliseconds.
         public init(maxRows: Int, flushInterval: Double) {
             self.maxRows = maxRows
             self.flushInterval = flushInterval
@@ -27,6 +30,7 @@ public final class Batcher: Sendable {
 
     private let state: Locked<State>
 
+    /// Starts with an empty open batch; `update(_:)` changes the limits later.
     public init(limits: Limits) {
         state = Locked(State(limits: limits))
     }
@@ -36,6 +40,7 @@ public final class Batcher: Sendable {
         state.withLock { $0.limits = limits }
     }
 
+    /// The limits in force now (the last `update`).
     public var limits: Limits { state.withLock { $0.limits } }
 
     /// Rows currently waiting in the open batch.

@@ -25,11 +25,13 @@ public final class BoundedQueue<Element: Sendable>: @unchecked Sendable {
     private var nextWaiterID = 0
     private var blockedThreads = 0
     private var lastHandoff = 0.0
+    /// Items the queue holds before `put` waits or drops (`queue.capacity` for messages).
     public let capacity: Int
     /// A waiting task is woken once this many items are there, or `handoffDelay` after the
     /// previous hand-off, or by `nudge()`: waking a task per message costs more than the
     /// decode itself, so under load the workers get items in batches.
     public let handoffBatch: Int
+    /// Seconds since the last hand-off after which a waiting task is woken with fewer than `handoffBatch` items.
     public let handoffDelay: Double
 
     /// What `put` does when the queue is full (`queue.full_policy`, SPEC 3).
@@ -59,6 +61,7 @@ public final class BoundedQueue<Element: Sendable>: @unchecked Sendable {
 
     /// Items waiting.
     public var count: Int { lock.withLock { items.count } }
+    /// Whether `close()` was called: puts fail, though items may still be waiting for takers.
     public var isClosed: Bool { lock.withLock { closed } }
     /// Threads blocked in `put` or `takeBlocking` right now (tests wait for a producer to
     /// be really parked before they check that it is woken).

@@ -1,4 +1,5 @@
 import Concurrency
+import IngestConfig
 import IngestModel
 import Logging
 import PayloadFormats
@@ -9,10 +10,13 @@ import Synchronization
 /// source -> `PipelineInlet` -> message queue -> `WorkerPool` (decode) -> `Batcher` ->
 /// batch queue -> `WriterLanes` -> sink, with `SpoolWriter` taking what the sink does not.
 ///
-/// It knows neither MQTT nor PostgreSQL (those are the source and the sink), so the drain,
-/// the deadline and the forced path are tested here with fakes; the daemon only wires it.
-public final class IngestPipeline: ShutdownSteps {
+/// It knows neither MQTT nor PostgreSQL (those are the source and the sink), so start-up,
+/// journal recovery (`JournalRecovery`) and the shutdown steps (`PipelineShutdown`) are
+/// tested here with fakes; the daemon only wires it.
+public final class IngestPipeline: Sendable {
+    /// The counters every stage adds to (/metrics, `shutdown_complete`).
     public let stats: IngestStats
+    /// The message queue from the inlet to the workers; the daemon reads its depth and capacity for /ready.
     public let messages: BoundedQueue<Message>
     let batches: BoundedQueue<Batch>
     let batcher: Batcher
@@ -26,20 +30,29 @@ public final class IngestPipeline: ShutdownSteps {
     let sink: any BatchSink
     let inlet: PipelineInlet
     let workerCount: Int
+    /// The crash journal the inlet appends to, nil when it is off; closed by the shutdown.
     public let journal: (any MessageJournal)?
     /// Messages and rows between two queues (in the inlet, a worker, the flush tick): the
     /// forced shutdown waits for them to land before its last sweep.
     let carried = InFlight()
-    private let forwarder: BatchForwarder
-    private let shuttingDown = Atomic<Bool>(false)
-    private let workersTask = Locked<Task<Void, Never>?>(nil)
-    private let tickerTask = Locked<Task<Void, Never>?>(nil)
-    private let drainWatchdog = Locked<Task<Void, Never>?>(nil)
+    let forwarder: BatchForwarder
+    /// What an earlier run left in the journal, replayed by `start()` before the source.
+    let recovery: JournalRecovery?
+    /// Loops beside the pipeline (the database probe, the spool replay): started with it,
+    /// stopped by the shutdown's "close pool" step.
+    let background: [any BackgroundWork]
+    let logger: Logger
+    let shuttingDown = Atomic<Bool>(false)
+    let workersTask = Locked<Task<Void, Never>?>(nil)
+    let tickerTask = Locked<Task<Void, Never>?>(nil)
 
     /// What the pipeline is built from, apart from its source and sink.
     public struct Settings: Sendable {
+        /// `queue.capacity`: messages the message queue holds before `queue.full_policy` applies.
         public var queueCapacity: Int
+        /// How many decode workers run (tasks on the cooperative pool).
         public var workers: Int
+        /// The reloadable settings the pipeline starts with; `retune(_:)` replaces them.
         public var tuning: PipelineTuning
 
         /// The sizes fixed at start-up (`queue.capacity`, the worker count) and the reloadable
@@ -52,11 +65,17 @@ public final class IngestPipeline: ShutdownSteps {
     }
 
     /// Builds the stages; nothing runs until `start()`. `journal`, when given, is where the
-    /// source thread appends each message before its callback returns (SPEC 8a).
+    /// source thread appends each message before its callback returns (SPEC 8a); `ledger`
+    /// is where its entries an earlier run committed are recorded (none: only the spool's
+    /// count as done). `background` runs from start-up to "close pool".
     public init(settings: Settings, source: any MessageSource, sink: any BatchSink, decoder payloadDecoder: any PayloadFormat,
-                spool: any BatchSpool, journal: (any MessageJournal)? = nil, stats: IngestStats = IngestStats(), logger: Logger) {
+                spool: any BatchSpool, journal: (any MessageJournal)? = nil, ledger: (any JournalLedger)? = nil,
+                background: [any BackgroundWork] = [], stats: IngestStats = IngestStats(), logger: Logger) {
         self.stats = stats
         self.journal = journal
+        self.logger = logger
+        self.background = background
+        recovery = journal.map { JournalRecovery(journal: $0, ledger: ledger ?? NoLedger(), spool: spool) }
         self.source = source
         self.sink = sink
         workerCount = settings.workers
@@ -79,71 +98,55 @@ public final class IngestPipeline: ShutdownSteps {
                               journal: journal, stats: stats, logger: logger)
     }
 
-    /// Starts everything, the source last: by the time a message can arrive, everything
-    /// downstream is running. (The daemon replays the journal between the two halves.)
-    public func start() throws {
-        startStages()
-        try startSource()
+    /// The pipeline the daemon runs, from its configuration: the queue, worker and batch keys,
+    /// and the payload format. The daemon and the load generator's hot path both build it
+    /// here, so the benchmark measures what runs.
+    public convenience init(configuration c: IngestConfiguration, source: any MessageSource, sink: any BatchSink,
+                            spool: any BatchSpool, journal: (any MessageJournal)? = nil,
+                            ledger: (any JournalLedger)? = nil, background: [any BackgroundWork] = [],
+                            stats: IngestStats = IngestStats(), logger: Logger) {
+        self.init(settings: .init(queueCapacity: c.queue.capacity, workers: c.workers, tuning: PipelineTuning(c)),
+                  source: source, sink: sink,
+                  decoder: PayloadDecoder(template: c.payload.topicTemplate, maxBytes: c.payload.maxBytes),
+                  spool: spool, journal: journal, ledger: ledger, background: background, stats: stats,
+                  logger: logger)
     }
 
-    /// Lanes, workers and the flush tick.
-    public func startStages() {
+    /// SPEC 11's order from the stages on, the one start-up path of the daemon and the tests:
+    /// lanes, workers and the flush tick; the journal's recovery (`journal_replayed`); the
+    /// background loops; the journal's fsync thread; the source last, so by the time a
+    /// message can arrive everything downstream is running.
+    public func start() async throws {
         lanes.start()
         let workers = WorkerPool(messages: messages, batcher: batcher, decoder: decoder, forwarder: forwarder,
                                  carried: carried)
         let count = workerCount
         workersTask.withLock { $0 = Task { await workers.run(count: count) } }
         tickerTask.withLock { $0 = Task { await self.tick() } }
-    }
-
-    /// The journal's fsync thread, then the source.
-    public func startSource() throws {
+        if let recovery { try await recovery.run(into: self) }
+        for work in background { work.start() }
         journal?.startSyncing()
         try source.start(delivering: inlet)
     }
 
-    /// What the start-up journal replay did (`journal_replayed`).
-    public struct JournalReplay: Sendable, Equatable {
-        public var entries = 0
-        public var rows = 0
-        public var skippedDone = 0
-
-        public init(entries: Int = 0, rows: Int = 0, skippedDone: Int = 0) {
-            self.entries = entries
-            self.rows = rows
-            self.skippedDone = skippedDone
-        }
-    }
-
-    /// Writes the entries an earlier run left and did not finish (SPEC 8a) through the
-    /// normal path: decoded, batched and handed to the lanes with their sequence numbers, so
-    /// their commit (or spool) records them done like any other and a crash during this
-    /// replay neither loses nor doubles them. `done` is what the database and the spool's
-    /// sidecars say is done already.
-    public func replayJournal(done: SeqRanges) async -> JournalReplay {
-        var replay = JournalReplay()
-        guard let journal else { return replay }
-        var skipped: [UInt64] = []
+    /// Decodes `messages` into batches and hands them to the lanes like any other, with
+    /// their journal sequence numbers, so their commit (or spool) records them done.
+    /// Returns the rows.
+    func replay(_ messages: [Message]) async -> Int {
+        var rows = 0
         var batch = Batch()
         let maxRows = max(1, batcher.limits.maxRows)
-        for message in journal.takeRecovered() {
-            if done.contains(message.journalSeq) {
-                skipped.append(message.journalSeq)
-                continue
-            }
-            replay.entries += 1
+        for message in messages {
             let before = batch.rowCount
             decoder.decode(CollectionOfOne(message), into: &batch)
-            replay.rows += batch.rowCount - before
+            rows += batch.rowCount - before
             if batch.rowCount >= maxRows {
                 await forwarder.send(batch)
                 batch = Batch()
             }
         }
         if !batch.isEmpty { await forwarder.send(batch) }
-        journal.markDone(skipped)
-        replay.skippedDone = skipped.count
-        return replay
+        return rows
     }
 
     /// Applies reloaded settings (SPEC 3): the full-queue policy, the retry limit and the
@@ -153,6 +156,7 @@ public final class IngestPipeline: ShutdownSteps {
         batcher.update(new.batchLimits)
     }
 
+    /// True from the shutdown's first step on (/ready reports not ready). Lock-free.
     public var isShuttingDown: Bool { shuttingDown.load(ordering: .relaxed) }
 
     /// Rows decoded and not yet committed or spooled (an estimate: waiting batches count as
@@ -171,105 +175,5 @@ public final class IngestPipeline: ShutdownSteps {
             if let batch = batcher.sealIfDue() { await forwarder.send(batch) }
             carried.remove()
         }
-    }
-
-    // MARK: - ShutdownSteps
-
-    public func beginShutdown(drainTimeout: Double) async {
-        shuttingDown.store(true, ordering: .relaxed)
-        // A database that is down must not hold the sequence: what fails goes to the spool.
-        lanes.lower(to: .oneAttempt)
-        // One that hangs (a lock, a black hole) must not either: a second after the drain time
-        // (the queue's own time-out goes first, and spools the queue), whatever the lanes
-        // still hold or will be given goes to the spool untried.
-        let lanes = self.lanes
-        drainWatchdog.withLock {
-            $0 = Task {
-                guard (try? await Task.sleep(for: .seconds(drainTimeout + 1))) != nil else { return }
-                _ = try? await DedicatedThread.run {
-                    lanes.lower(to: .spoolOnly)
-                    lanes.cancelUntilIdle(timeout: 2)
-                }
-            }
-        }
-    }
-
-    public func stopSource() async throws {
-        let source = self.source
-        try await DedicatedThread.run { source.stop() }
-    }
-
-    /// Messages waiting in the message queue (`queue_depth`, `/ready`).
-    public func queueDepth() -> Int { messages.count }
-
-    public func waitForEmptyQueue(timeout: Double) async -> Bool { await messages.waitUntilEmpty(timeout: timeout) }
-
-    public func spoolQueue() async throws -> Int {
-        // The sink is too slow to drain in time: stop trying it and keep everything on disk.
-        // On a thread of its own: cancelling talks to the server and can block.
-        try await DedicatedThread.run {
-            self.lanes.lower(to: .spoolOnly)
-            let taken = self.messages.removeAll()
-            self.spooler.keep(self.decoder.decode(taken), reason: "drain timeout")
-            self.lanes.cancelUntilIdle(timeout: 2)
-            return taken.count
-        }
-    }
-
-    public func stopWorkers() async throws {
-        messages.close()
-        await workersTask.withLock { $0 }?.value
-        tickerTask.withLock { $0 }?.cancel()
-        await tickerTask.withLock { $0 }?.value
-    }
-
-    public func flushWriter() async throws {
-        if let last = batcher.sealAll() { await forwarder.send(last) }
-        batches.close()
-        let lanes = self.lanes
-        try await DedicatedThread.run { lanes.join() }
-    }
-
-    public func closePool() async throws {
-        drainWatchdog.withLock { $0 }?.cancel()
-        let (sink, journal) = (self.sink, self.journal)
-        try await DedicatedThread.run {
-            sink.close()
-            journal?.close()
-        }
-    }
-
-    /// Everything in memory to the spool: the queue, the open batch, the batches waiting for
-    /// a lane, what a worker or the source's thread carries between two of those (waited
-    /// for, bounded), and (through the cancelled attempts) the lanes' own batches.
-    public func forceSpool() -> Int {
-        let before = stats.spooledRows.load(ordering: .relaxed)
-        lanes.lower(to: .spoolOnly)
-        messages.close()
-        sweepToSpool()
-        // A message or batch in someone's hands lands in a queue (swept next) or, finding
-        // the queue closed, in the spool by its carrier's hand.
-        _ = carried.waitUntilZero(timeout: 0.25)
-        batches.close()
-        sweepToSpool()
-        if !lanes.cancelUntilIdle(timeout: 0.5) {
-            // A lane is stuck in the sink and cannot be cancelled (a black-holed database).
-            for batch in lanes.stuckBatches { spooler.keepStuck(batch) }
-        }
-        journal?.close()
-        return stats.spooledRows.load(ordering: .relaxed) - before
-    }
-
-    private func sweepToSpool() {
-        var batch = decoder.decode(messages.removeAll())
-        for b in [batcher.sealAll()].compactMap({ $0 }) + batches.removeAll() { batch.absorb(b) }
-        spooler.keep(batch, reason: "forced shutdown")
-    }
-
-    /// What `shutdown_complete` reports (SPEC 7).
-    public func totals() -> ShutdownTotals {
-        ShutdownTotals(recordsWritten: stats.rowsWritten.load(ordering: .relaxed),
-                       batchesFlushed: stats.batchesFlushed.load(ordering: .relaxed),
-                       spooledRows: stats.spooledRows.load(ordering: .relaxed))
     }
 }

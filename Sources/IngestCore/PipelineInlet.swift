@@ -21,7 +21,7 @@ public final class PipelineInlet: MessageInlet {
     /// shutdown waits for it to land.
     let carried: InFlight
     let journal: (any MessageJournal)?
-    private let lastDropLog = Locked(-Double.infinity)
+    private let dropLog = RateLimit<Bool>()
 
     init(queue: BoundedQueue<Message>, tuning: Live<PipelineTuning>, decoder: BatchDecoder, spooler: SpoolWriter,
          carried: InFlight, journal: (any MessageJournal)?, stats: IngestStats, logger: Logger) {
@@ -66,13 +66,7 @@ public final class PipelineInlet: MessageInlet {
     }
 
     private func logDrop() {
-        let now = Timestamp.monotonicSeconds()
-        let due = lastDropLog.withLock { last in
-            guard now - last >= 1 else { return false }
-            last = now
-            return true
-        }
-        guard due else { return }
+        guard dropLog.admit(true, now: Timestamp.monotonicSeconds()) != nil else { return }
         logger.warning("message_dropped", metadata: [
             "policy": "drop_newest", "dropped_total": .stringConvertible(stats.messagesDropped.load(ordering: .relaxed)),
         ])

@@ -5,10 +5,14 @@ import IngestModel
 /// (the full-queue policy when the queue is full, the retry limit per failed batch), so a
 /// reload reaches them without restarting anything.
 public struct PipelineTuning: Sendable, Equatable {
+    /// `queue.full_policy`: read by the inlet each time the message queue is full.
     public var fullPolicy: BoundedQueue<Message>.FullPolicy
+    /// `batch.max_retries`: retries after a batch's first failed write before it is spooled.
     public var maxRetries: Int
+    /// `batch.max_rows` and `batch.flush_interval_ms`, handed to the `Batcher` on reload.
     public var batchLimits: Batcher.Limits
 
+    /// The values as they are; `init(_:)` takes them from a configuration.
     public init(fullPolicy: BoundedQueue<Message>.FullPolicy, maxRetries: Int, batchLimits: Batcher.Limits) {
         self.fullPolicy = fullPolicy
         self.maxRetries = maxRetries

@@ -45,18 +45,20 @@ public final class ShutdownCoordinator: Sendable {
         self.hardTimeout = hardTimeout
     }
 
+    /// Whether the sequence has started (`run()` was called); stays true after it ends.
     public var isRunning: Bool { state.withLock { $0.started } }
 
     /// The exit code, once the sequence has ended.
     public var exitCode: Int32? { state.withLock { $0.exitCode } }
 
-    /// Forces the shutdown (a second SIGTERM/SIGINT): now if the sequence is running, at its
-    /// start otherwise. Returns at once; the forced path runs inside `run()`.
     /// The forced path's own time (one sweep to the spool, bounded waits for carriers and
     /// cancels, under a second): it starts this long before `shutdown.timeout_s`, so the
     /// process is gone by the deadline even when the database answers nothing.
     static func forcedHeadStart(_ hard: Double) -> Double { min(1.0, hard / 4) }
 
+    /// Forces the shutdown (a second SIGTERM/SIGINT): now if the sequence is running, at its
+    /// start otherwise. Returns at once (it fires the latch `run()` races against); the
+    /// forced path runs inside `run()`.
     public func force() {
         secondSignal.fire()
     }

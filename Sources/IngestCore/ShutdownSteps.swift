@@ -31,10 +31,14 @@ public protocol ShutdownSteps: Sendable {
 
 /// The counts `shutdown_complete` carries (SPEC 7).
 public struct ShutdownTotals: Sendable, Equatable {
+    /// Readings committed to the database since start-up (`rows_written_total`).
     public var recordsWritten: Int
+    /// Batches fully committed (`batches_flushed_total`).
     public var batchesFlushed: Int
+    /// Rows written to the spool instead (`spooled_rows_total`).
     public var spooledRows: Int
 
+    /// Running totals, read from `IngestStats` when the sequence ends.
     public init(recordsWritten: Int, batchesFlushed: Int, spooledRows: Int) {
         self.recordsWritten = recordsWritten
         self.batchesFlushed = batchesFlushed

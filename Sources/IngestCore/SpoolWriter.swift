@@ -15,6 +15,8 @@ public final class SpoolWriter: Sendable {
     /// Whether the last write failed (for `spool_write_recovered`).
     private let failing = Locked(false)
 
+    /// Writes to `spool`; with a `journal`, a spooled batch's entries are recorded done with it
+    /// and then marked done in the journal.
     public init(spool: any BatchSpool, journal: (any MessageJournal)?, stats: IngestStats, logger: Logger) {
         self.spool = spool
         self.journal = journal

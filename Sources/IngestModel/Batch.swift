@@ -1,13 +1,16 @@
 /// What one COPY (plus its rejects) carries to the database: the unit of retry, of
 /// bisection and of spooling.
 public struct Batch: Sendable {
+    /// Rows for the readings table (`database.table`).
     public var readings: [Reading]
+    /// Rows for `ingest_rejects`, written in the same transaction as the readings.
     public var rejects: [Reject]
     /// The journal entries of the messages whose every row (reading or reject) is in this
     /// batch: once it is committed or spooled, they are done. A message's rows never span
     /// two batches (the batcher takes a worker's output whole).
     public var entries: [UInt64] = []
 
+    /// The caller keeps each message whole: all its rows and its entry in one batch (see `entries`).
     public init(readings: [Reading] = [], rejects: [Reject] = [], entries: [UInt64] = []) {
         self.readings = readings
         self.rejects = rejects
@@ -21,6 +24,8 @@ public struct Batch: Sendable {
         entries += other.entries
     }
 
+    /// True only with no rows and no journal entries: a batch of entries alone still has to be
+    /// marked done.
     public var isEmpty: Bool { readings.isEmpty && rejects.isEmpty && entries.isEmpty }
 
     /// Readings plus rejects: the rows this batch puts in the database.

@@ -22,6 +22,7 @@ public protocol BatchSink: Sendable {
 }
 
 extension BatchSink {
+    /// Default for sinks that are never known to be down: every batch is worth an attempt.
     public var unavailable: String? { nil }
 }
 
@@ -37,6 +38,7 @@ public struct SinkOutcome: Sendable {
     /// Why `unwritten` is not written (the database's error), for the logs and the spool.
     public var failure: String?
 
+    /// Defaults describe a full success: pass `unwritten` and `failure` together when some rows remain.
     public init(written: Int, refused: [Reject] = [], unwritten: Batch? = nil, failure: String? = nil) {
         self.written = written
         self.refused = refused

@@ -8,4 +8,7 @@ public protocol BatchSpool: Sendable {
     /// as done beside the rows, in the same durable write. Blocking: call it from a thread
     /// the daemon owns.
     func write(_ batch: Batch, journal: String?) throws -> Int
+    /// The ranges of `journal`'s entries recorded done beside spool files (journal recovery
+    /// counts them done: their rows are safe in the spool). Blocking.
+    func doneEntries(journal: String) -> [ClosedRange<UInt64>]
 }

@@ -10,14 +10,18 @@ public enum JSONValue: Sendable, Equatable {
     case array([JSONValue])
     case object([(String, JSONValue)])
 
+    /// Equal when they render the same text, so objects compare in key order.
     public static func == (a: JSONValue, b: JSONValue) -> Bool { a.rendered == b.rendered }
 
+    /// Compact JSON on one line, as a log line needs it.
     public var rendered: String {
         var out = ""
         render(into: &out)
         return out
     }
 
+    /// Appends the compact form to `out`, so a log line is built in one string. Non-finite
+    /// doubles become `null`.
     public func render(into out: inout String) {
         switch self {
         case .string(let s): JSONValue.appendQuoted(s, to: &out)
@@ -59,6 +63,8 @@ public enum JSONValue: Sendable, Equatable {
         }
     }
 
+    /// Appends `s` as a JSON string literal: quotes, backslashes and control characters escaped,
+    /// everything else as is (UTF-8, no `\u` for non-ASCII).
     public static func appendQuoted(_ s: String, to out: inout String) {
         out += "\""
         for scalar in s.unicodeScalars {

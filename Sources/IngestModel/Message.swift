@@ -2,7 +2,9 @@
 /// freed at once, and the receive time, which is the reading time when the payload has none
 /// and the start of the end-to-end latency measure.
 public struct Message: Sendable {
+    /// The topic the message was published on (a shared subscription does not change it).
     public var topic: String
+    /// The bytes as published (or cut, see `size`); not assumed to be UTF-8.
     public var payload: [UInt8]
     /// Microseconds since the Unix epoch, taken in the MQTT callback.
     public var receivedAt: Int64
@@ -13,6 +15,7 @@ public struct Message: Sendable {
     /// as `too_large` anyway, and a few 200 MB publishes must not cost 200 MB each).
     public var size: Int
 
+    /// `size` is the published size when `payload` was cut; nil means `payload.count`.
     public init(topic: String, payload: [UInt8], receivedAt: Int64, size: Int? = nil) {
         self.topic = topic
         self.payload = payload

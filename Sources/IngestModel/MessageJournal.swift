@@ -3,7 +3,7 @@
 /// elsewhere (committed, spooled, dropped on purpose).
 ///
 /// A protocol so the core knows no file formats: the daemon gives it the `MAP_SHARED`
-/// segments of the `Durability` module, the unit tests an in-memory one.
+/// segments of the `Durability` module, the unit tests TestSupport's `MemoryJournal`.
 public protocol MessageJournal: AnyObject, Sendable {
     /// This journal's identity: the done-records in the database and the spool are per
     /// journal, so replicas sharing a database never mix theirs up.
@@ -15,6 +15,8 @@ public protocol MessageJournal: AnyObject, Sendable {
     /// The entries are done: their rows are committed or spooled, or they were dropped on
     /// purpose. Any thread.
     func markDone(_ seqs: [UInt64])
+    /// The smallest sequence number still on disk: done-records below it are no longer needed.
+    var oldestSeq: UInt64 { get }
     /// What an earlier run left, as messages carrying their `journalSeq`, oldest first;
     /// handed out once (start-up recovery).
     func takeRecovered() -> [Message]

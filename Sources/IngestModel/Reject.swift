@@ -15,12 +15,18 @@ public enum RejectReason: String, Sendable, CaseIterable {
 /// A row of `ingest_rejects`: a message kept verbatim (cut to `payload.max_bytes`) with the
 /// reason it was not stored, so nothing is silently dropped.
 public struct Reject: Sendable {
+    /// Microseconds since the Unix epoch, the message's receive time.
     public var receivedAt: Int64
+    /// The topic as received.
     public var topic: String
+    /// The payload verbatim, at most `payload.max_bytes` of it.
     public var payload: [UInt8]
+    /// Stable: the `reason` column and metric label.
     public var reason: RejectReason
+    /// What exactly was wrong, for a human reading `ingest_rejects` (the field, the byte offset).
     public var detail: String?
 
+    /// For a reject with no `Message` at hand (tests); the decoders use `init(_:reason:detail:)`.
     public init(receivedAt: Int64, topic: String, payload: [UInt8], reason: RejectReason, detail: String?) {
         self.receivedAt = receivedAt
         self.topic = topic
@@ -29,6 +35,7 @@ public struct Reject: Sendable {
         self.detail = detail
     }
 
+    /// Keeps the message's receive time, topic and payload as they are.
     public init(_ message: Message, reason: RejectReason, detail: String? = nil) {
         self.init(receivedAt: message.receivedAt, topic: message.topic, payload: message.payload,
                   reason: reason, detail: detail)

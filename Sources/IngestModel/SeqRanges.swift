@@ -1,7 +1,9 @@
 /// Sorted, merged ranges of journal sequence numbers.
 public struct SeqRanges: Sendable, Equatable {
+    /// Sorted, non-overlapping and non-adjacent: each run of consecutive numbers is one range.
     public private(set) var ranges: [ClosedRange<UInt64>]
 
+    /// Sorts and merges `ranges`, which may overlap or touch.
     public init(_ ranges: [ClosedRange<UInt64>] = []) {
         var merged: [ClosedRange<UInt64>] = []
         for r in ranges.sorted(by: { $0.lowerBound < $1.lowerBound }) {
@@ -35,5 +37,6 @@ public struct SeqRanges: Sendable, Equatable {
         return false
     }
 
+    /// The union, merged again.
     public static func + (a: SeqRanges, b: SeqRanges) -> SeqRanges { SeqRanges(a.ranges + b.ranges) }
 }

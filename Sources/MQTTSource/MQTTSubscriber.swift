@@ -1,4 +1,3 @@
-import CMosquitto
 import Concurrency
 import IngestConfig
 import IngestModel
@@ -16,9 +15,13 @@ import Synchronization
 public final class MQTTSubscriber: MessageSource {
     /// What `/ready` reports for the `mqtt` component (SPEC 9), read without touching the broker.
     public struct Status: Sendable {
+        /// A CONNACK accepted the connection and it has not been lost since.
         public var connected: Bool
+        /// A SUBACK granted a subscription since the last connect (cleared on disconnect).
         public var subscribed: Bool
+        /// `host:port`, as configured.
         public var broker: String
+        /// The topic filters subscribed to (`mqtt.subscriptions`).
         public var subscriptions: [String]
     }
 
@@ -29,10 +32,10 @@ public final class MQTTSubscriber: MessageSource {
         var stopping = false
     }
 
-    /// What libmosquitto's callbacks reach through the client's user-data pointer: the
-    /// subscriber for connection events, the receiver for messages (one pointer hop per message,
-    /// no lock). Set before the network thread starts, kept until the subscriber is gone.
-    final class Context: Sendable {
+    /// What the client's events reach: the subscriber for connection events, the receiver
+    /// for messages (no lock per message). Set before the network thread starts, kept until
+    /// the subscriber is gone.
+    final class Context: MQTTClientEvents {
         unowned let subscriber: MQTTSubscriber
         let receiver: MessageReceiver
 
@@ -40,11 +43,16 @@ public final class MQTTSubscriber: MessageSource {
             self.subscriber = subscriber
             receiver = MessageReceiver(inlet: inlet)
         }
+
+        func connected(code: Int32) { subscriber.didConnect(code: code) }
+        func disconnected(code: Int32) { subscriber.didDisconnect(code: code) }
+        func subscribed(granted: [Int32]) { subscriber.didSubscribe(granted: granted) }
+        func received(topic: UnsafePointer<CChar>, payload: UnsafeRawPointer?, length: Int) {
+            receiver.receive(topic: topic, payload: payload, length: length)
+        }
     }
 
-    // The client handle: created in init, destroyed in deinit; libmosquitto's API is
-    // thread-safe for the calls we make from other threads (disconnect, loop_stop).
-    private nonisolated(unsafe) let mosq: OpaquePointer
+    private let client: any MQTTClient
     private let settings: IngestConfiguration.MQTT
     private let stats: IngestStats
     private let logger: Logger
@@ -54,45 +62,33 @@ public final class MQTTSubscriber: MessageSource {
     /// (SPEC 11 order), however long the broker takes to appear.
     public let firstSubscription = Latch()
 
-    private static let libraryInitialised: Bool = {
-        mosquitto_lib_init()
-        return true
-    }()
-
-    /// Creates the client and sets its options; nothing connects before `start`.
-    public init(settings: IngestConfiguration.MQTT, stats: IngestStats, logger: Logger) throws(MQTTError) {
-        _ = Self.libraryInitialised
+    /// Creates the client (libmosquitto's unless the tests give a fake) and sets its options;
+    /// nothing connects before `start`.
+    public init(settings: IngestConfiguration.MQTT, stats: IngestStats, logger: Logger,
+                client: (any MQTTClient)? = nil) throws(MQTTError) {
         self.settings = settings
         self.stats = stats
         self.logger = logger
-        guard let handle = mosquitto_new(settings.clientID, settings.cleanSession, nil) else {
-            throw MQTTError(operation: "mosquitto_new", code: MOSQ_ERR_NOMEM.rawValue)
-        }
-        mosq = handle
-        mosquitto_connect_callback_set(mosq, mosquittoOnConnect)
-        mosquitto_disconnect_callback_set(mosq, mosquittoOnDisconnect)
-        mosquitto_subscribe_callback_set(mosq, mosquittoOnSubscribe)
-        mosquitto_message_callback_set(mosq, mosquittoOnMessage)
-        try MQTTError.check(
-            mosquitto_reconnect_delay_set(mosq, UInt32(settings.reconnectMinSeconds),
-                                          UInt32(settings.reconnectMaxSeconds), true),
-            "mosquitto_reconnect_delay_set")
-        if let user = settings.username {
-            try MQTTError.check(mosquitto_username_pw_set(mosq, user, settings.password), "mosquitto_username_pw_set")
-        }
-        if let ca = settings.tls.caFile {
-            try MQTTError.check(
-                mosquitto_tls_set(mosq, ca, nil, settings.tls.certFile, settings.tls.keyFile, nil), "mosquitto_tls_set")
-            try MQTTError.check(mosquitto_tls_insecure_set(mosq, settings.tls.insecure), "mosquitto_tls_insecure_set")
+        if let client {
+            self.client = client
+        } else {
+            var options = MosquittoClient.Options(clientID: settings.clientID, cleanSession: settings.cleanSession)
+            options.reconnectDelay = settings.reconnectMinSeconds...max(settings.reconnectMinSeconds,
+                                                                         settings.reconnectMaxSeconds)
+            options.username = settings.username
+            options.password = settings.password
+            options.caFile = settings.tls.caFile
+            options.certFile = settings.tls.certFile
+            options.keyFile = settings.tls.keyFile
+            options.tlsInsecure = settings.tls.insecure
+            self.client = try MosquittoClient(options)
         }
     }
 
-    deinit {
-        mosquitto_destroy(mosq)
-    }
-
+    /// `mqtt.host:mqtt.port`, as the log lines and /ready name the broker.
     public var broker: String { "\(settings.host):\(settings.port)" }
 
+    /// The connection as the events last left it; takes a lock, never the broker's time. Any thread.
     public var status: Status {
         state.withLock { s in
             Status(connected: s.connected, subscribed: s.subscribed, broker: broker,
@@ -106,22 +102,25 @@ public final class MQTTSubscriber: MessageSource {
     public func start(delivering inlet: any MessageInlet) throws {
         let context = Context(subscriber: self, inlet: inlet)
         self.context.withLock { $0 = context }
-        mosquitto_user_data_set(mosq, Unmanaged.passUnretained(context).toOpaque())
-        let rc = mosquitto_connect_async(mosq, settings.host, Int32(settings.port), Int32(settings.keepaliveSeconds))
-        guard rc != MOSQ_ERR_SUCCESS.rawValue else {
-            try MQTTError.check(mosquitto_loop_start(mosq), "mosquitto_loop_start")
+        client.setEvents(context)
+        do throws(MQTTError) {
+            try connect()
+        } catch {
+            // Not fatal, but a client whose first connect failed stays in its "new" state, and a
+            // network thread started after that never reconnects (eclipse-mosquitto/mosquitto
+            // #1903); started first, with the connect asked again, it keeps retrying. (Not the
+            // order for every start: with it, a stop under load left several hundred more
+            // messages un-acknowledged for the broker to redeliver.)
+            logger.warning("mqtt_connect_failed", metadata: ["broker": .string(broker), "error": .string(error.reason)])
+            try client.startLoop()
+            try? connect()
             return
         }
-        // Not fatal, but a client whose first connect failed stays in its "new" state, and a
-        // network thread started after that never reconnects (eclipse-mosquitto/mosquitto
-        // #1903); started first, with the connect asked again, it keeps retrying. (Not the
-        // order for every start: with it, a stop under load left several hundred more
-        // messages un-acknowledged for the broker to redeliver.)
-        logger.warning("mqtt_connect_failed", metadata: [
-            "broker": .string(broker), "error": .string(String(cString: mosquitto_strerror(rc))),
-        ])
-        try MQTTError.check(mosquitto_loop_start(mosq), "mosquitto_loop_start")
-        _ = mosquitto_connect_async(mosq, settings.host, Int32(settings.port), Int32(settings.keepaliveSeconds))
+        try client.startLoop()
+    }
+
+    private func connect() throws(MQTTError) {
+        try client.connect(host: settings.host, port: settings.port, keepaliveSeconds: settings.keepaliveSeconds)
     }
 
     /// Sends DISCONNECT and joins the network thread: after this returns, no callback runs.
@@ -132,11 +131,11 @@ public final class MQTTSubscriber: MessageSource {
             return s.stopping
         }
         guard !alreadyStopping else { return }
-        mosquitto_disconnect(mosq)
+        client.disconnect()
         // If we were never connected the loop thread is sleeping between reconnect attempts:
         // force wakes it; otherwise let it write the DISCONNECT and exit by itself.
         let connected = state.withLock { $0.connected }
-        mosquitto_loop_stop(mosq, !connected)
+        client.stopLoop(force: !connected)
         state.withLock { s in
             s.connected = false
             s.subscribed = false
@@ -149,7 +148,7 @@ public final class MQTTSubscriber: MessageSource {
         guard code == 0 else {
             logger.warning("mqtt_connect_refused", metadata: [
                 "broker": .string(broker), "code": .stringConvertible(Int(code)),
-                "reason": .string(String(cString: mosquitto_connack_string(code))),
+                "reason": .string(MQTTError.connackReason(code)),
             ])
             return
         }
@@ -167,11 +166,10 @@ public final class MQTTSubscriber: MessageSource {
             ])
         }
         for topic in settings.subscriptions {
-            let rc = mosquitto_subscribe(mosq, nil, topic, Int32(settings.qos))
-            if rc != MOSQ_ERR_SUCCESS.rawValue {
-                logger.error("mqtt_subscribe_failed", metadata: [
-                    "topic": .string(topic), "error": .string(String(cString: mosquitto_strerror(rc))),
-                ])
+            do throws(MQTTError) {
+                try client.subscribe(topic, qos: settings.qos)
+            } catch {
+                logger.error("mqtt_subscribe_failed", metadata: ["topic": .string(topic), "error": .string(error.reason)])
             }
         }
     }
@@ -202,7 +200,7 @@ public final class MQTTSubscriber: MessageSource {
         }
         guard !stopping, code != 0 else { return }
         logger.warning("mqtt_connection_lost", metadata: [
-            "broker": .string(broker), "error": .string(String(cString: mosquitto_strerror(code))),
+            "broker": .string(broker), "error": .string(MQTTError(operation: "connection", code: code).reason),
         ])
     }
 }

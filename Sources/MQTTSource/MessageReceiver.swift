@@ -14,6 +14,7 @@ public final class MessageReceiver: Sendable {
     let inlet: any MessageInlet
     let topics = TopicCache()
 
+    /// Delivers to `inlet`, copying at most its `payloadCopyLimit` bytes of each payload.
     public init(inlet: any MessageInlet) {
         self.inlet = inlet
     }

@@ -4,6 +4,8 @@ public struct AdminReload: Sendable {
     let token: [UInt8]
     let reload: @Sendable () -> ReloadOutcome
 
+    /// `token` is the configured `http.admin_token` (at least 16 characters, checked at load);
+    /// `reload` runs on a dedicated thread, never on the event loop.
     public init(token: String, reload: @escaping @Sendable () -> ReloadOutcome) {
         self.token = Array(token.utf8)
         self.reload = reload

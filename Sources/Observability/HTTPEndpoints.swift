@@ -7,6 +7,7 @@ import Logging
 /// Hummingbird responder: five paths, so a switch reads better than a router, and it gives
 /// 405 for a known path with another method, which the router would answer 404.
 public struct HTTPEndpoints: HTTPResponder {
+    /// Hummingbird's basic context: the endpoints keep no per-request state.
     public typealias Context = BasicRequestContext
 
     let source: any HealthSource
@@ -16,6 +17,7 @@ public struct HTTPEndpoints: HTTPResponder {
     /// nil without `http.admin_token`: `/admin/reload` then does not exist (404).
     let admin: AdminReload?
 
+    /// `admin` nil (no `http.admin_token`) leaves `/admin/reload` answering 404.
     public init(source: any HealthSource, stats: IngestStats, metrics: IngestMetrics, version: String,
                 admin: AdminReload? = nil) {
         self.source = source

@@ -29,6 +29,7 @@ public enum HTTPServer {
 
     /// Why the HTTP server stopped, naming the keys an operator has to change.
     public struct Failure: Error, CustomStringConvertible {
+        /// The cause, prefixed with `http.host` and `http.port` and their values.
         public let description: String
     }
 

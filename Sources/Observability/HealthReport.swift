@@ -20,19 +20,29 @@ public struct HealthReport: Sendable {
 
     /// One entry of the detailed report's `components`.
     public struct Component: Sendable {
+        /// `mqtt`, `database`, `queue`, `writer` or `spool`: its key in `components`.
         public var name: String
+        /// This component's own judgement; the report's `status` is the worst of them.
         public var status: Status
+        /// One line for a human: what is wrong, or `ok`.
         public var message: String
+        /// The numbers behind the status (SPEC 9's fields), in output order.
         public var metadata: [(String, JSONValue)]
     }
 
+    /// The worst component's status, or `unhealthy` while shutting down.
     public let status: Status
+    /// Always all five, in SPEC 9's order: mqtt, database, queue, writer, spool.
     public let components: [Component]
+    /// Microseconds since the epoch when the snapshot was judged (`checked_at`).
     public let checkedAt: Int64
+    /// Since the daemon started (`uptime_seconds`).
     public let uptimeSeconds: Double
 
+    /// Whether /ready answers 200: `degraded` still does, `unhealthy` gets 503 and `Retry-After`.
     public var isReady: Bool { status != .unhealthy }
 
+    /// `now` in microseconds since the epoch; tests pass a fixed one.
     public init(_ s: HealthSnapshot, now: Int64 = Timestamp.now()) {
         checkedAt = now
         uptimeSeconds = Double(now - s.startedAt) / 1e6

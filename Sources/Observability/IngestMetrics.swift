@@ -11,6 +11,7 @@ import Synchronization
 /// /metrics always agrees with what the daemon logs. Histograms are recorded where they
 /// happen (per committed batch, per committed row for latency).
 public final class IngestMetrics: Sendable {
+    /// What /metrics renders; swift-metrics writes to it once `bootstrap()` has run.
     public let registry: PrometheusCollectorRegistry
     private let last = Locked<[String: Int]>([:])
 
@@ -66,6 +67,7 @@ public final class IngestMetrics: Sendable {
         }
     }
 
+    /// Counts one reload, SIGHUP or `POST /admin/reload` (`config_reloads_total{result}`).
     public func configReloaded(success: Bool) {
         Counter(label: "iot_ingest_config_reloads_total", dimensions: [("result", success ? "success" : "failure")])
             .increment()

@@ -15,13 +15,19 @@ import Logging
 /// (an `Int` passed as `.stringConvertible` prints as a number). Written here because the
 /// ecosystem has no JSON handler for swift-log; it is one small file.
 public struct LogLineHandler: LogHandler {
+    /// The `service` field of every JSON line.
     public static let service = "iot-ingest"
 
     private let settings: LogSettings
     private var levelOverride: Logger.Level?
+    /// Fields set on this `Logger` (`logger[metadataKey:]`); the provider's and the event's own
+    /// fields of the same name win over them.
     public var metadata: Logger.Metadata = [:]
+    /// Fields supplied at each line (task-locals); they win over `metadata`, the event's own win
+    /// over them.
     public var metadataProvider: Logger.MetadataProvider?
 
+    /// Every handler reads level and format from the shared `settings` at each line.
     public init(settings: LogSettings) {
         self.settings = settings
     }
@@ -31,16 +37,20 @@ public struct LogLineHandler: LogHandler {
         LoggingSystem.bootstrap { _ in LogLineHandler(settings: settings) }
     }
 
+    /// The shared `log.level` unless this logger set its own; setting it never affects other loggers.
     public var logLevel: Logger.Level {
         get { levelOverride ?? settings.level }
         set { levelOverride = newValue }
     }
 
+    /// One field of `metadata`.
     public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
         get { metadata[key] }
         set { metadata[key] = newValue }
     }
 
+    /// Writes one line to stdout. On a name clash the event's own field wins, then the
+    /// provider's, then `metadata`, then the static fields.
     public func log(event: LogEvent) {
         var fields = staticFieldsMerged(with: metadata)
         if let provided = metadataProvider?.get() { fields.merge(provided) { _, new in new } }

@@ -12,6 +12,7 @@ public final class LogSettings: Sendable {
     /// name the process, and a reload that changed them would make one run look like two.
     public let staticFields: Logger.Metadata
 
+    /// Before the configuration is loaded the defaults apply (`info`, `json`, no static fields).
     public init(level: Logger.Level = .info, format: IngestConfiguration.Log.Format = .json,
                 staticFields: Logger.Metadata = [:]) {
         levelIndex = Atomic(Self.index(of: level))
@@ -26,11 +27,13 @@ public final class LogSettings: Sendable {
         return fields
     }
 
+    /// `log.level` in force; a reload sets it and every logger sees it on its next line.
     public var level: Logger.Level {
         get { Logger.Level.allCases[levelIndex.load(ordering: .relaxed)] }
         set { levelIndex.store(Self.index(of: newValue), ordering: .relaxed) }
     }
 
+    /// `log.format` in force; reloadable like `level`.
     public var format: IngestConfiguration.Log.Format {
         get { textFormat.load(ordering: .relaxed) ? .text : .json }
         set { textFormat.store(newValue == .text, ordering: .relaxed) }

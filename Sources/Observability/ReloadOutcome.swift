@@ -10,12 +10,14 @@ public struct ReloadOutcome: Sendable, Equatable {
     /// Why the new configuration was refused whole (empty when it was applied).
     public var errors: [String] = []
 
+    /// Empty `errors` means the reload was applied.
     public init(changed: [String] = [], requiresRestart: [String] = [], errors: [String] = []) {
         self.changed = changed
         self.requiresRestart = requiresRestart
         self.errors = errors
     }
 
+    /// Whether the new configuration was applied (200 from `/admin/reload`, else 422).
     public var succeeded: Bool { errors.isEmpty }
 
     /// The event's name and fields as JSON, as the log line has them.

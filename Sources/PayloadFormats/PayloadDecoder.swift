@@ -11,9 +11,12 @@ import IngestModel
 /// existential is one reference where a struct this size would be a box to project on every
 /// message (callgrind: ~100 instructions per message).
 public final class PayloadDecoder: Sendable {
+    /// Checked before the payload is read: a topic of another shape is `topic_mismatch`.
     public let template: TopicTemplate
+    /// `payload.max_bytes`: a larger message is rejected as `too_large`, its payload cut to this.
     public let maxBytes: Int
 
+    /// From `IngestConfiguration.payload`; never changes after, so one instance serves every worker.
     public init(template: TopicTemplate, maxBytes: Int) {
         self.template = template
         self.maxBytes = maxBytes

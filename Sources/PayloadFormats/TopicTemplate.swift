@@ -12,12 +12,16 @@ public struct TopicTemplate: Sendable, Equatable, CustomStringConvertible {
     }
 
     let segments: [Segment]
+    /// The template as written in the configuration.
     public let description: String
+    /// Whether a `{metric}` segment names the metric of a bare number or a lone `value` field.
     public var hasMetric: Bool { segments.contains(.metric) }
+    /// Whether the topic gives the device id; without it the payload's `device_id` field must.
     public var hasDeviceID: Bool { segments.contains(.deviceID) }
 
     /// Why `payload.topic_template` is refused; the daemon exits 2 naming the key.
     public struct Invalid: Error, CustomStringConvertible {
+        /// The rules a template can break; callers and tests match on these, not on `description`.
         public enum Code: Sendable, Equatable {
             /// A segment that is neither a literal nor a placeholder (or holds MQTT wildcards).
             case badSegment
@@ -25,10 +29,14 @@ public struct TopicTemplate: Sendable, Equatable, CustomStringConvertible {
             case repeatedPlaceholder
         }
 
+        /// Which rule the template broke.
         public let code: Code
+        /// Names the offending segment; the configuration error prints it after the key.
         public let description: String
     }
 
+    /// Parses `template` once, at load: segments split on `/`, each a literal, `{device_id}` or
+    /// `{metric}`. Throws on wildcards, stray braces or a repeated placeholder.
     public init(_ template: String) throws(Invalid) {
         var parsed: [Segment] = []
         for part in template.split(separator: "/", omittingEmptySubsequences: false) {

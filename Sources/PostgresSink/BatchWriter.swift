@@ -11,13 +11,18 @@ public final class BatchWriter: BatchSink {
     /// The `database.*` keys the writer needs; `journalID` names the journal whose entries
     /// each commit records as done.
     public struct Settings: Sendable {
+        /// `database.url`: a libpq URI or key=value string; it carries the password, so never log it as is.
         public var url: String
+        /// `database.table`, already checked to be a plain identifier.
         public var table: String
+        /// `database.dedupe`: readings go in through a staging table and `ON CONFLICT DO NOTHING`.
         public var dedupe: Bool
+        /// `database.pool_size`: slots, each one connection and one writer lane.
         public var poolSize: Int
         /// The crash journal whose entries each commit records done (nil: journal off).
         public var journalID: String?
 
+        /// The `database.*` values as loaded; `journalID` only when the journal is on.
         public init(url: String, table: String, dedupe: Bool, poolSize: Int, journalID: String? = nil) {
             self.url = url
             self.table = table
@@ -25,24 +30,36 @@ public final class BatchWriter: BatchSink {
             self.poolSize = poolSize
             self.journalID = journalID
         }
+
+        /// Where and how this writer's rows are copied.
+        var target: CopyTarget { CopyTarget(table: table, dedupe: dedupe) }
     }
 
+    /// Fixed for the writer's life: a reload does not reach it.
     public let settings: Settings
     let logger: Logger
     /// Told of each committed COPY (rows and duration), for the latency metrics.
     let committed: @Sendable (_ readings: ArraySlice<Reading>, _ seconds: Double) -> Void
     private let slots: [WriterSlot]
+    /// Says when the server is known to be down (the lanes' circuit breaker); nil: never.
+    private let probe: DatabaseProbe?
 
-    public init(settings: Settings, logger: Logger,
+    /// `settings.poolSize` slots, connected lazily. `probe`, when given, opens the lanes'
+    /// circuit breaker while it knows the server down.
+    public init(settings: Settings, probe: DatabaseProbe? = nil, logger: Logger,
                 committed: @escaping @Sendable (ArraySlice<Reading>, Double) -> Void = { _, _ in }) {
         self.settings = settings
+        self.probe = probe
         self.logger = logger
         self.committed = committed
         slots = (0..<settings.poolSize).map { WriterSlot(index: $0) }
     }
 
+    /// `database.pool_size`: one lane per slot, each on its own connection.
     public var laneCount: Int { slots.count }
 
+    /// One transaction on the lane's connection, reconnecting first if it is closed; a lost
+    /// connection is dropped so the next attempt opens a new one. Refused rows are bisected out.
     public func write(_ batch: Batch, lane: Int) -> SinkOutcome {
         let slot = slots[lane]
         var job = WriteJob(batch: batch, settings: settings)
@@ -68,13 +85,20 @@ public final class BatchWriter: BatchSink {
         return aborted
     }
 
+    /// Sends `PQcancel` for the lane's statement from a detached thread, so it returns at once
+    /// even when the server never answers.
     public func cancel(lane: Int) {
         slots[lane].cancel()
     }
 
+    /// Closes each slot's connection; the probe and the watchdog are background work, stopped apart.
     public func close() {
         for slot in slots { slot.closeConnection() }
     }
 
+    /// The probe's `knownDown` (nil without a probe): a failed check, or one unanswered over 3 s.
+    public var unavailable: String? { probe?.knownDown }
+
+    /// Slots holding a connection now, for /ready's `open_connections`. Lock-free.
     public var openConnections: Int { slots.filter(\.isConnected).count }
 }

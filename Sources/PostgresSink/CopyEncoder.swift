@@ -9,13 +9,17 @@ import IngestModel
 public struct CopyEncoder {
     /// The readings' columns, in the order `encode(readings:)` writes them.
     static let readingColumns = "(time, device_id, metric, value)"
+    /// The rejects' columns, in the order `encode(rejects:)` writes them.
+    static let rejectColumns = "(received_at, topic, payload, reason, detail)"
 
+    /// The last `encode` call's complete COPY data (header to trailer), ready to send.
     public private(set) var buffer: [UInt8] = []
 
     /// 2000-01-01T00:00:00Z in Unix microseconds: PostgreSQL's timestamp epoch.
     static let postgresEpochOffset: Int64 = 946_684_800_000_000
     static let signature: [UInt8] = Array("PGCOPY\n".utf8) + [0xFF, 0x0D, 0x0A, 0x00]
 
+    /// An empty buffer: it grows to the largest batch encoded and keeps that capacity.
     public init() {}
 
     /// Encodes `readings` in binary COPY format into `buffer` (replacing what it held, keeping its capacity).

@@ -7,13 +7,16 @@ import Synchronization
 /// batch committed within that window (which already proves it), a `SELECT 1` on its own
 /// connection, on its own thread. /ready only reads the cached answer, so a dead database
 /// never makes a probe request wait.
-public final class DatabaseProbe: Sendable {
+public final class DatabaseProbe: BackgroundWork {
     static let interval = 5.0
 
     /// The cached answer /ready reads.
     public struct State: Sendable {
+        /// The last check answered, or a batch committed within the interval (5 s).
         public var reachable = false
+        /// When that was known, microseconds since the Unix epoch; 0 before the first check.
         public var checkedAt: Int64 = 0
+        /// Why the last check failed, for /ready; nil when it answered.
         public var error: String?
     }
 
@@ -30,11 +33,14 @@ public final class DatabaseProbe: Sendable {
     private let ticker = Ticker(interval: DatabaseProbe.interval)
     private let thread = Locked<DedicatedThread?>(nil)
 
-    init(url: String, stats: IngestStats) {
+    /// A probe of `url`; `stats.lastFlushAt` spares it a check while batches commit.
+    public init(url: String, stats: IngestStats) {
         self.url = url
         self.stats = stats
     }
 
+    /// The cached answer, turned unreachable once the check under way has waited over 3 s.
+    /// Never waits for the database.
     public var current: State {
         let now = Timestamp.now()
         if let since = pendingSince.withLock({ $0 }), now - since > Int64(Self.answerWithin * 1e6) {
@@ -63,12 +69,13 @@ public final class DatabaseProbe: Sendable {
         state.withLock { $0 = State(reachable: true, checkedAt: Timestamp.now(), error: nil) }
     }
 
-    func start() {
+    /// Starts the check thread, which keeps a connection of its own; the first check is 5 s from now.
+    public func start() {
         thread.withLock { $0 = DedicatedThread { self.loop() } }
     }
 
     /// Stops the loop and joins its thread. Blocking.
-    func stop() {
+    public func stop() {
         ticker.stop()
         thread.withLock { $0 }?.join()
     }

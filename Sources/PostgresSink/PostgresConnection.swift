@@ -37,7 +37,7 @@ public final class PostgresConnection {
                 ?? "out of memory"
             if let conn { PQfinish(conn) }
             self.conn = nil
-            throw PostgresError(kind: .transient, sqlState: nil, message: message, connectionLost: !Self.isPermanent(message))
+            throw PostgresError(code: .transient, sqlState: nil, message: message, connectionLost: !Self.isPermanent(message))
         }
         try execute("SET statement_timeout = \(statementTimeoutMs); SET client_min_messages = warning")
     }
@@ -52,6 +52,8 @@ public final class PostgresConnection {
         conn = nil
     }
 
+    /// libpq's last known status (`PQstatus`), no round trip: a server that went away reads as
+    /// open until a call on it fails.
     public var isOpen: Bool { conn.map { PQstatus($0) == CONNECTION_OK } ?? false }
 
     /// The connection's socket (-1 when closed), for `WriterSlot.abort()`.
@@ -149,7 +151,7 @@ public final class PostgresConnection {
 
     private func handle() throws(PostgresError) -> OpaquePointer {
         guard let conn, PQstatus(conn) == CONNECTION_OK else {
-            throw PostgresError(kind: .transient, sqlState: nil, message: "connection is closed", connectionLost: true)
+            throw PostgresError(code: .transient, sqlState: nil, message: "connection is closed", connectionLost: true)
         }
         return conn
     }
@@ -175,8 +177,8 @@ public final class PostgresConnection {
         }
         if message.isEmpty, let conn { message = Self.firstLine(String(cString: PQerrorMessage(conn))) }
         if message.isEmpty { message = "unknown libpq error" }
-        let kind: PostgresError.Kind = lost ? .transient : PostgresError.kind(forSQLState: state)
-        return PostgresError(kind: kind, sqlState: state, message: message, connectionLost: lost)
+        let code: PostgresError.Code = lost ? .transient : PostgresError.code(forSQLState: state)
+        return PostgresError(code: code, sqlState: state, message: message, connectionLost: lost)
     }
 
     /// Connection failures that waiting will not cure: a certificate refused either way, a

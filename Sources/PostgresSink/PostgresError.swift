@@ -1,6 +1,8 @@
-/// A failed libpq call, classified by what the writer should do about it.
+/// A failed libpq call, classified by what the writer should do about it, with the
+/// server's SQLSTATE kept for the logs.
 public struct PostgresError: Error, CustomStringConvertible, Sendable {
-    public enum Kind: Sendable, Equatable {
+    /// What the caller does about it.
+    public enum Code: Sendable, Equatable {
         /// Try again later (connection lost, server shutting down, timeout, lock): retry with
         /// backoff, then spool.
         case transient
@@ -8,13 +10,16 @@ public struct PostgresError: Error, CustomStringConvertible, Sendable {
         case data
     }
 
-    public let kind: Kind
+    /// What the caller does about it.
+    public let code: Code
+    /// The server's five-character SQLSTATE, nil when libpq failed before the server answered.
     public let sqlState: String?
     /// The server's (or libpq's) message, first line. Never contains the connection string.
     public let message: String
     /// True when the connection itself is gone and must be re-opened.
     public let connectionLost: Bool
 
+    /// The message and its SQLSTATE, as the logs show it.
     public var description: String {
         if let sqlState { return "\(message) (SQLSTATE \(sqlState))" }
         return message
@@ -24,7 +29,7 @@ public struct PostgresError: Error, CustomStringConvertible, Sendable {
     /// 22 data exception, 23 integrity constraint violation, 54 program limit exceeded (a
     /// value too large for an index row, 54000: retrying cannot help), P0 PL/pgSQL raise
     /// (triggers).
-    static func kind(forSQLState state: String?) -> Kind {
+    static func code(forSQLState state: String?) -> Code {
         guard let state, state.count == 5 else { return .transient }
         switch state.prefix(2) {
         case "22", "23", "54", "P0": return .data

@@ -7,9 +7,12 @@ public struct SchemaMigrator {
     /// Arbitrary but fixed: "iot-ingest" folded into 63 bits.
     static let advisoryLockKey: Int64 = 0x696F_745F_696E_6765
 
+    /// `database.table`, a plain identifier; quoted in the SQL so its case is kept.
     public let table: String
+    /// `database.dedupe`: also creates the unique index on (device_id, metric, time).
     public let dedupe: Bool
 
+    /// Nothing touches the database until `migrate(_:)`.
     public init(table: String, dedupe: Bool) {
         self.table = table
         self.dedupe = dedupe
@@ -17,6 +20,7 @@ public struct SchemaMigrator {
 
     /// Whether the TimescaleDB extension was there, so `readings` became a hypertable.
     public struct Outcome: Sendable {
+        /// True when the table became (or already was) a hypertable; false: plain PostgreSQL.
         public var timescale: Bool
         /// Why not, when not: an operator who expected hypertables reads this in `schema_ready`.
         public var timescaleUnavailable: String? = nil

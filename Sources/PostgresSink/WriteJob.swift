@@ -28,38 +28,35 @@ struct WriteJob {
         var written: [(ArraySlice<Reading>, Double)] = []
         var refused: [Reject] = []
         try connection.transaction { () throws(PostgresError) in
-            var pending: [ArraySlice<Reading>] = batch.readings.isEmpty ? [] : [batch.readings[...]]
-            while let slice = pending.popLast() {
+            let readings = batch.readings
+            let refusals = try Bisection.refusals(count: readings.count) { (range) throws(PostgresError) -> String? in
+                let slice = readings[range]
                 let started = Timestamp.monotonicSeconds()
                 try connection.execute("SAVEPOINT slice")
                 do throws(PostgresError) {
                     try copy(slice, on: connection)
-                } catch where error.kind == .data {
+                } catch where error.code == .data {
                     try connection.execute("ROLLBACK TO SAVEPOINT slice")
-                    if slice.count == 1 {
-                        var reject = Reject(slice.first!.source, reason: .refusedByDB, detail: error.description)
-                        reject.receivedAt = slice.first!.source.receivedAt
-                        refused.append(reject)
-                    } else {
-                        let middle = slice.startIndex + slice.count / 2
-                        pending.append(slice[middle...])
-                        pending.append(slice[..<middle])
-                    }
-                    continue
+                    return error.description
                 }
                 written.append((slice, Timestamp.monotonicSeconds() - started))
+                return nil
+            }
+            for refusal in refusals {
+                let source = readings[refusal.index].source
+                var reject = Reject(source, reason: .refusedByDB, detail: refusal.reason)
+                reject.receivedAt = source.receivedAt
+                refused.append(reject)
             }
             let rejects = batch.rejects + refused
             if !rejects.isEmpty {
                 encoder.encode(rejects: rejects)
                 do throws(PostgresError) {
-                    try connection.copy(
-                        "COPY ingest_rejects (received_at, topic, payload, reason, detail) FROM STDIN (FORMAT binary)",
-                        data: encoder.buffer)
-                } catch where error.kind == .data {
+                    try settings.target.copyRejects(encoder.buffer, format: .binary, on: connection)
+                } catch where error.code == .data {
                     // A reject row the server will not take (it carries the original bytes as
                     // bytea, so this means a broken table): keep the batch for the spool.
-                    throw PostgresError(kind: .transient, sqlState: error.sqlState, message: error.message,
+                    throw PostgresError(code: .transient, sqlState: error.sqlState, message: error.message,
                                         connectionLost: false)
                 }
             }
@@ -80,11 +77,6 @@ struct WriteJob {
 
     private mutating func copy(_ rows: ArraySlice<Reading>, on connection: PostgresConnection) throws(PostgresError) {
         encoder.encode(readings: rows)
-        if settings.dedupe {
-            try DedupeStaging.copy(encoder.buffer, format: "binary", into: settings.table, on: connection)
-        } else {
-            try connection.copy("COPY \"\(settings.table)\" \(CopyEncoder.readingColumns) FROM STDIN (FORMAT binary)",
-                                data: encoder.buffer)
-        }
+        try settings.target.copyReadings(encoder.buffer, format: .binary, on: connection)
     }
 }

@@ -43,7 +43,7 @@ final class WriterSlot: @unchecked Sendable {
         // waits behind a lock on it like any statement (drain time-out, forced shutdown).
         reach.withLock { $0 = Reach(canceller: fresh.makeCanceller(), socket: fresh.socket) }
         do {
-            if settings.dedupe { try DedupeStaging.prepare(on: fresh, like: settings.table) }
+            try settings.target.prepare(on: fresh)
         } catch {
             reach.withLock { $0 = Reach() }
             fresh.close()

@@ -6,20 +6,23 @@ import IngestModel
 import Logging
 import MQTTSource
 import Observability
-import PayloadFormats
 import PostgresSink
 
-/// The composition root: builds the MQTT source, the PostgreSQL sink and the pipeline
-/// between them, and reads all three for the health endpoints. It does nothing else; the
-/// pipeline (in IngestCore) runs and shuts down, the source and the sink do their own I/O.
+/// The composition root: builds the MQTT source, the PostgreSQL writer, probe, watchdog and
+/// journal ledger, the spool and its replay loop, and the pipeline between them, and reads
+/// them for the health endpoints. It only wires: the pipeline starts, recovers the journal
+/// and shuts down (IngestCore); the source, the sink and the spool do their own I/O.
 final class Daemon: HealthSource {
     let configuration: Live<IngestConfiguration>
     let stats = IngestStats()
     let spool: Spool
     let subscriber: MQTTSubscriber
-    let database: PostgresDatabase
+    let writer: BatchWriter
+    let probe: DatabaseProbe
+    let spoolReplayer: SpoolReplayer
     let journal: Journal?
     let pipeline: IngestPipeline
+    let shutdown: PipelineShutdown
     let startedAt = Timestamp.now()
     let logger: Logger
 
@@ -28,46 +31,30 @@ final class Daemon: HealthSource {
     init(configuration c: IngestConfiguration, journal: Journal?, metrics: IngestMetrics?, logger: Logger) throws {
         configuration = Live<IngestConfiguration>(c)
         self.logger = logger
-        spool = Spool(directory: c.spoolDirectory)
         self.journal = journal
-        database = PostgresDatabase(settings: c.database, spool: spool, journalID: journal?.id, stats: stats,
-                                    logger: logger,
-                                    committed: { readings, seconds in metrics?.committed(readings, seconds: seconds) })
+        let db = c.database
+        spool = Spool(directory: c.spoolDirectory)
+        probe = DatabaseProbe(url: db.url, stats: stats)
+        writer = BatchWriter(settings: .init(url: db.url, table: db.table, dedupe: db.dedupe, poolSize: db.poolSize,
+                                             journalID: journal?.id),
+                             probe: probe, logger: logger,
+                             committed: { readings, seconds in metrics?.committed(readings, seconds: seconds) })
+        spoolReplayer = SpoolReplayer(spool: spool, applier: PostgresSpoolApplier(url: db.url, table: db.table,
+                                                                                 dedupe: db.dedupe),
+                                      logger: logger)
         subscriber = try MQTTSubscriber(settings: c.mqtt, stats: stats, logger: logger)
         pipeline = IngestPipeline(
-            settings: .init(queueCapacity: c.queue.capacity, workers: c.workers, tuning: PipelineTuning(c)),
-            source: subscriber, sink: database,
-            decoder: PayloadDecoder(template: c.payload.topicTemplate, maxBytes: c.payload.maxBytes),
-            spool: spool, journal: journal, stats: stats, logger: logger)
+            configuration: c, source: subscriber, sink: writer, spool: spool, journal: journal,
+            ledger: PostgresJournalLedger(url: db.url, logger: logger),
+            background: [probe, StuckWriteWatchdog(probe: probe, writer: writer, logger: logger),
+                         SpoolReplayLoop(replayer: spoolReplayer, stats: stats)],
+            stats: stats, logger: logger)
+        shutdown = PipelineShutdown(pipeline)
     }
 
-    /// SPEC 11's order from here: the pipeline's stages, the journal replay
-    /// (`journal_replayed`), the database's probe and replay loop, then the broker.
+    /// SPEC 11's order from here is the pipeline's (`IngestPipeline.start`).
     func start() async throws {
-        pipeline.startStages()
-        if let journal { try await replay(journal) }
-        database.startBackgroundWork()
-        try pipeline.startSource()
-    }
-
-    /// What the journal holds and is not done, through the pipeline. "Done" is what the
-    /// database recorded (asked with the migration's patience: without it, replaying could
-    /// double what committed) plus what the spool's sidecars hold.
-    private func replay(_ journal: Journal) async throws {
-        let (database, spool, id, since) = (self.database, self.spool, journal.id, journal.oldestSeq)
-        let done = try await DedicatedThread.run { () throws -> SeqRanges in
-            let recorded = try PostgresDatabase.withPatience(logger: self.logger) {
-                try database.doneEntries(journal: id, since: since)
-            }
-            try? database.forgetDone(journal: id, below: since)
-            return SeqRanges(recorded + spool.sidecars().filter { $0.journal == id }.flatMap(\.ranges))
-        }
-        let replay = await pipeline.replayJournal(done: done)
-        stats.journalReplayed.add(replay.entries, ordering: .relaxed)
-        logger.info("journal_replayed", metadata: [
-            "entries": .stringConvertible(replay.entries), "rows": .stringConvertible(replay.rows),
-            "skipped_done": .stringConvertible(replay.skippedDone),
-        ])
+        try await pipeline.start()
     }
 
     /// Applies a reloaded configuration's live keys (SPEC 3).
@@ -80,7 +67,7 @@ final class Daemon: HealthSource {
 
     func snapshot() -> HealthSnapshot {
         let mqtt = subscriber.status
-        let db = database.probe.current
+        let db = probe.current
         let files = spool.summary
         var s = HealthSnapshot()
         s.mqttConnected = mqtt.connected
@@ -90,8 +77,8 @@ final class Daemon: HealthSource {
         s.databaseReachable = db.reachable
         s.databaseCheckedAt = db.checkedAt
         s.databaseError = db.error
-        s.poolSize = database.settings.poolSize
-        s.openConnections = database.writer.openConnections
+        s.poolSize = writer.settings.poolSize
+        s.openConnections = writer.openConnections
         s.queueDepth = pipeline.messages.count
         s.queueCapacity = pipeline.messages.capacity
         s.pendingRows = pipeline.pendingRows

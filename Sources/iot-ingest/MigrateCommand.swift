@@ -14,7 +14,7 @@ struct MigrateCommand: AsyncParsableCommand {
         let configuration = try options.load()
         let logger = Bootstrap.logging(configuration).logger
         do {
-            _ = try await PostgresDatabase.migrate(configuration.database, logger: logger)
+            _ = try await DatabaseStartup.migrate(configuration.database, logger: logger)
         } catch {
             logger.error("migration_failed", metadata: ["error": .string("\(error)")])
             throw ExitCode(1)

@@ -29,15 +29,17 @@ struct ReplaySpoolCommand: AsyncParsableCommand {
         spool.removeTemporaries()
         if configuration.database.createSchema {
             do {
-                _ = try await PostgresDatabase.migrate(configuration.database, logger: logger, patience: 10)
+                _ = try await DatabaseStartup.migrate(configuration.database, logger: logger, patience: 10)
             } catch {
                 logger.error("replay_failed", metadata: ["error": .string("\(error)")])
                 throw ExitCode(1)
             }
         }
-        let database = PostgresDatabase(settings: configuration.database, spool: spool, stats: IngestStats(),
-                                        logger: logger)
-        let outcome = try await DedicatedThread.run { database.replaySpool() }
+        let db = configuration.database
+        let replayer = SpoolReplayer(spool: spool, applier: PostgresSpoolApplier(url: db.url, table: db.table,
+                                                                                dedupe: db.dedupe),
+                                     logger: logger)
+        let outcome = try await DedicatedThread.run { replayer.pass(stats: IngestStats()) }
         let left = spool.files().count
         logger.info("spool_replay_finished", metadata: [
             "files": .stringConvertible(outcome?.files ?? 0), "rows": .stringConvertible(outcome?.rows ?? 0),

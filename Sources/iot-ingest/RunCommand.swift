@@ -77,7 +77,7 @@ struct RunCommand: AsyncParsableCommand {
     private func prepareSchema(_ configuration: IngestConfiguration, _ logger: Logger) async throws {
         guard configuration.database.createSchema else { return }
         do {
-            _ = try await PostgresDatabase.migrate(configuration.database, logger: logger)
+            _ = try await DatabaseStartup.migrate(configuration.database, logger: logger)
         } catch {
             logger.critical("startup_failed", metadata: ["step": "migrate", "error": .string("\(error)")])
             throw ExitCode(1)
@@ -88,7 +88,7 @@ struct RunCommand: AsyncParsableCommand {
                             _ logger: Logger) throws -> Daemon {
         do {
             let daemon = try Daemon(configuration: configuration, journal: journal, metrics: metrics, logger: logger)
-            if configuration.database.createSchema { daemon.database.probe.markReachable() }
+            if configuration.database.createSchema { daemon.probe.markReachable() }
             return daemon
         } catch {
             logger.critical("startup_failed", metadata: ["step": "mqtt", "error": .string("\(error)")])
@@ -104,8 +104,8 @@ struct RunCommand: AsyncParsableCommand {
             daemon.logger.warning("spool_temporaries_removed", metadata: ["files": .stringConvertible(stale)])
         }
         guard !daemon.spool.files().isEmpty else { return }
-        let database = daemon.database
-        _ = try? await DedicatedThread.run { database.replaySpool() }
+        let (replayer, stats) = (daemon.spoolReplayer, daemon.stats)
+        _ = try? await DedicatedThread.run { replayer.pass(stats: stats) }
     }
 
     /// Runs the services until the shutdown sequence ends; returns its exit code.
@@ -113,7 +113,7 @@ struct RunCommand: AsyncParsableCommand {
         let logger = daemon.logger
         let configuration = daemon.configuration.current
         let coordinator = ShutdownCoordinator(
-            steps: daemon.pipeline, logger: logger,
+            steps: daemon.shutdown, logger: logger,
             drainTimeout: { daemon.configuration.current.shutdown.drainTimeoutSeconds },
             hardTimeout: { daemon.configuration.current.shutdown.timeoutSeconds })
         let groupBox = GroupBox()

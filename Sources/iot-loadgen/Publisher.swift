@@ -1,47 +1,52 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import CMosquitto
 import Concurrency
 import IngestModel
+import MQTTSource
 
 /// A libmosquitto publisher that keeps at most `window` QoS>0 messages unacknowledged, so
 /// memory stays flat however fast we publish, and counts acknowledgements (PUBACK/PUBCOMP;
 /// for QoS 0, "written to the socket").
-final class Publisher: @unchecked Sendable {
-    // @unchecked: the counters are guarded by `lock`; `mosq` is created in init and used
+final class Publisher: MQTTClientEvents, @unchecked Sendable {
+    // @unchecked: the counters are guarded by `lock`; `client` is created in init and used
     // through libmosquitto's thread-safe publish/disconnect calls.
     private let lock = ConditionLock()
     private var acked = 0
     private var connected = false
     private(set) var published = 0
-    private let mosq: OpaquePointer
+    private let client: MosquittoClient
     let qos: Int32
     let window: Int
 
     init(host: String, port: Int, clientID: String, qos: Int, window: Int = 1000,
          username: String? = nil, password: String? = nil) throws {
-        mosquitto_lib_init()
         self.qos = Int32(qos)
         self.window = window
         // clean_session false: unacknowledged messages are resent after a reconnect.
-        guard let m = mosquitto_new(clientID, false, nil) else { throw LoadgenError(.client, "mosquitto_new failed") }
-        mosq = m
-        mosquitto_user_data_set(mosq, Unmanaged.passUnretained(self).toOpaque())
-        mosquitto_publish_callback_set(mosq, publisherOnPublish)
-        mosquitto_connect_callback_set(mosq, publisherOnConnect)
-        mosquitto_disconnect_callback_set(mosq, publisherOnDisconnect)
-        mosquitto_max_inflight_messages_set(mosq, UInt32(window))
-        mosquitto_reconnect_delay_set(mosq, 1, 2, false)
-        if let username { mosquitto_username_pw_set(mosq, username, password) }
-        let rc = mosquitto_connect_async(mosq, host, Int32(port), 30)
-        guard rc == MOSQ_ERR_SUCCESS.rawValue || rc == MOSQ_ERR_ERRNO.rawValue else {
-            throw LoadgenError(.connect, "connect: \(String(cString: mosquitto_strerror(rc)))")
+        var options = MosquittoClient.Options(clientID: clientID, cleanSession: false)
+        options.maxInflight = window
+        options.username = username
+        options.password = password
+        do {
+            client = try MosquittoClient(options)
+        } catch {
+            throw LoadgenError(.client, error.description)
         }
-        guard mosquitto_loop_start(mosq) == MOSQ_ERR_SUCCESS.rawValue else { throw LoadgenError(.loop, "loop_start failed") }
+        client.setEvents(self)
+        do {
+            try client.connect(host: host, port: port, keepaliveSeconds: 30)
+        } catch where !error.isSystemError {
+            throw LoadgenError(.connect, "connect: \(error.reason)")
+        } catch {
+            // The broker is not listening yet: the network thread keeps trying.
+        }
+        do {
+            try client.startLoop()
+        } catch {
+            throw LoadgenError(.loop, error.description)
+        }
     }
-
-    deinit { mosquitto_destroy(mosq) }
 
     var ackedCount: Int { lock.withLock { acked } }
 
@@ -68,10 +73,15 @@ final class Publisher: @unchecked Sendable {
         }
         lock.unlock()
         while true {
-            let rc = payload.withUnsafeBytes { bytes in
-                mosquitto_publish(mosq, nil, topic, Int32(bytes.count), bytes.baseAddress, qos, false)
+            let failure = payload.withUnsafeBytes { bytes -> MQTTError? in
+                do throws(MQTTError) {
+                    try client.publish(topic: topic, payload: bytes, qos: Int(qos))
+                    return nil
+                } catch {
+                    return error
+                }
             }
-            if rc == MOSQ_ERR_SUCCESS.rawValue { break }
+            if failure == nil { break }
             // Not connected right now (broker restart): wait and try again, within the deadline.
             if Timestamp.monotonicSeconds() > deadline { return false }
             usleep(50_000)
@@ -86,11 +96,11 @@ final class Publisher: @unchecked Sendable {
     }
 
     func close() {
-        mosquitto_disconnect(mosq)
-        mosquitto_loop_stop(mosq, false)
+        client.disconnect()
+        client.stopLoop(force: false)
     }
 
-    func didPublish() {
+    func published(mid: Int32) {
         let wake = lock.withLock {
             acked += 1
             let outstanding = published - acked
@@ -99,12 +109,12 @@ final class Publisher: @unchecked Sendable {
         if wake { lock.broadcast() }
     }
 
-    func didConnect(_ rc: Int32) {
-        lock.withLock { connected = rc == 0 }
+    func connected(code: Int32) {
+        lock.withLock { connected = code == 0 }
         lock.broadcast()
     }
 
-    func didDisconnect() {
+    func disconnected(code: Int32) {
         lock.withLock { connected = false }
     }
 }

@@ -99,8 +99,10 @@ struct JournalTests {
 
     @Test func aSecondProcessIsLockedOut() throws {
         let first = try open()
-        #expect(throws: Journal.OpenError.self) { _ = try open() }
-        _ = first
+        let error = #expect(throws: Journal.OpenError.self) { _ = try open() }
+        #expect(error?.code == .lockedByAnother)
+        first.close()
+        first.abandon()
     }
 
     @Test func doneSegmentsAreDeletedAndAFullJournalBlocksUntilOneIs() async throws {
@@ -174,17 +176,16 @@ struct JournalTests {
         let journal = try open()
         let source = FakeSource(), sink = FakeSink()
         let spool = FakeSpool()
+        let ledger = FakeLedger(done: [1...3, 7...7])
         let p = IngestPipeline(
             settings: .init(queueCapacity: 100, workers: 1,
                             tuning: PipelineTuning(fullPolicy: .block, maxRetries: 0, batchLimits: .init(maxRows: 4, flushInterval: 0.05))),
             source: source, sink: sink,
             decoder: PayloadDecoder(template: try TopicTemplate("devices/{device_id}/telemetry"), maxBytes: 1024),
-            spool: spool, journal: journal, logger: log.logger)
-        p.startStages()
-        let replay = await p.replayJournal(done: SeqRanges([1...3, 7...7]))
-        #expect(replay == .init(entries: 6, rows: 6, skippedDone: 4))
-        try p.startSource()
-        #expect(await ShutdownCoordinator(steps: p, logger: log.logger, drainTimeout: { 5 }, hardTimeout: { 20 }).run() == 0)
+            spool: spool, journal: journal, ledger: ledger, logger: log.logger)
+        try await p.start()
+        #expect(log.fields("journal_replayed")?["entries"] == "6" && log.fields("journal_replayed")?["skipped_done"] == "4")
+        #expect(await ShutdownCoordinator(steps: PipelineShutdown(p), logger: log.logger, drainTimeout: { 5 }, hardTimeout: { 20 }).run() == 0)
         #expect(Set(sink.state.withLock { $0.readings.map(\.value) }) == [3, 4, 5, 7, 8, 9])
         #expect(sink.state.withLock { $0.entries }.sorted() == [4, 5, 6, 8, 9, 10], "each commit carries its entries")
         #expect(try segments().count == 1, "all done, and kept only as the newest: it carries the sequence on")

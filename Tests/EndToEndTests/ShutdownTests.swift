@@ -133,6 +133,8 @@ struct ShutdownTests {
             var code: Int32?
             var seconds = 0.0
             do {
+                // A second of flood into the frozen server (the scenario, not a wait for a state):
+                // writers stuck in COPY, the queue filling.
                 try await Task.sleep(for: .seconds(1))
                 let started = Timestamp.monotonicSeconds()
                 first.signal(SIGTERM)

@@ -99,7 +99,15 @@ struct SpoolFaultTests {
                 // their connections, so no descriptor below the limit is freed later.
                 _ = try await ChildProcess.loadgen(["--messages", "100", "--topic-prefix", p, "--devices", "1"])
                 try await waitUntil(30, "the first batch spooled") { daemon.eventNames().contains("batch_spooled") }
-                try await Task.sleep(for: .seconds(6))
+                // The probe reports the database down once its check failed and its connection
+                // was closed: the last descriptor that would be freed later.
+                try await waitUntil(20, "the probe to find the database down") {
+                    guard let response = try? await DedicatedThread.run({
+                        try HTTPClient.request(port: port, path: "/health/detailed")
+                    }), let detailed = try? HTTPClient.json(response) else { return false }
+                    let database = (detailed["components"] as? [String: Any])?["database"] as? [String: Any]
+                    return database?["status"] as? String == "unhealthy"
+                }
                 try await setDescriptorLimit(daemon.pid, try lowestFreeDescriptor(daemon.pid))
                 _ = try await ChildProcess.loadgen(["--messages", "5000", "--topic-prefix", p])
                 try await waitUntil(30, "the spool to refuse a write") { daemon.eventNames().contains("spool_write_failed") }

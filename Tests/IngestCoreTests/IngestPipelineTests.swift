@@ -23,7 +23,7 @@ struct IngestPipelineTests {
     }
 
     func coordinator(_ p: IngestPipeline, drain: Double = 5, hard: Double = 20) -> ShutdownCoordinator {
-        ShutdownCoordinator(steps: p, logger: log.logger, drainTimeout: { drain }, hardTimeout: { hard })
+        ShutdownCoordinator(steps: PipelineShutdown(p), logger: log.logger, drainTimeout: { drain }, hardTimeout: { hard })
     }
 
     /// `count` messages of one reading each (value i), every `badEvery`-th one not JSON.
@@ -39,14 +39,14 @@ struct IngestPipelineTests {
     @Test func anOrderlyShutdownWritesEveryMessageOnce() async throws {
         let source = FakeSource(), sink = FakeSink()
         let p = pipeline(source, sink)
-        try p.start()
+        try await p.start()
         try await source.send(messages(2_000, badEvery: 100))
         #expect(await coordinator(p).run() == 0)
         #expect(sink.stored == 1_980)
         #expect(Set(sink.state.withLock { $0.readings.map(\.value) }).count == 1_980, "no reading twice")
         #expect(sink.state.withLock { $0.rejects.count } == 20)
         #expect(p.stats.rejectedCount(.invalidJSON) == 20)
-        #expect(p.totals().recordsWritten == 1_980)
+        #expect(PipelineShutdown(p).totals().recordsWritten == 1_980)
         #expect(p.stats.spooledRows.load(ordering: .relaxed) == 0)
         #expect(source.stopped.withLock { $0 } && sink.state.withLock { $0.closed })
         #expect(log.names.contains("queue_drained"))
@@ -55,7 +55,7 @@ struct IngestPipelineTests {
     @Test func aFailingSinkIsRetriedThenTheRestSpooled() async throws {
         let source = FakeSource(), sink = FakeSink(lanes: 1, .fail)
         let p = pipeline(source, sink, maxRows: 10, maxRetries: 1)
-        try p.start()
+        try await p.start()
         try await source.send(messages(30))
         try await waitUntil(20, "30 rows in the spool") { p.stats.spooledRows.load(ordering: .relaxed) == 30 }
         let batches = log.names.filter { $0 == "batch_spooled" }.count
@@ -72,7 +72,7 @@ struct IngestPipelineTests {
         let source = FakeSource(), sink = FakeSink(lanes: 1)
         sink.state.withLock { $0.down = "no answer from the database for 4 s" }
         let p = pipeline(source, sink, maxRows: 10, maxRetries: 5)
-        try p.start()
+        try await p.start()
         try await source.send(messages(30))
         try await waitUntil(20, "30 rows in the spool") { p.stats.spooledRows.load(ordering: .relaxed) == 30 }
         #expect(sink.state.withLock { $0.attempts } == 0, "not tried while down")
@@ -93,7 +93,7 @@ struct IngestPipelineTests {
         let source = FakeSource(), sink = FakeSink(lanes: 1, .fail)
         spool.failWrites(true)
         let p = pipeline(source, sink, capacity: 100, maxRows: 10)
-        try p.start()
+        try await p.start()
         let sending = Task { try await source.send(messages(1_000)) }
         try await waitUntil(10, "the source to block on a full queue") {
             p.stats.queueFull.load(ordering: .relaxed) > 0 && spool.state.withLock { $0.refusals } >= 2
@@ -116,7 +116,7 @@ struct IngestPipelineTests {
     @Test func rowsTheSinkRefusesAreCountedAndLogged() async throws {
         let source = FakeSource(), sink = FakeSink()
         let p = pipeline(source, sink)
-        try p.start()
+        try await p.start()
         try await source.send(messages(200, negativeEvery: 50))
         #expect(await coordinator(p).run() == 0)
         #expect(sink.stored == 196)
@@ -130,7 +130,7 @@ struct IngestPipelineTests {
     func backlogInFrontOfHungLanes(_ lanes: Int, stopHangs: Bool = false) async throws -> (IngestPipeline, FakeSink) {
         let source = FakeSource(stopHangs: stopHangs), sink = FakeSink(lanes: lanes, .hangUntilCancelled)
         let p = pipeline(source, sink, maxRows: 10)
-        try p.start()
+        try await p.start()
         try await source.send(messages(5_000))
         try await waitUntil(10, "every lane to hang") { sink.state.withLock { $0.hanging.count } == lanes }
         return (p, sink)
@@ -150,7 +150,7 @@ struct IngestPipelineTests {
     @Test func aDrainedQueueInFrontOfAHungSinkStillEndsWithinTheDrainTime() async throws {
         let source = FakeSource(), sink = FakeSink(lanes: 1, .hangUntilCancelled)
         let p = pipeline(source, sink, maxRows: 10)
-        try p.start()
+        try await p.start()
         try await source.send(messages(20))
         try await waitUntil(10, "the lane to hang") { sink.state.withLock { $0.hanging.count } == 1 }
         let started = Timestamp.monotonicSeconds()
@@ -174,7 +174,7 @@ struct IngestPipelineTests {
         let source = FakeSource(), sink = FakeSink(lanes: 1, .fail)
         let p = pipeline(source, sink, maxRows: 10, maxRetries: 0)
         p.retune(PipelineTuning(fullPolicy: .block, maxRetries: 2, batchLimits: .init(maxRows: 10, flushInterval: 0.05)))
-        try p.start()
+        try await p.start()
         try await source.send(messages(10))
         try await waitUntil(20, "10 rows in the spool") { p.stats.spooledRows.load(ordering: .relaxed) == 10 }
         let batches = log.names.filter { $0 == "batch_spooled" }.count

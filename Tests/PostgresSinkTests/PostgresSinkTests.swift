@@ -138,9 +138,10 @@ struct PostgresSinkTests {
 
     func replay(_ spool: Spool, into db: TestDatabase, dedupe: Bool = false) async throws -> SpoolReplayer.Outcome {
         try await DedicatedThread.run {
-            let c = try PostgresConnection(url: db.url)
-            defer { c.close() }
-            return try SpoolReplayer(spool: spool, table: "readings", dedupe: dedupe, logger: Logger(label: "t")).replay(on: c)
+            let applier = PostgresSpoolApplier(url: db.url, table: "readings", dedupe: dedupe)
+            let session = try applier.session()
+            defer { session.close() }
+            return try SpoolReplayer(spool: spool, applier: applier, logger: Logger(label: "t")).replay(on: session)
         }
     }
 

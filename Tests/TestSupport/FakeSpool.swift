@@ -37,4 +37,9 @@ public final class FakeSpool: BatchSpool {
             return batch.readings.count + batch.rejects.count
         }
     }
+
+    /// The journal entries of the batches it holds (any journal).
+    public func doneEntries(journal: String) -> [ClosedRange<UInt64>] {
+        SeqRanges(covering: state.withLock { $0.entries }).ranges
+    }
 }

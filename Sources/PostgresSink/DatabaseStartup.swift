@@ -1,0 +1,55 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Concurrency
+import IngestConfig
+import IngestModel
+import Logging
+
+/// What start-up asks of the database before anything runs: patience while the server comes
+/// up (compose starts them together), then the schema (SPEC 11: `db_connected`,
+/// `schema_ready`).
+public enum DatabaseStartup {
+    /// Runs `body`, retrying while the server is not reachable, up to `patience` seconds
+    /// (logging `db_unavailable` per attempt). Blocking.
+    public static func withPatience<T>(logger: Logger, patience: Double = 60, _ body: () throws -> T) throws -> T {
+        let deadline = Timestamp.monotonicSeconds() + patience
+        var attempt = 0
+        while true {
+            do {
+                return try body()
+            } catch let error as PostgresError where error.connectionLost && Timestamp.monotonicSeconds() < deadline {
+                attempt += 1
+                logger.warning("db_unavailable", metadata: [
+                    "attempt": .stringConvertible(attempt), "error": .string(error.description),
+                ])
+                usleep(UInt32(min(5.0, 0.5 * Double(attempt)) * 1_000_000))
+            }
+        }
+    }
+
+    /// Connects (retrying while the server is not there yet, up to `patience` seconds) and
+    /// runs the schema migration, on a thread of its own. Logs `db_connected` and
+    /// `schema_ready`, and `db_unavailable` for each failed attempt.
+    public static func migrate(_ settings: IngestConfiguration.Database, logger: Logger,
+                               patience: Double = 60) async throws -> SchemaMigrator.Outcome {
+        try await DedicatedThread.run { () throws -> SchemaMigrator.Outcome in
+            try withPatience(logger: logger, patience: patience) { () throws -> SchemaMigrator.Outcome in
+                let connection = try PostgresConnection(url: settings.url)
+                defer { connection.close() }
+                logger.info("db_connected", metadata: [
+                    "server_version": .stringConvertible(connection.serverVersion),
+                    "pool_size": .stringConvertible(settings.poolSize),
+                ])
+                let outcome = try SchemaMigrator(table: settings.table, dedupe: settings.dedupe).migrate(connection)
+                var fields: Logger.Metadata = [
+                    "table": .string(settings.table), "timescaledb": .stringConvertible(outcome.timescale),
+                    "dedupe": .stringConvertible(settings.dedupe),
+                ]
+                if let why = outcome.timescaleUnavailable { fields["timescaledb_unavailable"] = .string(why) }
+                logger.info("schema_ready", metadata: fields)
+                return outcome
+            }
+        }
+    }
+}
