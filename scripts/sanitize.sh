@@ -5,7 +5,8 @@
 #
 #   scripts/sanitize.sh [thread|address]        the concurrency-heavy unit suites (queue,
 #                                               batcher, latch and race, shutdown coordinator,
-#                                               pipeline with fakes, journal, spool, decoder
+#                                               pipeline with fakes, journal recovery, journal,
+#                                               spool and its replay, MQTT subscriber, decoder
 #                                               corpus); no services. .ci/run: thread.
 #   scripts/sanitize.sh [thread|address] all    the whole suite, with mosquitto and
 #                                               PostgreSQL started as scripts/test.sh does.
@@ -22,7 +23,7 @@ scope=${2:-core}
 build=".build-$sanitizer"
 export TSAN_OPTIONS="report_thread_leaks=0 halt_on_error=1"
 export ASAN_OPTIONS="detect_leaks=0"
-filter=(--filter 'IngestCoreTests\.|ConcurrencyTests\.|PayloadFormatsTests\.DecoderFuzzReplayTests|DurabilityTests\.')
+filter=(--filter 'IngestCoreTests\.|ConcurrencyTests\.|PayloadFormatsTests\.DecoderFuzzReplayTests|DurabilityTests\.|MQTTSourceTests\.')
 if [ "$scope" = all ]; then
   scripts/install-deps.sh
   services=$(mktemp -d /tmp/iot-ingest-sanitize.XXXXXX)

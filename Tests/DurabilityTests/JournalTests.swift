@@ -107,6 +107,7 @@ struct JournalTests {
 
     @Test func doneSegmentsAreDeletedAndAFullJournalBlocksUntilOneIs() async throws {
         let journal = try open(maxBytes: 2 << 20)  // two 1 MiB segments
+        defer { journal.close(); journal.abandon() }  // close() also wakes an append still blocked
         let payload = [UInt8](repeating: 0x41, count: 100_000)
         let appended = Locked<[UInt64]>([])
         let writer = Task {

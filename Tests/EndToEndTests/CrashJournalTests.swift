@@ -100,6 +100,7 @@ struct CrashJournalTests {
             let dedupe = ["database.dedupe": "true"]
             let first = try await start(db, settings(p, spool: spool, dedupe))
             let publisher = Task { try await ChildProcess.loadgen(["--messages", "60000", "--topic-prefix", p]) }
+            defer { publisher.cancel() }  // a throw below must not leave it publishing
             try await waitUntil(60, "the first commits") { try await db.count("SELECT count(*) FROM readings") >= 2000 }
             try await kill(first)
             let committed = try await db.count("SELECT count(*) FROM readings")

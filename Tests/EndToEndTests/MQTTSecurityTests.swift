@@ -88,20 +88,24 @@ struct MQTTSecurityTests {
             guard result.code == 0 else { throw Failure("mosquitto_pub: \(result.errorOutput)") }
         }
 
-        deinit {
+        /// Kills the broker and waits for it; its port and directory are free afterwards.
+        func stop() {
             // A plain kill: `Process.terminate()` left every broker running here (their
             // directories were gone, the processes were not). Never pid 0 (the group).
             let pid = process.processIdentifier
-            if pid > 0 {
+            if pid > 0 && process.isRunning {
                 kill(pid, SIGKILL)
                 process.waitUntilExit()
             }
             try? FileManager.default.removeItem(at: directory)
         }
+
+        deinit { stop() }
     }
 
     @Test func connectsWithTLSAndAPasswordFileAndNeverLogsThePassword() async throws {
         let broker = try await SecureBroker.start()
+        defer { broker.stop() }
         try await dropping(try await TestDatabase.create()) { db in
             let daemon = try broker.daemon(db, [
                 "mqtt.password_file": broker.file("client-password"),
@@ -118,6 +122,7 @@ struct MQTTSecurityTests {
 
     @Test func aWrongPasswordIsRefusedAndReportedWithoutTheSecret() async throws {
         let broker = try await SecureBroker.start()
+        defer { broker.stop() }
         try await dropping(try await TestDatabase.create()) { db in
             let daemon = try broker.daemon(db, ["mqtt.password": "wrong-pw-value"])
             try await daemon.waitFor("mqtt_connect_refused")
@@ -129,6 +134,7 @@ struct MQTTSecurityTests {
 
     @Test func aClientCertificateIsPresentedWhenTheBrokerRequiresOne() async throws {
         let broker = try await SecureBroker.start(requireCertificate: true)
+        defer { broker.stop() }
         try await dropping(try await TestDatabase.create()) { db in
             let daemon = try broker.daemon(db, [
                 "mqtt.password_file": broker.file("client-password"),
@@ -145,6 +151,7 @@ struct MQTTSecurityTests {
 
     @Test func withoutTheRequiredCertificateTheBrokerIsNeverSubscribed() async throws {
         let broker = try await SecureBroker.start(requireCertificate: true)
+        defer { broker.stop() }
         try await dropping(try await TestDatabase.create()) { db in
             let daemon = try broker.daemon(db, ["mqtt.password_file": broker.file("client-password")])
             try await waitUntil(20, "the failure logged") {

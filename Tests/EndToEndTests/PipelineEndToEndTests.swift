@@ -157,11 +157,17 @@ struct PipelineEndToEndTests {
                 try await ChildProcess.loadgen(["--messages", "12000", "--rate", "3000", "--topic-prefix", p,
                                           "--client-id", "lg-\(p)"], timeout: 120)
             }
+            defer { publisher.cancel() }  // a throw below must not leave it publishing
             try await waitUntil(20, "the stream flowing") { try await db.count("SELECT count(*) FROM readings") > 2000 }
             try await TestServices.control("stop-mqtt")
-            try await waitUntil(10, "mqtt_connection_lost") { daemon.eventNames().contains("mqtt_connection_lost") }
-            // The outage itself: a second with no broker (the scenario, not a wait for a state).
-            try await Task.sleep(for: .seconds(1))
+            do {
+                try await waitUntil(10, "mqtt_connection_lost") { daemon.eventNames().contains("mqtt_connection_lost") }
+                // The outage itself: a second with no broker (the scenario, not a wait for a state).
+                try await Task.sleep(for: .seconds(1))
+            } catch {
+                try? await TestServices.control("start-mqtt")  // the next suites need the broker
+                throw error
+            }
             try await TestServices.control("start-mqtt")
             try await daemon.waitFor("mqtt_reconnected", timeout: 20)
             let summary = try await publisher.value
@@ -182,6 +188,7 @@ struct PipelineEndToEndTests {
             let publisher = Task {
                 try await ChildProcess.loadgen(["--messages", "15000", "--rate", "5000", "--topic-prefix", p])
             }
+            defer { publisher.cancel() }  // a throw below must not leave it publishing
             try await waitUntil(10, "first rows") { try await db.count("SELECT count(*) FROM readings") > 0 }
             let killed = try await db.count("""
                 SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity

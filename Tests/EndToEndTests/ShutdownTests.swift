@@ -62,6 +62,7 @@ struct ShutdownTests {
             let publisher = Task {
                 try await ChildProcess.loadgen(["--messages", "150000", "--topic-prefix", p, "--client-id", "lg-\(p)"], timeout: 300)
             }
+            defer { publisher.cancel() }  // a throw below must not leave it publishing
             try await waitUntil(30, "the flood to be under way") { try await db.count("SELECT count(*) FROM readings") > 2000 }
             let signalled = Timestamp.monotonicSeconds()
             first.signal(SIGTERM)
@@ -128,14 +129,16 @@ struct ShutdownTests {
             let extra = ["shutdown.timeout_s": "5", "shutdown.drain_timeout_s": "2", "database.dedupe": "true"]
             let first = try await start(db, settings(p, extra))
             let publishing = Task { try await ChildProcess.loadgen(["--messages", "50000", "--topic-prefix", p]) }
+            defer { publishing.cancel() }  // a throw below must not leave it publishing
             try await waitUntil(30, "rows committing") { try await distinct(db) > 4000 }
             try await TestServices.control("freeze-pg")
             var code: Int32?
             var seconds = 0.0
             do {
                 // A second of flood into the frozen server (the scenario, not a wait for a state):
-                // writers stuck in COPY, the queue filling.
-                try await Task.sleep(for: .seconds(1))
+                // writers stuck in COPY, the queue filling. Nothing here throws: the thaw below
+                // always runs.
+                try? await Task.sleep(for: .seconds(1))
                 let started = Timestamp.monotonicSeconds()
                 first.signal(SIGTERM)
                 code = try? await first.waitForExit(timeout: 20)
@@ -162,6 +165,7 @@ struct ShutdownTests {
             let extra = ["queue.capacity": "1000", "database.dedupe": "true", "http.port": "\(port)"]
             let daemon = try await start(db, settings(p, extra))
             let publishing = Task { try await ChildProcess.loadgen(["--messages", "30000", "--topic-prefix", p]) }
+            defer { publishing.cancel() }  // a throw below must not leave it publishing
             try await waitUntil(30, "rows committing") { try await distinct(db) > 2000 }
             try await TestServices.control("freeze-pg")
             let frozen = Timestamp.monotonicSeconds()

@@ -40,6 +40,7 @@ struct SpoolFaultTests {
             do {
                 // 30,000 messages x 2 readings: ~3 MB of COPY text, three times the disk.
                 let publishing = Task { try await ChildProcess.loadgen(["--messages", "30000", "--topic-prefix", p]) }
+                defer { publishing.cancel() }  // a throw below must not leave it publishing
                 try await waitUntil(60, "the spool to refuse a write") { daemon.eventNames().contains("spool_write_failed") }
                 let response = try await DedicatedThread.run { try HTTPClient.request(port: port, path: "/health/detailed") }
                 let detailed = try HTTPClient.json(response)

@@ -11,13 +11,22 @@ public enum ChildProcess {
     }
 
     /// Runs the program on a thread of its own (the wait blocks) and suspends until it ends.
+    /// Cancelling the calling task kills the program (a test that threw must not leave a
+    /// publisher flooding the broker for the next one).
     public static func run(_ path: String, _ arguments: [String], environment: [String: String]? = nil,
                            timeout: Double) async throws -> Result {
-        try await DedicatedThread.run { try runBlocking(path, arguments, environment: environment, timeout: timeout) }
+        let pid = Locked<Int32>(0)
+        return try await withTaskCancellationHandler {
+            try await DedicatedThread.run {
+                try runBlocking(path, arguments, environment: environment, timeout: timeout, pid: pid)
+            }
+        } onCancel: {
+            pid.withLock { if $0 > 0 { kill($0, SIGKILL) } else { $0 = -1 } }
+        }
     }
 
     static func runBlocking(_ path: String, _ arguments: [String], environment: [String: String]?,
-                            timeout: Double) throws -> Result {
+                            timeout: Double, pid: Locked<Int32>) throws -> Result {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: path)
         process.arguments = arguments
@@ -31,6 +40,12 @@ public enum ChildProcess {
         process.standardOutput = try FileHandle(forWritingTo: out)
         process.standardError = try FileHandle(forWritingTo: err)
         try process.run()
+        let cancelled = pid.withLock { box -> Bool in
+            defer { box = process.processIdentifier }
+            return box == -1
+        }
+        if cancelled { kill(process.processIdentifier, SIGKILL) }
+        defer { pid.withLock { $0 = -2 } }  // ended: never signal a pid the kernel may reuse
         let end = Timestamp.monotonicSeconds() + timeout
         while process.isRunning && Timestamp.monotonicSeconds() < end { usleep(20_000) }
         if process.isRunning {

@@ -70,7 +70,7 @@ public final class DaemonProcess: @unchecked Sendable {
     }
 
     public func signal(_ sig: Int32) {
-        kill(daemonPID, sig)
+        Foundation.kill(daemonPID, sig)
     }
 
     /// Spool files (`*.copy`) waiting in the daemon's spool directory.
@@ -135,8 +135,19 @@ public final class DaemonProcess: @unchecked Sendable {
         }
     }
 
+    /// SIGKILL to the daemon (and to its launcher, if any), waiting until it is gone: its
+    /// locks, ports and connections are free when this returns. Blocking, bounded by the kernel.
+    public func kill() {
+        guard process.isRunning else { return }
+        if usesLauncher { Foundation.kill(daemonPID, SIGKILL) }
+        Foundation.kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+    }
+
+    /// The safety net for a test that threw before `stop()`: the daemon must not outlive it
+    /// (holding the broker session, a database connection and the directory removed here).
     deinit {
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        kill()
         try? FileManager.default.removeItem(at: directory)
     }
 }
