@@ -71,10 +71,16 @@ class Daemon:
     def metrics(self):
         text = urllib.request.urlopen(f"http://127.0.0.1:{self.http}/metrics", timeout=5).read().decode()
         out = {}
+        totals = {}
         for line in text.splitlines():
             if line and not line.startswith("#"):
                 name, value = line.rsplit(" ", 1)
                 out[name] = float(value)
+                if "{" in name:  # labelled series also count toward their name's total
+                    base = name.split("{", 1)[0]
+                    totals[base] = totals.get(base, 0.0) + float(value)
+        for base, total in totals.items():
+            out.setdefault(base, total)
         return out
 
     def cpu_seconds(self):

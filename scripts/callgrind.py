@@ -17,6 +17,8 @@ A.add_argument("--bin", required=True, help="directory with a release iot-loadge
 A.add_argument("--messages", type=int, default=20_000)
 A.add_argument("--out", default="bench/results")
 A.add_argument("--top", type=int, default=25)
+A.add_argument("--mixed", action="store_true",
+               help="v4 mixed payloads (2 numbers, a string, a 3-array: 6 rows a message) instead of 2 numbers")
 args = A.parse_args()
 
 work = tempfile.mkdtemp(prefix="iot-ingest-callgrind.")
@@ -27,10 +29,10 @@ subprocess.run(["objcopy", "--strip-debug", os.path.join(args.bin, "iot-loadgen"
 def profile(messages):
     out = os.path.join(work, f"callgrind.{messages}")
     run = subprocess.run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", binary, "--hot-path",
-                          "--messages", str(messages), "--topic-prefix", "bench"],
+                          "--messages", str(messages), "--topic-prefix", "bench"] + (["--mixed"] if args.mixed else []),
                          capture_output=True, text=True, timeout=1800)
     summary = json.loads(run.stdout.strip().splitlines()[-1])
-    assert run.returncode == 0 and summary["readings"] == 2 * messages, (run.returncode, run.stdout, run.stderr[-2000:])
+    assert run.returncode == 0 and summary["readings"] == (6 if args.mixed else 2) * messages, (run.returncode, run.stdout, run.stderr[-2000:])
     text = subprocess.run(["callgrind_annotate", "--threshold=100", out], capture_output=True, text=True,
                           check=True).stdout
     total, functions = None, {}

@@ -20,7 +20,8 @@ limit=(-max_total_time="${1:-60}")
 if [ "${1:-}" = "--runs" ]; then limit=(-runs="${2:?--runs needs a number}"); fi
 
 sources=(PayloadFormats/PayloadDecoder PayloadFormats/JSONScanner PayloadFormats/TopicTemplate
-         IngestModel/Timestamp IngestModel/ASCII IngestModel/Message IngestModel/Reading IngestModel/Reject)
+         IngestModel/Timestamp IngestModel/ASCII IngestModel/Message IngestModel/Reading IngestModel/Reject
+         IngestModel/TextReading IngestModel/Batch)
 work=.build/fuzz
 mkdir -p "$work/corpus"
 files=()

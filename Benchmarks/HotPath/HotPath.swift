@@ -24,17 +24,19 @@ let benchmarks: @Sendable () -> Void = {
                           receivedAt: 1_795_262_400_200_000)
 
     Benchmark("decode one message (2 readings), x1000", configuration: .init(scalingFactor: .kilo)) { benchmark in
-        var rows: [Reading] = []
-        rows.reserveCapacity(4)
+        var rows = Batch()
+        var ignored = IgnoredFields()
+        rows.readings.reserveCapacity(4)
         for _ in benchmark.scaledIterations {
-            rows.removeAll(keepingCapacity: true)
-            blackHole(decoder.decode(message, into: &rows))
+            rows.readings.removeAll(keepingCapacity: true)
+            blackHole(decoder.decode(message, into: &rows, ignored: &ignored))
         }
     }
 
-    var rows: [Reading] = []
-    _ = decoder.decode(message, into: &rows)
-    let batch = Array(repeating: rows[0], count: 500)
+    var rows = Batch()
+    var ignored = IgnoredFields()
+    _ = decoder.decode(message, into: &rows, ignored: &ignored)
+    let batch = Array(repeating: rows.readings[0], count: 500)
     Benchmark("COPY binary encode, 500 rows", configuration: .init(scalingFactor: .one)) { benchmark in
         var encoder = CopyEncoder()
         for _ in benchmark.scaledIterations {

@@ -9,6 +9,12 @@ public enum CopyText {
         Timestamp.copyText(r.time) + "\t" + escape(r.deviceID) + "\t" + escape(r.metric) + "\t" + r.value.description + "\n"
     }
 
+    /// One text-format COPY line for the text table: an empty string is an empty field
+    /// (COPY reads it as '', not NULL, which is `\N`).
+    public static func line(_ r: TextReading) -> String {
+        Timestamp.copyText(r.time) + "\t" + escape(r.deviceID) + "\t" + escape(r.metric) + "\t" + escape(r.value) + "\n"
+    }
+
     /// One text-format COPY line for `ingest_rejects`.
     public static func line(_ r: Reject) -> String {
         var hex = "\\\\x"

@@ -9,8 +9,9 @@ import Synchronization
 
 /// Batches the database could not take, kept on disk until it can (SPEC 8).
 ///
-/// One file per batch in COPY text format, named `<unix_ms 13 digits>-<seq 6 digits>.copy`
-/// (rejects: `...-rejects.copy`), so name order is write order. Each file is written to a
+/// One file per batch and table in COPY text format, named `<unix_ms 13 digits>-<seq 6
+/// digits>.copy` (text readings: `...-text.copy`, rejects: `...-rejects.copy`), so name order
+/// is write order. Each file is written to a
 /// `.tmp-` name, fsynced, linked to its final name (link, unlike rename, never overwrites),
 /// and the directory fsynced: after `write` returns, the rows survive a power cut. All calls
 /// block on disk I/O: call them from a thread the daemon owns.
@@ -23,8 +24,11 @@ public final class Spool: BatchSpool {
         public let path: String
         /// Size on disk when listed (or written), for `Summary`.
         public let bytes: Int
-        /// Rows for `ingest_rejects` rather than readings.
-        public var isRejects: Bool { name.hasSuffix("-rejects.copy") }
+        /// Which table its rows go to, from the name (files of earlier versions, with no
+        /// `-text` kind, keep their meaning).
+        public var kind: SpoolFileKind {
+            name.hasSuffix(Spool.rejectsSuffix) ? .rejects : name.hasSuffix(Spool.textSuffix) ? .texts : .readings
+        }
         /// Name order, which is write order: replay goes oldest first.
         public static func < (a: File, b: File) -> Bool { a.name < b.name }
     }
@@ -51,8 +55,8 @@ public final class Spool: BatchSpool {
         self.directory = directory
     }
 
-    /// Writes the batch's readings and rejects (one file each, if any); returns the rows
-    /// written (readings + rejects). With a `journal` id, the batch's journal entries are
+    /// Writes the batch's readings, text readings and rejects (one file each, if any);
+    /// returns the rows written. With a `journal` id, the batch's journal entries are
     /// recorded in a `<base>.journal` sidecar written after the data files, so the entries
     /// count as done only once their rows are safe on disk.
     ///
@@ -70,10 +74,15 @@ public final class Spool: BatchSpool {
             for r in batch.readings { text += CopyText.line(r) }
             files.append((base + ".copy", text, true))
         }
+        if !batch.texts.isEmpty {
+            var text = ""
+            for r in batch.texts { text += CopyText.line(r) }
+            files.append((base + Self.textSuffix, text, true))
+        }
         if !batch.rejects.isEmpty {
             var text = ""
             for r in batch.rejects { text += CopyText.line(r) }
-            files.append((base + "-rejects.copy", text, true))
+            files.append((base + Self.rejectsSuffix, text, true))
         }
         if let journal, !batch.entries.isEmpty {
             var text = "journal \(journal)\n"
@@ -92,10 +101,14 @@ public final class Spool: BatchSpool {
                 throw error
             }
         }
-        return batch.readings.count + batch.rejects.count
+        return batch.rowCount
     }
 
     static let sidecarSuffix = ".journal"
+    static let textSuffix = "-text.copy"
+    static let rejectsSuffix = "-rejects.copy"
+    /// Every data file a batch's base name may have.
+    static let dataSuffixes = [".copy", textSuffix, rejectsSuffix]
 
     /// A journal sidecar: the entries whose rows are in the spool files of the same base name.
     public struct Sidecar: Sendable {
@@ -125,7 +138,7 @@ public final class Spool: BatchSpool {
             }
             let base = String(name.dropLast(Self.sidecarSuffix.count))
             return Sidecar(name: name, journal: String(head.dropFirst(8)), ranges: ranges,
-                           waiting: present.contains(base + ".copy") || present.contains(base + "-rejects.copy"))
+                           waiting: Self.dataSuffixes.contains { present.contains(base + $0) })
         }
     }
 
@@ -177,7 +190,7 @@ public final class Spool: BatchSpool {
         while true {
             let seq = sequence.wrappingAdd(1, ordering: .relaxed).oldValue % 1_000_000
             let base = pad(Int(ms), 13) + "-" + pad(seq, 6)
-            let taken = [".copy", "-rejects.copy", Self.sidecarSuffix].contains { suffix in
+            let taken = (Self.dataSuffixes + [Self.sidecarSuffix]).contains { suffix in
                 access(directory + "/" + base + suffix, F_OK) == 0
             }
             if !taken { return base }

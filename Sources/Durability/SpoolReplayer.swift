@@ -77,7 +77,7 @@ public struct SpoolReplayer: Sendable {
                 continue
             }
             let contents = SpoolFileContents(name: file.name, checksum: CRC32C.checksum(data),
-                                             isRejects: file.isRejects, data: data)
+                                             kind: file.kind, data: data)
             do throws(SpoolApplyError) {
                 let applied = try session.apply(contents) { lines in try spool.keepRefused(lines, of: file) }
                 if applied.refused > 0 {

@@ -49,6 +49,8 @@ struct ConfigurationKey: Sendable {
         .init(path: "mqtt.reconnect_max_s", kind: .int(1...3600), defaultValue: "30"),
         .init(path: "payload.topic_template", kind: .string, defaultValue: "devices/{device_id}/telemetry"),
         .init(path: "payload.max_bytes", kind: .int(1...268_435_456), defaultValue: "262144"),
+        .init(path: "payload.max_readings", kind: .int(1...10_000_000), defaultValue: "1000"),
+        .init(path: "payload.store_strings", kind: .bool, defaultValue: "true"),
         .init(path: "database.url", kind: .string, defaultValue: "postgresql://postgres@localhost:5432/iot",
               secret: .urlPassword),
         .init(path: "database.pool_size", kind: .int(1...64), defaultValue: "2"),

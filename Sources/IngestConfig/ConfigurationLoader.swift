@@ -297,6 +297,9 @@ public enum ConfigurationLoader {
         let table = v.string("database.table")
         if v.has("database.table"), !isPlainIdentifier(table) {
             fail("database.table", table, "must be a plain SQL identifier ([A-Za-z_][A-Za-z0-9_]*)")
+        } else if table.utf8.count > 58 {
+            // PostgreSQL cuts identifiers at 63 bytes: `<table>_text` must stay distinct.
+            fail("database.table", table, "at most 58 characters (its text table is <table>_text)")
         }
         for topic in v.list("mqtt.topics") where !isTopicFilter(topic) {
             fail("mqtt.topics", topic, "not a valid MQTT topic filter")
@@ -362,7 +365,8 @@ public enum ConfigurationLoader {
                 tls: .init(caFile: v.optional("mqtt.tls.ca_file"), certFile: v.optional("mqtt.tls.cert_file"),
                            keyFile: v.optional("mqtt.tls.key_file"), insecure: v.bool("mqtt.tls.insecure")),
                 reconnectMinSeconds: v.int("mqtt.reconnect_min_s"), reconnectMaxSeconds: v.int("mqtt.reconnect_max_s")),
-            payload: .init(topicTemplate: template, maxBytes: v.int("payload.max_bytes")),
+            payload: .init(topicTemplate: template, maxBytes: v.int("payload.max_bytes"),
+                           maxReadings: v.int("payload.max_readings"), storeStrings: v.bool("payload.store_strings")),
             database: .init(url: v.string("database.url"), poolSize: v.int("database.pool_size"), table: table,
                             createSchema: v.bool("database.create_schema"), dedupe: v.bool("database.dedupe")),
             queue: .init(capacity: v.int("queue.capacity"),

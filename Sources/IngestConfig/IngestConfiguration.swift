@@ -65,6 +65,12 @@ public struct IngestConfiguration: Sendable, Equatable {
         public var topicTemplate: TopicTemplate
         /// `payload.max_bytes` (default 262144): larger payloads are rejected (`too_large`), not decoded.
         public var maxBytes: Int
+        /// `payload.max_readings` (default 1000): more rows (numeric + text) from one message
+        /// rejects it whole (`too_many_readings`).
+        public var maxReadings: Int = 1000
+        /// `payload.store_strings` (default true): string leaves go to the text table; false
+        /// counts them in `fields_ignored_total{kind="string"}`.
+        public var storeStrings: Bool = true
     }
 
     /// The `database.*` keys (SPEC 5). None is reloadable.

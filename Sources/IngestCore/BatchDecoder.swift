@@ -22,16 +22,19 @@ public struct BatchDecoder: Sendable {
         self.rejectLog = rejectLog
     }
 
-    /// Appends each message's readings, or its reject, to `batch`.
+    /// Appends each message's rows, or its reject, to `batch`; counts the leaves stored
+    /// nowhere (`fields_ignored_total{kind}`) once for all of them.
     public func decode(_ messages: some Sequence<Message>, into batch: inout Batch) {
+        var ignored = IgnoredFields()
         for message in messages {
             if message.journalSeq != 0 { batch.entries.append(message.journalSeq) }
-            if let reject = decoder.decode(message, into: &batch.readings) {
+            if let reject = decoder.decode(message, into: &batch, ignored: &ignored) {
                 batch.rejects.append(reject)
                 stats.rejected(reject.reason)
                 rejectLog.record(reject)
             }
         }
+        stats.ignored(ignored)
     }
 
     /// The messages as a fresh batch, their journal sequence numbers included.

@@ -10,7 +10,8 @@ public final class Batcher: Sendable {
     /// When a batch is sealed: `batch.max_rows` rows or `batch.flush_interval_ms` of age,
     /// whichever comes first (SPEC 6). Reloadable, so it lives in `PipelineTuning`.
     public struct Limits: Sendable, Equatable {
-        /// `batch.max_rows`: a batch is sealed once its readings, or its rejects, reach this many.
+        /// `batch.max_rows`: a batch is sealed once its readings (numeric and text), or its
+        /// rejects, reach this many.
         public var maxRows: Int
         /// `batch.flush_interval_ms` in seconds: the most age of the oldest row before sealing.
         public var flushInterval: Double
@@ -44,18 +45,19 @@ public final class Batcher: Sendable {
     public var limits: Limits { state.withLock { $0.limits } }
 
     /// Rows currently waiting in the open batch.
-    public var pendingRows: Int { state.withLock { $0.open.readings.count + $0.open.rejects.count } }
+    public var pendingRows: Int { state.withLock { $0.open.rowCount } }
 
-    /// Adds a worker's output; returns the batch to write if this filled it.
-    public func add(readings: [Reading], rejects: [Reject], entries: [UInt64] = []) -> Batch? {
+    /// Adds a worker's output (its messages whole); returns the batch to write if this
+    /// filled it: `batch.max_rows` readings of both kinds, or as many rejects.
+    public func add(_ rows: Batch) -> Batch? {
         state.withLock { s in
             if s.open.isEmpty { s.openedAt = Timestamp.monotonicSeconds() }
-            s.open.readings.append(contentsOf: readings)
-            s.open.rejects.append(contentsOf: rejects)
-            s.open.entries.append(contentsOf: entries)
-            guard s.open.readings.count >= s.limits.maxRows || s.open.rejects.count >= s.limits.maxRows else {
-                return nil
-            }
+            s.open.readings.append(contentsOf: rows.readings)
+            if !rows.texts.isEmpty { s.open.texts.append(contentsOf: rows.texts) }
+            s.open.rejects.append(contentsOf: rows.rejects)
+            s.open.entries.append(contentsOf: rows.entries)
+            let readings = s.open.readings.count + s.open.texts.count
+            guard readings >= s.limits.maxRows || s.open.rejects.count >= s.limits.maxRows else { return nil }
             return Self.seal(&s)
         }
     }

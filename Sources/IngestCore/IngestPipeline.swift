@@ -107,7 +107,8 @@ public final class IngestPipeline: Sendable {
                             stats: IngestStats = IngestStats(), logger: Logger) {
         self.init(settings: .init(queueCapacity: c.queue.capacity, workers: c.workers, tuning: PipelineTuning(c)),
                   source: source, sink: sink,
-                  decoder: PayloadDecoder(template: c.payload.topicTemplate, maxBytes: c.payload.maxBytes),
+                  decoder: PayloadDecoder(template: c.payload.topicTemplate, maxBytes: c.payload.maxBytes,
+                                          maxReadings: c.payload.maxReadings, storeStrings: c.payload.storeStrings),
                   spool: spool, journal: journal, ledger: ledger, background: background, stats: stats,
                   logger: logger)
     }

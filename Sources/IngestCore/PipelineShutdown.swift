@@ -125,7 +125,8 @@ public final class PipelineShutdown: ShutdownSteps {
     /// What `shutdown_complete` reports (SPEC 7).
     public func totals() -> ShutdownTotals {
         let stats = pipeline.stats
-        return ShutdownTotals(recordsWritten: stats.rowsWritten.load(ordering: .relaxed),
+        return ShutdownTotals(recordsWritten: stats.rowsWritten.load(ordering: .relaxed)
+                                                  + stats.textRowsWritten.load(ordering: .relaxed),
                               batchesFlushed: stats.batchesFlushed.load(ordering: .relaxed),
                               spooledRows: stats.spooledRows.load(ordering: .relaxed))
     }

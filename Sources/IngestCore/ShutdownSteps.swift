@@ -31,7 +31,7 @@ public protocol ShutdownSteps: Sendable {
 
 /// The counts `shutdown_complete` carries (SPEC 7).
 public struct ShutdownTotals: Sendable, Equatable {
-    /// Readings committed to the database since start-up (`rows_written_total`).
+    /// Readings of both tables committed since start-up (`rows_written_total`, summed over `table`).
     public var recordsWritten: Int
     /// Batches fully committed (`batches_flushed_total`).
     public var batchesFlushed: Int

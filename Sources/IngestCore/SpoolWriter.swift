@@ -35,8 +35,8 @@ public final class SpoolWriter: Sendable {
             if failing.withLock({ f in defer { f = false }; return f }) { logger.notice("spool_write_recovered") }
             if rows == 0 { return nil }  // only journal entries (messages without rows): recorded
             logger.warning("batch_spooled", metadata: [
-                "rows": .stringConvertible(batch.readings.count), "rejects": .stringConvertible(batch.rejects.count),
-                "reason": .string(reason),
+                "rows": .stringConvertible(batch.readings.count), "text_rows": .stringConvertible(batch.texts.count),
+                "rejects": .stringConvertible(batch.rejects.count), "reason": .string(reason),
             ])
             // Counted after the log line, so whoever sees the count also sees the line.
             stats.spooledRows.add(rows, ordering: .relaxed)
@@ -44,8 +44,8 @@ public final class SpoolWriter: Sendable {
         } catch {
             failing.withLock { $0 = true }
             logger.error("spool_write_failed", metadata: [
-                "rows": .stringConvertible(batch.readings.count), "rejects": .stringConvertible(batch.rejects.count),
-                "error": .string("\(error)"),
+                "rows": .stringConvertible(batch.readings.count), "text_rows": .stringConvertible(batch.texts.count),
+                "rejects": .stringConvertible(batch.rejects.count), "error": .string("\(error)"),
             ])
             return "\(error)"
         }
@@ -77,7 +77,7 @@ public final class SpoolWriter: Sendable {
             ])
             return
         }
-        let rows = batch.readings.count + batch.rejects.count
+        let rows = batch.rowCount
         stats.lostRows.add(rows, ordering: .relaxed)
         logger.critical("rows_lost", metadata: ["rows": .stringConvertible(rows), "reason": .string(reason)])
     }

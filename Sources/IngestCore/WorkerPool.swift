@@ -33,10 +33,11 @@ struct WorkerPool: Sendable {
             let taken = await messages.take(max: takeSize)
             if taken.isEmpty { return }
             decoded.readings.removeAll(keepingCapacity: true)
+            decoded.texts.removeAll(keepingCapacity: true)
             decoded.rejects.removeAll(keepingCapacity: true)
             decoded.entries.removeAll(keepingCapacity: true)
             decoder.decode(taken, into: &decoded)
-            if let sealed = batcher.add(readings: decoded.readings, rejects: decoded.rejects, entries: decoded.entries) {
+            if let sealed = batcher.add(decoded) {
                 await forwarder.send(sealed)
             }
         }

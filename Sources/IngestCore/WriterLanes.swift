@@ -183,8 +183,9 @@ final class WriterLanes: Sendable {
     }
 
     private func account(_ outcome: SinkOutcome) {
-        if outcome.written > 0 {
+        if outcome.written > 0 || outcome.writtenText > 0 {
             stats.rowsWritten.add(outcome.written, ordering: .relaxed)
+            stats.textRowsWritten.add(outcome.writtenText, ordering: .relaxed)
             stats.lastFlushAt.store(Timestamp.now(), ordering: .relaxed)
         }
         for reject in outcome.refused {

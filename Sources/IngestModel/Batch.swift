@@ -3,6 +3,8 @@
 public struct Batch: Sendable {
     /// Rows for the readings table (`database.table`).
     public var readings: [Reading]
+    /// Rows for the text table (`<database.table>_text`), committed with the readings.
+    public var texts: [TextReading] = []
     /// Rows for `ingest_rejects`, written in the same transaction as the readings.
     public var rejects: [Reject]
     /// The journal entries of the messages whose every row (reading or reject) is in this
@@ -11,8 +13,9 @@ public struct Batch: Sendable {
     public var entries: [UInt64] = []
 
     /// The caller keeps each message whole: all its rows and its entry in one batch (see `entries`).
-    public init(readings: [Reading] = [], rejects: [Reject] = [], entries: [UInt64] = []) {
+    public init(readings: [Reading] = [], texts: [TextReading] = [], rejects: [Reject] = [], entries: [UInt64] = []) {
         self.readings = readings
+        self.texts = texts
         self.rejects = rejects
         self.entries = entries
     }
@@ -20,14 +23,15 @@ public struct Batch: Sendable {
     /// Appends another batch's rows and entries.
     public mutating func absorb(_ other: Batch) {
         readings += other.readings
+        texts += other.texts
         rejects += other.rejects
         entries += other.entries
     }
 
     /// True only with no rows and no journal entries: a batch of entries alone still has to be
     /// marked done.
-    public var isEmpty: Bool { readings.isEmpty && rejects.isEmpty && entries.isEmpty }
+    public var isEmpty: Bool { readings.isEmpty && texts.isEmpty && rejects.isEmpty && entries.isEmpty }
 
-    /// Readings plus rejects: the rows this batch puts in the database.
-    public var rowCount: Int { readings.count + rejects.count }
+    /// Readings, text readings and rejects: the rows this batch puts in the database.
+    public var rowCount: Int { readings.count + texts.count + rejects.count }
 }

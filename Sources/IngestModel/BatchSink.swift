@@ -30,6 +30,8 @@ extension BatchSink {
 public struct SinkOutcome: Sendable {
     /// Readings committed by this attempt.
     public var written: Int
+    /// Text readings committed by this attempt.
+    public var writtenText: Int
     /// Readings the store refused because of their data, now rejects (`refused_by_db`) that
     /// were written, or are in `unwritten`, with the batch's other rejects.
     public var refused: [Reject]
@@ -39,8 +41,10 @@ public struct SinkOutcome: Sendable {
     public var failure: String?
 
     /// Defaults describe a full success: pass `unwritten` and `failure` together when some rows remain.
-    public init(written: Int, refused: [Reject] = [], unwritten: Batch? = nil, failure: String? = nil) {
+    public init(written: Int, writtenText: Int = 0, refused: [Reject] = [], unwritten: Batch? = nil,
+                failure: String? = nil) {
         self.written = written
+        self.writtenText = writtenText
         self.refused = refused
         self.unwritten = unwritten
         self.failure = failure

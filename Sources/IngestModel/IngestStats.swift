@@ -12,8 +12,11 @@ public final class IngestStats: Sendable {
     public let queueFull = Atomic<Int>(0)
     /// Rejects of every reason together; by reason via `rejectedCount`.
     public let messagesRejected = Atomic<Int>(0)
-    /// Readings committed to the database, rejects not included (`rows_written_total`).
+    /// Readings committed to the database, rejects not included (`rows_written_total{table}`
+    /// of the readings table).
     public let rowsWritten = Atomic<Int>(0)
+    /// Text readings committed (`rows_written_total{table}` of the text table).
+    public let textRowsWritten = Atomic<Int>(0)
     /// Batches fully committed (`batches_flushed_total`).
     public let batchesFlushed = Atomic<Int>(0)
     /// Failed write attempts, retries included (`db_errors_total`).
@@ -33,6 +36,8 @@ public final class IngestStats: Sendable {
 
     /// Rejects by reason (rejects are rare: a lock is fine here).
     private let rejectsByReason = Locked<[RejectReason: Int]>([:])
+    /// Ignored leaves by kind (added once per worker take, not per leaf).
+    private let ignoredByKind = Locked(IgnoredFields())
 
     /// One instance per daemon, shared by every stage; all counters start at zero.
     public init() {}
@@ -46,5 +51,16 @@ public final class IngestStats: Sendable {
     /// Messages rejected for `reason` so far (`messages_rejected_total{reason}`).
     public func rejectedCount(_ reason: RejectReason) -> Int {
         rejectsByReason.withLock { $0[reason] ?? 0 }
+    }
+
+    /// Adds a decode's ignored leaves (`fields_ignored_total{kind}`).
+    public func ignored(_ tally: IgnoredFields) {
+        guard !tally.isEmpty else { return }
+        ignoredByKind.withLock { $0.add(tally) }
+    }
+
+    /// Leaves of `kind` ignored so far.
+    public func ignoredCount(_ kind: IgnoredKind) -> Int {
+        ignoredByKind.withLock { $0[kind] }
     }
 }

@@ -9,6 +9,8 @@ public enum RejectReason: String, Sendable, CaseIterable {
     case tooLarge = "too_large"
     case topicMismatch = "topic_mismatch"
     case invalidField = "invalid_field"
+    /// More than `payload.max_readings` readings in one message (never stored in part).
+    case tooManyReadings = "too_many_readings"
     case refusedByDB = "refused_by_db"
 }
 

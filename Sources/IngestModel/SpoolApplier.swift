@@ -29,18 +29,28 @@ public struct SpoolFileContents: Sendable {
     public var name: String
     /// CRC-32C of `data`: a file of the same name with other content is another file.
     public var checksum: UInt32
-    /// Rejects (`ingest_rejects`) rather than readings.
-    public var isRejects: Bool
+    /// Which table its rows go to.
+    public var kind: SpoolFileKind
     /// The rows, one COPY text line each.
     public var data: [UInt8]
 
     /// A file read whole.
-    public init(name: String, checksum: UInt32, isRejects: Bool, data: [UInt8]) {
+    public init(name: String, checksum: UInt32, kind: SpoolFileKind, data: [UInt8]) {
         self.name = name
         self.checksum = checksum
-        self.isRejects = isRejects
+        self.kind = kind
         self.data = data
     }
+}
+
+/// Which table a spool file's rows go to.
+public enum SpoolFileKind: Sendable, Equatable {
+    /// The readings table (`<base>.copy`).
+    case readings
+    /// The text table (`<base>-text.copy`, v4).
+    case texts
+    /// `ingest_rejects` (`<base>-rejects.copy`).
+    case rejects
 }
 
 /// What applying one spool file did.

@@ -18,15 +18,18 @@ public final class IngestMetrics: Sendable {
     private let batchFlush = Metrics.Timer(label: "iot_ingest_batch_flush_seconds")
     private let batchRows = Recorder(label: "iot_ingest_batch_rows")
     private let latency = Recorder(label: "iot_ingest_end_to_end_latency_seconds")
+    /// `rows_written_total`'s `table` labels: the readings table and its text table.
+    private let tables: (readings: String, texts: String)
 
     static let counters = [
-        "messages_received_total", "messages_dropped_total", "queue_full_total", "rows_written_total",
+        "messages_received_total", "messages_dropped_total", "queue_full_total",
         "batches_flushed_total", "db_errors_total", "mqtt_reconnects_total", "spooled_rows_total",
         "spool_replayed_rows_total", "journal_replayed_total", "journal_blocked_appends_total", "lost_rows_total",
     ]
 
-    /// Creates the registry and bootstraps swift-metrics with it (once per process).
-    public static func bootstrap() -> IngestMetrics {
+    /// Creates the registry and bootstraps swift-metrics with it (once per process). `table`
+    /// is `database.table`, the label of `rows_written_total` (with its `_text` table).
+    public static func bootstrap(table: String) -> IngestMetrics {
         let registry = PrometheusCollectorRegistry()
         var factory = PrometheusMetricsFactory(registry: registry)
         factory.durationHistogramBuckets["iot_ingest_batch_flush_seconds"] = [
@@ -39,11 +42,12 @@ public final class IngestMetrics: Sendable {
             0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 0.75, 1, 1.25, 1.5, 2, 3, 5, 10, 30,
         ]
         MetricsSystem.bootstrap(factory)
-        return IngestMetrics(registry: registry)
+        return IngestMetrics(registry: registry, table: table)
     }
 
-    init(registry: PrometheusCollectorRegistry) {
+    init(registry: PrometheusCollectorRegistry, table: String) {
         self.registry = registry
+        tables = (table, TextReading.table(for: table))
         // Register every name now so a scrape before the first event still lists them.
         for name in Self.counters { Counter(label: "iot_ingest_" + name).increment(by: 0) }
         for reason in RejectReason.allCases {
@@ -51,6 +55,12 @@ public final class IngestMetrics: Sendable {
         }
         for result in ["success", "failure"] {
             Counter(label: "iot_ingest_config_reloads_total", dimensions: [("result", result)]).increment(by: 0)
+        }
+        for table in [tables.readings, tables.texts] {
+            Counter(label: "iot_ingest_rows_written_total", dimensions: [("table", table)]).increment(by: 0)
+        }
+        for kind in IgnoredKind.allCases {
+            Counter(label: "iot_ingest_fields_ignored_total", dimensions: [("kind", kind.rawValue)]).increment(by: 0)
         }
     }
 
@@ -79,7 +89,6 @@ public final class IngestMetrics: Sendable {
             "messages_received_total": stats.messagesReceived.load(ordering: .relaxed),
             "messages_dropped_total": stats.messagesDropped.load(ordering: .relaxed),
             "queue_full_total": stats.queueFull.load(ordering: .relaxed),
-            "rows_written_total": stats.rowsWritten.load(ordering: .relaxed),
             "batches_flushed_total": stats.batchesFlushed.load(ordering: .relaxed),
             "db_errors_total": stats.dbErrors.load(ordering: .relaxed),
             "mqtt_reconnects_total": stats.mqttReconnects.load(ordering: .relaxed),
@@ -95,16 +104,20 @@ public final class IngestMetrics: Sendable {
                 if delta > 0 { Counter(label: "iot_ingest_" + name).increment(by: delta) }
                 last[name] = value
             }
-            for reason in RejectReason.allCases {
-                let key = "rejected." + reason.rawValue
-                let value = stats.rejectedCount(reason)
-                let delta = value - (last[key] ?? 0)
-                if delta > 0 {
-                    Counter(label: "iot_ingest_messages_rejected_total", dimensions: [("reason", reason.rawValue)])
-                        .increment(by: delta)
-                }
-                last[key] = value
+            func labelled(_ name: String, _ label: String, _ value: String, _ now: Int) {
+                let key = name + "." + value
+                let delta = now - (last[key] ?? 0)
+                if delta > 0 { Counter(label: "iot_ingest_" + name, dimensions: [(label, value)]).increment(by: delta) }
+                last[key] = now
             }
+            for reason in RejectReason.allCases {
+                labelled("messages_rejected_total", "reason", reason.rawValue, stats.rejectedCount(reason))
+            }
+            for kind in IgnoredKind.allCases {
+                labelled("fields_ignored_total", "kind", kind.rawValue, stats.ignoredCount(kind))
+            }
+            labelled("rows_written_total", "table", tables.readings, stats.rowsWritten.load(ordering: .relaxed))
+            labelled("rows_written_total", "table", tables.texts, stats.textRowsWritten.load(ordering: .relaxed))
         }
         Gauge(label: "iot_ingest_queue_depth").record(snapshot.queueDepth)
         Gauge(label: "iot_ingest_queue_capacity").record(snapshot.queueCapacity)

@@ -15,16 +15,23 @@ public final class PayloadDecoder: Sendable {
     public let template: TopicTemplate
     /// `payload.max_bytes`: a larger message is rejected as `too_large`, its payload cut to this.
     public let maxBytes: Int
+    /// `payload.max_readings`: more rows (numeric + text) from one message is `too_many_readings`.
+    public let maxReadings: Int
+    /// `payload.store_strings`: false counts string leaves as ignored (kind `string`).
+    public let storeStrings: Bool
 
     /// From `IngestConfiguration.payload`; never changes after, so one instance serves every worker.
-    public init(template: TopicTemplate, maxBytes: Int) {
+    public init(template: TopicTemplate, maxBytes: Int, maxReadings: Int = 1000, storeStrings: Bool = true) {
         self.template = template
         self.maxBytes = maxBytes
+        self.maxReadings = maxReadings
+        self.storeStrings = storeStrings
     }
 
-    /// Appends the message's readings to `readings` and returns nil, or appends nothing and
-    /// returns the reject to store.
-    public func decode(_ message: Message, into readings: inout [Reading]) -> Reject? {
+    /// Appends the message's rows to `rows.readings` and `rows.texts`, adds its ignored
+    /// leaves to `ignored` and returns nil; or appends and counts nothing and returns the
+    /// reject to store.
+    public func decode(_ message: Message, into rows: inout Batch, ignored: inout IgnoredFields) -> Reject? {
         if message.size > maxBytes || message.payload.count > maxBytes {
             var reject = Reject(message, reason: .tooLarge, detail: "\(max(message.size, message.payload.count)) bytes")
             reject.payload = Array(message.payload.prefix(maxBytes))
@@ -33,24 +40,39 @@ public final class PayloadDecoder: Sendable {
         guard let (topicDevice, topicMetric) = template.match(message.topic) else {
             return Reject(message, reason: .topicMismatch, detail: "topic does not match \(template)")
         }
-        let first = readings.count
+        let (first, firstText) = (rows.readings.count, rows.texts.count)
+        var tally = IgnoredFields()
         let failure: (RejectReason, String)? = message.payload.withUnsafeBufferPointer { bytes in
-            var walk = Walk(message: message, scanner: JSONScanner(bytes),
-                            topicDevice: topicDevice, topicMetric: topicMetric)
-            return walk.run(into: &readings)
+            var walk = Walk(message: message, scanner: JSONScanner(bytes), topicDevice: topicDevice,
+                            topicMetric: topicMetric, maxReadings: maxReadings, storeStrings: storeStrings)
+            defer { tally = walk.tally }
+            return walk.run(into: &rows.readings, texts: &rows.texts)
         }
         if let (reason, detail) = failure {
-            readings.removeSubrange(first...)
+            rows.readings.removeSubrange(first...)
+            rows.texts.removeSubrange(firstText...)
             return Reject(message, reason: reason, detail: detail)
         }
         // A name PostgreSQL cannot store would fail the whole COPY and cost a bisection per
         // batch, which one hostile publisher could repeat at will: refuse it here instead.
-        for reading in readings[first...] {
-            if let why = Self.unstorable(reading.deviceID) ?? Self.unstorable(reading.metric) {
-                readings.removeSubrange(first...)
-                return Reject(message, reason: .invalidField, detail: why)
+        var why: String?
+        for reading in rows.readings[first...] {
+            why = Self.unstorable(reading.deviceID) ?? Self.unstorable(reading.metric)
+            if why != nil { break }
+        }
+        if why == nil {
+            for text in rows.texts[firstText...] {
+                why = Self.unstorable(text.deviceID) ?? Self.unstorable(text.metric)
+                    ?? (Self.holdsNUL(text.value) ? "text value of \(text.metric) holds U+0000" : nil)
+                if why != nil { break }
             }
         }
+        if let why {
+            rows.readings.removeSubrange(first...)
+            rows.texts.removeSubrange(firstText...)
+            return Reject(message, reason: .invalidField, detail: why)
+        }
+        ignored.add(tally)
         return nil
     }
 
@@ -59,10 +81,15 @@ public final class PayloadDecoder: Sendable {
         let bytes = name.utf8
         if bytes.isEmpty { return "empty device_id or metric" }
         if bytes.count > 255 { return "device_id or metric of \(bytes.count) bytes (over 255)" }
-        let hasNUL = bytes.withContiguousStorageIfAvailable { memchr($0.baseAddress!, 0, $0.count) != nil }
-            ?? bytes.contains(0)
-        if hasNUL { return "device_id or metric holds U+0000" }
+        if holdsNUL(name) { return "device_id or metric holds U+0000" }
         return nil
+    }
+
+    /// PostgreSQL's text cannot hold U+0000.
+    static func holdsNUL(_ text: String) -> Bool {
+        let bytes = text.utf8
+        return bytes.withContiguousStorageIfAvailable { $0.isEmpty ? false : memchr($0.baseAddress!, 0, $0.count) != nil }
+            ?? bytes.contains(0)
     }
 }
 
@@ -72,6 +99,8 @@ private struct Walk {
     var scanner: JSONScanner
     let topicDevice: String?
     let topicMetric: String?
+    let maxReadings: Int
+    let storeStrings: Bool
 
     /// Timestamps by field, in precedence order: ts, time, timestamp (a tuple, not an array:
     /// no allocation per message).
@@ -79,28 +108,41 @@ private struct Walk {
     var timeError: String?
     var payloadDevice: String?
     var metricName: String?
-    /// `value` at the top level: the number, or nil with `valueSeen` for a non-numeric one.
+    /// `value` at the top level: the number, or nil with `valueSeen` for a non-numeric one
+    /// (`valueText` when it is a string).
     var value: Double?
+    var valueText: String?
     var valueSeen = false
     var nonFinite: String?
+    /// Rows made so far (numeric and text); past `maxReadings` the walk stops appending
+    /// (memory stays bounded) and only counts.
+    var produced = 0
+    /// Leaves that are not a top-level `ts`/`time`/`timestamp`/`device_id`/`metric`/`value`:
+    /// in the metric/value form, each is metadata (`beside_value`).
+    var otherLeaves = 0
+    /// Nulls, empties and (with `store_strings` off) strings met so far.
+    var tally = IgnoredFields()
 
-    init(message: Message, scanner: JSONScanner, topicDevice: String?, topicMetric: String?) {
+    init(message: Message, scanner: JSONScanner, topicDevice: String?, topicMetric: String?,
+         maxReadings: Int, storeStrings: Bool) {
         self.message = message
         self.scanner = scanner
         self.topicDevice = topicDevice
         self.topicMetric = topicMetric
+        self.maxReadings = maxReadings
+        self.storeStrings = storeStrings
     }
 
-    mutating func run(into readings: inout [Reading]) -> (RejectReason, String)? {
+    mutating func run(into readings: inout [Reading], texts: inout [TextReading]) -> (RejectReason, String)? {
         if !isASCII(scanner.bytes), String(validating: scanner.bytes, as: UTF8.self) == nil {
             return (.notUTF8, "payload is not valid UTF-8")
         }
         scanner.skipWhitespace()
         guard let first = scanner.peek else { return (.invalidJSON, "empty payload") }
-        let firstRow = readings.count
+        let (firstRow, firstText) = (readings.count, texts.count)
         do {
             if first == ASCII.openBrace {
-                try object(prefix: nil, depth: 0, into: &readings)
+                try object(prefix: nil, depth: 0, into: &readings, texts: &texts)
             } else if JSONScanner.startsNumber(first) {
                 let number = try scanner.scanNumber()
                 try endOfPayload()
@@ -118,21 +160,42 @@ private struct Walk {
         if let timeError { return (.badTimestamp, timeError) }
         let time = timeFields.0 ?? timeFields.1 ?? timeFields.2 ?? message.receivedAt
 
-        // `metric`+`value`, or `value` under a {metric} topic: exactly one row.
+        // `metric`+`value`, or `value` under a {metric} topic: exactly one row, the other
+        // leaves its metadata.
         if let name = metricName ?? (valueSeen ? topicMetric : nil), valueSeen {
             readings.removeSubrange(firstRow...)
-            guard let value else { return (.noReadings, "\"value\" is not a number") }
+            texts.removeSubrange(firstText...)
+            tally = IgnoredFields()
+            tally.add(.besideValue, otherLeaves)
+            if let text = valueText {
+                guard storeStrings else { return (.noReadings, "\"value\" is a string and payload.store_strings is off") }
+                guard let device = topicDevice ?? payloadDevice else {
+                    return (.topicMismatch, "no device_id in topic or payload")
+                }
+                texts.append(TextReading(time: time, deviceID: device, metric: name, value: text, source: message))
+                return nil
+            }
+            guard let value else { return (.noReadings, "\"value\" is neither a number, a boolean nor a string") }
             guard value.isFinite else { return (.nonFinite, "\"value\" is not finite") }
             return single(metric: name, value: value, time: time, into: &readings)
         }
         if let nonFinite { return (.nonFinite, "\(nonFinite) is not finite") }
-        guard readings.count > firstRow else { return (.noReadings, "no numeric field") }
+        if produced > maxReadings {
+            return (.tooManyReadings, "\(produced) readings, payload.max_readings is \(maxReadings)")
+        }
+        guard readings.count > firstRow || texts.count > firstText else {
+            return (.noReadings, "nothing storable")
+        }
         guard let device = topicDevice ?? payloadDevice else {
             return (.topicMismatch, "no device_id in topic or payload")
         }
         for i in firstRow..<readings.count {
             readings[i].time = time
             if topicDevice == nil { readings[i].deviceID = device }
+        }
+        for i in firstText..<texts.count {
+            texts[i].time = time
+            if topicDevice == nil { texts[i].deviceID = device }
         }
         return nil
     }
@@ -152,13 +215,18 @@ private struct Walk {
         guard scanner.atEnd else { throw .init(.syntax, "trailing bytes at \(scanner.index)") }
     }
 
-    /// Walks an object; numeric and boolean leaves become readings (time filled in later),
-    /// nested objects are flattened with dots, arrays skipped.
-    private mutating func object(prefix: String?, depth: Int, into readings: inout [Reading]) throws(JSONScanner.Malformed) {
+    /// Walks an object: leaves become rows (time filled in later), nested objects and arrays
+    /// are flattened with dots, nulls and empties counted.
+    private mutating func object(prefix: String?, depth: Int, into readings: inout [Reading],
+                                 texts: inout [TextReading]) throws(JSONScanner.Malformed) {
         guard depth < JSONScanner.maxDepth else { throw .init(.depth, "nesting too deep") }
         scanner.index += 1  // {
         scanner.skipWhitespace()
-        if scanner.peek == ASCII.closeBrace { scanner.index += 1; return }
+        if scanner.peek == ASCII.closeBrace {
+            scanner.index += 1
+            if prefix != nil { empty() }
+            return
+        }
         while true {
             scanner.skipWhitespace()
             guard scanner.peek == ASCII.quote else { throw .init(.syntax, "expected key at byte \(scanner.index)") }
@@ -175,38 +243,119 @@ private struct Walk {
                 : escapedKey.map(KeyRole.init) ?? KeyRole(UnsafeRawBufferPointer(scanner.raw(keyToken)))
             if let timeSlot = role.timeSlot {
                 try timestamp(slot: timeSlot, first: c)
-            } else if c == ASCII.openBrace {
-                let key = keyText(keyToken, escapedKey)
-                try object(prefix: topLevel ? key : prefix! + "." + key, depth: depth + 1, into: &readings)
-            } else if c == ASCII.quote {
-                let token = try scanner.scanString()
-                if role == .deviceID { payloadDevice = try scanner.string(token) }
-                if role == .metric { metricName = try scanner.string(token) }
-                if role == .value { valueSeen = true; value = nil }
-            } else if JSONScanner.startsNumber(c) || c == ASCII.lowerT || c == ASCII.lowerF || c == ASCII.lowerN {
-                let number: Double?
-                if JSONScanner.startsNumber(c) {
-                    number = try scanner.scanNumber()
-                } else {
-                    guard let literal = scanner.scanLiteral() else { throw .init(.syntax, "unexpected byte at \(scanner.index)") }
-                    number = literal.map { $0 ? 1 : 0 }
-                }
-                if role == .value { valueSeen = true; value = number }
-                if let number, role != .deviceID && role != .metric {
-                    let key = keyText(keyToken, escapedKey)
-                    let name = topLevel ? key : prefix! + "." + key
-                    if !number.isFinite { nonFinite = nonFinite ?? name }
-                    readings.append(Reading(time: 0, deviceID: topicDevice ?? "", metric: name,
-                                            value: number, source: message))
-                }
             } else {
-                try scanner.skipValue(depth: depth + 1)
+                try member(first: c, role: role, depth: depth, named: .key(keyToken, escapedKey, prefix: prefix),
+                           into: &readings, texts: &texts)
             }
             scanner.skipWhitespace()
             if scanner.peek == ASCII.comma { scanner.index += 1; continue }
             if scanner.peek == ASCII.closeBrace { scanner.index += 1; return }
             throw .init(.syntax, "expected ',' or '}' at byte \(scanner.index)")
         }
+    }
+
+    /// Walks an array: element `i` is named `<prefix>.<i>` (`accel.0`, `cells.0.v`).
+    private mutating func array(prefix: String, depth: Int, into readings: inout [Reading],
+                                texts: inout [TextReading]) throws(JSONScanner.Malformed) {
+        guard depth < JSONScanner.maxDepth else { throw .init(.depth, "nesting too deep") }
+        scanner.index += 1  // [
+        scanner.skipWhitespace()
+        if scanner.peek == ASCII.closeBracket {
+            scanner.index += 1
+            empty()
+            return
+        }
+        var index = 0
+        while true {
+            scanner.skipWhitespace()
+            guard let c = scanner.peek else { throw .init(.truncated, "unexpected end") }
+            try member(first: c, role: .plain, depth: depth, named: .element(index, prefix: prefix),
+                       into: &readings, texts: &texts)
+            index += 1
+            scanner.skipWhitespace()
+            if scanner.peek == ASCII.comma { scanner.index += 1; continue }
+            if scanner.peek == ASCII.closeBracket { scanner.index += 1; return }
+            throw .init(.syntax, "expected ',' or ']' at byte \(scanner.index)")
+        }
+    }
+
+    /// Where a value's metric name comes from: built only when the value needs it (a row,
+    /// or a nested prefix), never for a null or an ignored string.
+    private enum Name {
+        case key(JSONScanner.StringToken, String?, prefix: String?)
+        case element(Int, prefix: String)
+    }
+
+    private func text(of name: Name) -> String {
+        switch name {
+        case .key(let token, let escaped, let prefix):
+            let key = keyText(token, escaped)
+            return prefix.map { $0 + "." + key } ?? key
+        case .element(let index, let prefix):
+            return prefix + "." + String(index)
+        }
+    }
+
+    /// One value of an object member or array element, whose first byte is `c`.
+    private mutating func member(first c: UInt8, role: KeyRole, depth: Int, named: Name, into readings: inout [Reading],
+                                 texts: inout [TextReading]) throws(JSONScanner.Malformed) {
+        if c == ASCII.openBrace {
+            try object(prefix: text(of: named), depth: depth + 1, into: &readings, texts: &texts)
+        } else if c == ASCII.openBracket {
+            try array(prefix: text(of: named), depth: depth + 1, into: &readings, texts: &texts)
+        } else if c == ASCII.quote {
+            let token = try scanner.scanString()
+            switch role {
+            case .deviceID:
+                payloadDevice = try scanner.string(token)
+                return
+            case .metric:
+                metricName = try scanner.string(token)
+            case .value:
+                valueSeen = true
+                value = nil
+                valueText = try scanner.string(token)
+            default:
+                otherLeaves += 1
+            }
+            guard storeStrings else {
+                tally.add(.string)
+                return
+            }
+            produced += 1
+            guard produced <= maxReadings else { return }
+            texts.append(TextReading(time: 0, deviceID: topicDevice ?? "", metric: text(of: named),
+                                     value: try role == .value ? valueText! : scanner.string(token), source: message))
+        } else if JSONScanner.startsNumber(c) || c == ASCII.lowerT || c == ASCII.lowerF || c == ASCII.lowerN {
+            let number: Double?
+            if JSONScanner.startsNumber(c) {
+                number = try scanner.scanNumber()
+            } else {
+                guard let literal = scanner.scanLiteral() else { throw .init(.syntax, "unexpected byte at \(scanner.index)") }
+                number = literal.map { $0 ? 1 : 0 }
+            }
+            if role == .value { valueSeen = true; value = number; valueText = nil }
+            guard role != .deviceID && role != .metric else { return }
+            if role == .plain { otherLeaves += 1 }
+            guard let number else {
+                tally.add(.null)  // a null `value` too (the metric/value form recounts its leaves)
+                return
+            }
+            produced += 1
+            guard produced <= maxReadings else { return }
+            let metric = text(of: named)
+            if !number.isFinite { nonFinite = nonFinite ?? metric }
+            readings.append(Reading(time: 0, deviceID: topicDevice ?? "", metric: metric, value: number, source: message))
+        } else {
+            throw .init(.syntax, "unexpected byte at \(scanner.index)")
+        }
+    }
+
+    /// An empty object or array below the top level: counted, and metadata in the
+    /// metric/value form.
+    private mutating func empty() {
+        otherLeaves += 1
+        tally.add(.empty)
     }
 
     /// A key's text: resolved already when it had escapes, else its bytes as they are.

@@ -8,9 +8,10 @@ import IngestModel
 public protocol PayloadFormat: AnyObject, Sendable {
     /// `payload.max_bytes`: a larger payload is rejected `too_large` without being read.
     var maxBytes: Int { get }
-    /// Appends the message's readings to `readings` and returns nil, or appends nothing and
+    /// Appends the message's rows to `rows.readings` and `rows.texts`, adds the leaves it
+    /// stores nowhere to `ignored`, and returns nil; or appends and counts nothing and
     /// returns the reject: a message is stored whole or not at all.
-    func decode(_ message: Message, into readings: inout [Reading]) -> Reject?
+    func decode(_ message: Message, into rows: inout Batch, ignored: inout IgnoredFields) -> Reject?
 }
 
 extension PayloadDecoder: PayloadFormat {}

@@ -38,6 +38,21 @@ public struct CopyEncoder {
         }
     }
 
+    /// Encodes text readings for the text table the same way (the same columns, `value` text).
+    public mutating func encode<C: Collection>(texts: C) where C.Element == TextReading {
+        var size = 0
+        for r in texts { size += 2 + 12 + 4 + r.deviceID.utf8.count + 4 + r.metric.utf8.count + 4 + r.value.utf8.count }
+        write(rowBytes: size) { out in
+            for r in texts {
+                out.put16(4)
+                Self.put(timestamp: r.time, to: &out)
+                out.put(text: r.deviceID)
+                out.put(text: r.metric)
+                out.put(text: r.value)
+            }
+        }
+    }
+
     /// Encodes `rejects` for `ingest_rejects` the same way.
     public mutating func encode<C: Collection>(rejects: C) where C.Element == Reject {
         var size = 0

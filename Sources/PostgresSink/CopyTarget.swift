@@ -1,3 +1,5 @@
+import IngestModel
+
 /// The one place rows enter the tables: the COPY statements for readings and rejects, in
 /// binary (the writer, `CopyEncoder`) or text (the spool replay, Durability's `CopyText`), and the path `database.dedupe` needs.
 ///
@@ -19,30 +21,49 @@ struct CopyTarget: Sendable {
     static let readingColumns = CopyEncoder.readingColumns
     static let rejectColumns = CopyEncoder.rejectColumns
     static let stagingTable = "ingest_staging"
+    static let textStagingTable = "ingest_staging_text"
 
-    /// Once per connection: the staging table when dedupe is on (emptied at every commit).
+    /// The text table (`<table>_text`).
+    var textTable: String { TextReading.table(for: table) }
+
+    /// Once per connection: the staging tables when dedupe is on (emptied at every commit).
+    /// The text one is spelled out rather than `LIKE` its table, so a connection can be
+    /// prepared before a migration has created that table.
     func prepare(on connection: PostgresConnection) throws(PostgresError) {
         guard dedupe else { return }
         try connection.execute("""
             CREATE TEMP TABLE IF NOT EXISTS \(Self.stagingTable) (LIKE "\(table)" INCLUDING DEFAULTS) \
             ON COMMIT DELETE ROWS
             """)
+        try connection.execute("""
+            CREATE TEMP TABLE IF NOT EXISTS \(Self.textStagingTable) (time timestamptz NOT NULL, \
+            device_id text NOT NULL, metric text NOT NULL, value text NOT NULL) ON COMMIT DELETE ROWS
+            """)
     }
 
     /// COPYs readings. Inside a transaction, after `prepare` on this connection.
     func copyReadings(_ data: [UInt8], format: Format, on connection: PostgresConnection) throws(PostgresError) {
+        try copy(data, format: format, into: table, staging: Self.stagingTable, on: connection)
+    }
+
+    /// COPYs text readings into the text table. Inside a transaction, after `prepare`.
+    func copyTexts(_ data: [UInt8], format: Format, on connection: PostgresConnection) throws(PostgresError) {
+        try copy(data, format: format, into: textTable, staging: Self.textStagingTable, on: connection)
+    }
+
+    private func copy(_ data: [UInt8], format: Format, into target: String, staging: String,
+                      on connection: PostgresConnection) throws(PostgresError) {
         guard dedupe else {
-            try connection.copy("COPY \"\(table)\" \(Self.readingColumns) FROM STDIN (FORMAT \(format.rawValue))",
+            try connection.copy("COPY \"\(target)\" \(Self.readingColumns) FROM STDIN (FORMAT \(format.rawValue))",
                                 data: data)
             return
         }
-        try connection.copy("COPY \(Self.stagingTable) \(Self.readingColumns) FROM STDIN (FORMAT \(format.rawValue))",
-                            data: data)
+        try connection.copy("COPY \(staging) \(Self.readingColumns) FROM STDIN (FORMAT \(format.rawValue))", data: data)
         try connection.execute("""
-            INSERT INTO "\(table)" \(Self.readingColumns) SELECT time, device_id, metric, value \
-            FROM \(Self.stagingTable) ON CONFLICT DO NOTHING
+            INSERT INTO "\(target)" \(Self.readingColumns) SELECT time, device_id, metric, value \
+            FROM \(staging) ON CONFLICT DO NOTHING
             """)
-        try connection.execute("DELETE FROM \(Self.stagingTable)")
+        try connection.execute("DELETE FROM \(staging)")
     }
 
     /// COPYs rejects into `ingest_rejects`.

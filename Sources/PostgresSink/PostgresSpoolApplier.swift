@@ -40,7 +40,7 @@ final class PostgresSpoolSession: SpoolSession {
     func apply(_ file: SpoolFileContents,
                keepRefused: ([UInt8]) throws -> Void) throws(SpoolApplyError) -> SpoolFileApplied {
         do throws(PostgresError) {
-            if !prepared && !file.isRejects {
+            if !prepared && file.kind != .rejects {
                 try target.prepare(on: connection)
                 prepared = true
             }
@@ -75,10 +75,10 @@ final class PostgresSpoolSession: SpoolSession {
             let bytes = Array(data[lines[range.lowerBound].lowerBound..<lines[range.upperBound - 1].upperBound])
             try c.execute("SAVEPOINT spool_chunk")
             do throws(PostgresError) {
-                if file.isRejects {
-                    try target.copyRejects(bytes, format: .text, on: c)
-                } else {
-                    try target.copyReadings(bytes, format: .text, on: c)
+                switch file.kind {
+                case .rejects: try target.copyRejects(bytes, format: .text, on: c)
+                case .texts: try target.copyTexts(bytes, format: .text, on: c)
+                case .readings: try target.copyReadings(bytes, format: .text, on: c)
                 }
                 return nil
             } catch where error.code == .data {

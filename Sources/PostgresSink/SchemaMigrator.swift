@@ -1,6 +1,8 @@
+import IngestModel
 import Logging
 
-/// Creates or upgrades the schema of SPEC 5. Idempotent, and safe when several replicas start
+/// Creates or upgrades the schema of SPEC 5: the readings table and its text table (both
+/// hypertables with TimescaleDB), the rejects and the bookkeeping tables. Idempotent, and safe when several replicas start
 /// at once: everything runs in one transaction holding a transaction-level advisory lock, so
 /// a second migrator waits and then finds nothing to do.
 public struct SchemaMigrator {
@@ -29,6 +31,12 @@ public struct SchemaMigrator {
     /// The table's name as `regclass` reads it: quoted, or a mixed-case name would be folded
     /// to lower case and not found.
     static func regclassName(_ table: String) -> String { "\"\(table)\"" }
+
+    /// A table name as SQL reads it: quoted, so its case is kept.
+    static func quoted(_ table: String) -> String { "\"\(table)\"" }
+
+    /// The text table beside `table` (SPEC 5 v4: `<table>_text`).
+    public var textTable: String { TextReading.table(for: table) }
 
     /// Runs on the caller's thread (blocking): call it from a dedicated thread.
     public func migrate(_ connection: PostgresConnection) throws(PostgresError) -> Outcome {
@@ -73,16 +81,23 @@ public struct SchemaMigrator {
             try connection.execute("ALTER TABLE ingest_spool_applied ADD COLUMN IF NOT EXISTS checksum bigint")
             try connection.execute(JournalDoneTable.create)
             try connection.execute(JournalDoneTable.index)
-            if available {
-                _ = try connection.scalar(
-                    "SELECT create_hypertable($1::regclass, 'time', if_not_exists => TRUE, migrate_data => TRUE)",
-                    [Self.regclassName(table)])
-            }
-            try connection.execute(
-                "CREATE INDEX IF NOT EXISTS \"\(table)_device_time_idx\" ON \(t) (device_id, time DESC)")
-            if dedupe {
+            try connection.execute("""
+                CREATE TABLE IF NOT EXISTS \(Self.quoted(textTable)) (
+                  time timestamptz NOT NULL, device_id text NOT NULL, metric text NOT NULL, value text NOT NULL
+                )
+                """)
+            for name in [table, textTable] {
+                if available {
+                    _ = try connection.scalar(
+                        "SELECT create_hypertable($1::regclass, 'time', if_not_exists => TRUE, migrate_data => TRUE)",
+                        [Self.regclassName(name)])
+                }
                 try connection.execute(
-                    "CREATE UNIQUE INDEX IF NOT EXISTS \"\(table)_dedupe_idx\" ON \(t) (device_id, metric, time)")
+                    "CREATE INDEX IF NOT EXISTS \"\(name)_device_time_idx\" ON \(Self.quoted(name)) (device_id, time DESC)")
+                if dedupe {
+                    try connection.execute(
+                        "CREATE UNIQUE INDEX IF NOT EXISTS \"\(name)_dedupe_idx\" ON \(Self.quoted(name)) (device_id, metric, time)")
+                }
             }
             return Outcome(timescale: available,
                            timescaleUnavailable: available ? nil

@@ -1,8 +1,8 @@
 import IngestModel
 import Logging
 
-/// One attempt at one batch, in one transaction: the readings, the rejects and the batch's
-/// journal entries commit together or not at all, so a crash never leaves rows without their
+/// One attempt at one batch, in one transaction: the readings, the text readings, the
+/// rejects and the batch's journal entries commit together or not at all, so a crash never leaves rows without their
 /// done-record (which would double them on replay) or the other way round (which would lose
 /// them).
 ///
@@ -27,26 +27,21 @@ struct WriteJob {
                       logger: Logger) throws(PostgresError) -> SinkOutcome {
         var written: [(ArraySlice<Reading>, Double)] = []
         var refused: [Reject] = []
+        var writtenText = 0
+        let (target, readings, texts) = (settings.target, batch.readings, batch.texts)
         try connection.transaction { () throws(PostgresError) in
-            let readings = batch.readings
-            let refusals = try Bisection.refusals(count: readings.count) { (range) throws(PostgresError) -> String? in
-                let slice = readings[range]
+            refused += try Self.bisect(count: readings.count, source: { readings[$0].source }, encoder: &encoder,
+                                       on: connection) { (range, encoder) throws(PostgresError) in
                 let started = Timestamp.monotonicSeconds()
-                try connection.execute("SAVEPOINT slice")
-                do throws(PostgresError) {
-                    try copy(slice, on: connection)
-                } catch where error.code == .data {
-                    try connection.execute("ROLLBACK TO SAVEPOINT slice")
-                    return error.description
-                }
-                written.append((slice, Timestamp.monotonicSeconds() - started))
-                return nil
+                encoder.encode(readings: readings[range])
+                try target.copyReadings(encoder.buffer, format: .binary, on: connection)
+                written.append((readings[range], Timestamp.monotonicSeconds() - started))
             }
-            for refusal in refusals {
-                let source = readings[refusal.index].source
-                var reject = Reject(source, reason: .refusedByDB, detail: refusal.reason)
-                reject.receivedAt = source.receivedAt
-                refused.append(reject)
+            refused += try Self.bisect(count: texts.count, source: { texts[$0].source }, encoder: &encoder,
+                                       on: connection) { (range, encoder) throws(PostgresError) in
+                encoder.encode(texts: texts[range])
+                try target.copyTexts(encoder.buffer, format: .binary, on: connection)
+                writtenText += range.count
             }
             let rejects = batch.rejects + refused
             if !rejects.isEmpty {
@@ -70,13 +65,34 @@ struct WriteJob {
             committed(slice, seconds)
         }
         logger.debug("batch_committed", metadata: [
-            "rows": .stringConvertible(rows), "rejects": .stringConvertible(batch.rejects.count + refused.count),
+            "rows": .stringConvertible(rows), "text_rows": .stringConvertible(writtenText),
+            "rejects": .stringConvertible(batch.rejects.count + refused.count),
         ])
-        return SinkOutcome(written: rows, refused: refused)
+        return SinkOutcome(written: rows, writtenText: writtenText, refused: refused)
     }
 
-    private mutating func copy(_ rows: ArraySlice<Reading>, on connection: PostgresConnection) throws(PostgresError) {
-        encoder.encode(readings: rows)
-        try settings.target.copyReadings(encoder.buffer, format: .binary, on: connection)
+    /// COPYs rows `0..<count` with `copy`, each attempt under a savepoint, bisecting what
+    /// the table refuses for its data (`Bisection`); returns those rows as `refused_by_db`
+    /// rejects. `copy` runs only for ranges that go in or are being tried.
+    private static func bisect(count: Int, source: (Int) -> Message, encoder: inout CopyEncoder,
+                               on connection: PostgresConnection,
+                               copy: (Range<Int>, inout CopyEncoder) throws(PostgresError) -> Void)
+        throws(PostgresError) -> [Reject] {
+        let refusals = try Bisection.refusals(count: count) { (range) throws(PostgresError) -> String? in
+            try connection.execute("SAVEPOINT slice")
+            do throws(PostgresError) {
+                try copy(range, &encoder)
+            } catch where error.code == .data {
+                try connection.execute("ROLLBACK TO SAVEPOINT slice")
+                return error.description
+            }
+            return nil
+        }
+        return refusals.map { refusal in
+            let message = source(refusal.index)
+            var reject = Reject(message, reason: .refusedByDB, detail: refusal.reason)
+            reject.receivedAt = message.receivedAt
+            return reject
+        }
     }
 }

@@ -21,7 +21,7 @@ struct RunCommand: AsyncParsableCommand {
         let (journal, spoolLock) = try claimDirectories(configuration, logger)
         defer { withExtendedLifetime(spoolLock) {} }
         try await prepareSchema(configuration, logger)             // db_connected, schema_ready
-        let metrics = IngestMetrics.bootstrap()
+        let metrics = IngestMetrics.bootstrap(table: configuration.database.table)
         let daemon = try makeDaemon(configuration, journal, metrics, logger)
         await replayLeftoverSpool(daemon)                          // spool_replayed
         let code = try await serve(daemon, metrics, logSettings)   // mqtt_connected, subscribed, ingest_started

@@ -38,7 +38,7 @@ struct HotPath {
                                                   fsyncIntervalMs: configuration.journal.fsyncIntervalMs),
                                   logger: logger)
         try Spool.prepare(directory: directory + "/spool")
-        let expected = messages * telemetry.readingsPerMessage
+        let expected = messages * (telemetry.numericPerMessage + telemetry.textPerMessage)
         let sink = EncodingSink(lanes: configuration.database.poolSize, expected: expected)
         let source = SyntheticSource(telemetry: telemetry, messages: messages)
         // The daemon's own factory and start-up path, so what is measured is what runs.
@@ -133,10 +133,14 @@ private final class EncodingSink: BatchSink {
     }
 
     func write(_ batch: Batch, lane: Int) -> SinkOutcome {
-        encoders[lane].withLock { $0.encode(readings: batch.readings) }
-        let total = written.add(batch.readings.count, ordering: .acquiringAndReleasing).newValue
+        encoders[lane].withLock { encoder in
+            encoder.encode(readings: batch.readings)
+            if !batch.texts.isEmpty { encoder.encode(texts: batch.texts) }
+        }
+        let rows = batch.readings.count + batch.texts.count
+        let total = written.add(rows, ordering: .acquiringAndReleasing).newValue
         if total >= expected { done.withLock { done.broadcast() } }
-        return SinkOutcome(written: batch.readings.count)
+        return SinkOutcome(written: batch.readings.count, writtenText: batch.texts.count)
     }
 
     func waitUntilDone() {

@@ -22,6 +22,7 @@ struct LoadgenCommand: ParsableCommand {
     @Option(help: "Publisher connections, used in turn, each keeping window/connections in flight (libmosquitto's cost per message grows with one connection's in-flight list).")
     var connections = 1
     @Option(name: .customLong("readings-per-message")) var readingsPerMessage = 2
+    @Flag(help: "Mixed payloads: a string and a 3-element array beside the numbers (SPEC 4 v4).") var mixed = false
     @Option(name: .customLong("invalid-fraction"), help: "Share of messages that are not JSON.") var invalidFraction = 0.0
     @Option(name: .customLong("topic-prefix")) var topicPrefix = "devices"
     @Option(name: .customLong("client-id")) var clientID: String?
@@ -48,8 +49,9 @@ struct LoadgenCommand: ParsableCommand {
 
     func run() throws {
         if countOnly { return try count() }
-        let telemetry = Telemetry(devices: devices, readingsPerMessage: readingsPerMessage, topicPrefix: topicPrefix,
+        var telemetry = Telemetry(devices: devices, readingsPerMessage: readingsPerMessage, topicPrefix: topicPrefix,
                                   tsBaseMs: tsBaseMs ?? Timestamp.now() / 1000)
+        telemetry.mixed = mixed
         if hotPath {
             let (readings, seconds, cpu) = try HotPath(telemetry: telemetry, messages: messages).run()
             Console.out(JSONValue.object([

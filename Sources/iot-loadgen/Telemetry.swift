@@ -8,6 +8,14 @@ struct Telemetry {
     let readingsPerMessage: Int
     let topicPrefix: String
     let tsBaseMs: Int64
+    /// Also a string (`status`) and a three-element array (`accel`) per message: the v4
+    /// payload shapes (a text row and three more numeric rows).
+    var mixed = false
+
+    /// Numeric rows one valid message makes.
+    var numericPerMessage: Int { readingsPerMessage + (mixed ? 3 : 0) }
+    /// Text rows one valid message makes.
+    var textPerMessage: Int { mixed ? 1 : 0 }
 
     func deviceID(_ n: Int) -> String {
         let digits = String(n)
@@ -28,6 +36,10 @@ struct Telemetry {
             let centi = 1000 + (valid &* 37 &+ k &* 101) % 4000
             let frac = centi % 100
             json += ",\"\(name)\":\(centi / 100).\(frac < 10 ? "0" : "")\(frac)"
+        }
+        if mixed {
+            json += ",\"status\":\"\(["charging", "idle", "driving", "fault"][valid % 4])\""
+            json += ",\"accel\":[0.\(valid % 10),0.0\(valid % 7),9.8]"
         }
         json += "}"
         return (topic(device: device), Array(json.utf8))

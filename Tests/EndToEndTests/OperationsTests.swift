@@ -66,7 +66,7 @@ struct OperationsTests {
             try await waitUntil(20, "rows") { try await db.count("SELECT count(*) FROM readings") >= 5400 }
             // The counter moves just after the commit: wait for it to agree with the table.
             try await waitUntil(10, "rows_written_total catches up") {
-                let written = samples(try await get(port, "/metrics").body)["iot_ingest_rows_written_total"]
+                let written = samples(try await get(port, "/metrics").body)["iot_ingest_rows_written_total{table=\"readings\"}"]
                 return written == Double(try await db.count("SELECT count(*) FROM readings"))
             }
             let metrics = try await get(port, "/metrics")
@@ -77,6 +77,7 @@ struct OperationsTests {
                          "rows_written_total", "batches_flushed_total", "db_errors_total", "mqtt_reconnects_total",
                          "spooled_rows_total", "spool_replayed_rows_total", "config_reloads_total", "queue_depth",
                          "queue_capacity", "spool_files", "health_status", "uptime_seconds", "shutdown_in_progress",
+                         "fields_ignored_total",
                          "batch_flush_seconds", "batch_rows", "end_to_end_latency_seconds"]
             for name in names {
                 #expect(metrics.body.contains("# TYPE iot_ingest_\(name) "), "\(name) is exposed")
@@ -86,7 +87,9 @@ struct OperationsTests {
                         "sample line parses: \(line)")
             }
             let stored = try await db.count("SELECT count(*) FROM readings")
-            #expect(values["iot_ingest_rows_written_total"] == Double(stored))
+            #expect(values["iot_ingest_rows_written_total{table=\"readings\"}"] == Double(stored))
+            #expect(values["iot_ingest_rows_written_total{table=\"readings_text\"}"] == 0)
+            #expect(values["iot_ingest_fields_ignored_total{kind=\"null\"}"] == 0)
             #expect(values["iot_ingest_messages_rejected_total{reason=\"invalid_json\"}"] == 300)
             #expect(values["iot_ingest_messages_received_total"] == 3000)
             #expect(values["iot_ingest_end_to_end_latency_seconds_count"] == 2700, "one latency sample per stored message")
@@ -279,7 +282,7 @@ struct OperationsTests {
                 let m = samples(try await get(port, "/metrics").body)
                 let dropped = m["iot_ingest_messages_dropped_total", default: 0]
                 return m["iot_ingest_messages_received_total"] == 5000
-                    && m["iot_ingest_rows_written_total"] == 2 * (5000 - dropped)
+                    && m["iot_ingest_rows_written_total{table=\"readings\"}"] == 2 * (5000 - dropped)
             }
             let m = samples(try await get(port, "/metrics").body)
             let dropped = Int(m["iot_ingest_messages_dropped_total", default: 0])

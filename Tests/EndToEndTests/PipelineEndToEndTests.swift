@@ -87,7 +87,11 @@ struct PipelineEndToEndTests {
             try await Publish.lines(["17.25"], topic: "\(p)/bare/telemetry")
             try await Publish.lines([#"{"time": 1700000000123456, "door": true, "alarm": false, "device_id": "ignored"}"#],
                               topic: "\(p)/bools/telemetry")
-            try await waitUntil(20, "8 rows") { try await db.count("SELECT count(*) FROM readings") >= 8 }
+            try await waitUntil(20, "10 rows and a text row") {
+                let numeric = try await db.count("SELECT count(*) FROM readings")
+                let texts = try await db.count("SELECT count(*) FROM readings_text")
+                return numeric >= 10 && texts >= 1
+            }
             #expect(try await daemon.stop() == 0)
             let rows = try await db.query("""
                 SELECT string_agg(format('%s %s=%s @%s', device_id, metric, value,
@@ -98,7 +102,11 @@ struct PipelineEndToEndTests {
                     + "bools alarm=0 @1700000000123456; bools door=1 @1700000000123456; "
                     + "metricvalue co2=415 @1700000000123000; "
                     + "multi humidity=40 @1700000000000000; multi temperature=21.5 @1700000000000000; "
-                    + "nested env.h.x=2 @1700000000500000; nested env.t=1 @1700000000500000")
+                    + "nested env.h.x=2 @1700000000500000; nested env.t=1 @1700000000500000; "
+                    + "nested tags.0=1 @1700000000500000; nested tags.1=2 @1700000000500000")
+            // SPEC 4 v4: strings are text readings; `battery` beside `value` is metadata.
+            #expect(try await db.query("SELECT string_agg(device_id || ' ' || metric || '=' || value, '; ') FROM readings_text")
+                == "nested s=x")
         }
     }
 

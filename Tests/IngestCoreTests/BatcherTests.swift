@@ -10,15 +10,15 @@ import Testing
 
     @Test func sealsAtMaxRows() {
         let batcher = Batcher(limits: .init(maxRows: 5, flushInterval: 60))
-        #expect(batcher.add(readings: rows(3), rejects: []) == nil)
-        let sealed = batcher.add(readings: rows(3), rejects: [])
+        #expect(batcher.add(Batch(readings: rows(3))) == nil)
+        let sealed = batcher.add(Batch(readings: rows(3)))
         #expect(sealed?.readings.count == 6)
         #expect(batcher.pendingRows == 0)
     }
 
     @Test func sealsByAgeOnlyWhenDue() {
         let batcher = Batcher(limits: .init(maxRows: 100, flushInterval: 0.5))
-        _ = batcher.add(readings: rows(1), rejects: [])
+        _ = batcher.add(Batch(readings: rows(1)))
         let now = Timestamp.monotonicSeconds()
         #expect(batcher.sealIfDue(now: now) == nil)
         #expect(batcher.sealIfDue(now: now + 1)?.readings.count == 1)
@@ -27,9 +27,9 @@ import Testing
 
     @Test func newLimitsApplyToTheOpenBatch() {
         let batcher = Batcher(limits: .init(maxRows: 100, flushInterval: 60))
-        _ = batcher.add(readings: rows(10), rejects: [])
+        _ = batcher.add(Batch(readings: rows(10)))
         batcher.update(.init(maxRows: 5, flushInterval: 60))
-        #expect(batcher.add(readings: rows(1), rejects: [])?.readings.count == 11)
+        #expect(batcher.add(Batch(readings: rows(1)))?.readings.count == 11)
     }
 }
 

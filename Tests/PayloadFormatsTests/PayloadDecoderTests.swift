@@ -14,9 +14,17 @@ struct PayloadDecoderTests {
     }
 
     func decode(_ decoder: PayloadDecoder, _ topic: String, _ payload: [UInt8]) -> ([Reading], Reject?) {
-        var rows: [Reading] = []
-        let reject = decoder.decode(Message(topic: topic, payload: payload, receivedAt: Self.received), into: &rows)
-        return (rows, reject)
+        let (rows, _, reject) = decodeAll(decoder, topic, payload)
+        return (rows.readings, reject)
+    }
+
+    /// Both row kinds and the ignored leaves.
+    func decodeAll(_ decoder: PayloadDecoder, _ topic: String, _ payload: [UInt8]) -> (Batch, IgnoredFields, Reject?) {
+        var rows = Batch()
+        var ignored = IgnoredFields()
+        let reject = decoder.decode(Message(topic: topic, payload: payload, receivedAt: Self.received), into: &rows,
+                                    ignored: &ignored)
+        return (rows, ignored, reject)
     }
 
     func summary(_ rows: [Reading]) -> [String] {
@@ -32,13 +40,68 @@ struct PayloadDecoderTests {
         ])
     }
 
-    @Test func nestedObjectsAreFlattenedWithDotsAndArraysIgnored() {
+    @Test func nestedObjectsAreFlattenedWithDotsAndArraysWithTheirIndex() {
         let (rows, reject) = decode(telemetry, "devices/d1/telemetry",
-                                    #"{"env": {"t": 1, "deep": {"h": 2}}, "list": [1, 2, {"x": 3}], "v": -0.5e1}"#)
+                                    #"{"env": {"t": 1, "deep": {"h": 2}}, "list": [1, 2, {"x": 3}, [4]], "v": -0.5e1}"#)
         #expect(reject == nil)
-        #expect(rows.map(\.metric) == ["env.t", "env.deep.h", "v"])
-        #expect(rows.map(\.value) == [1, 2, -5])
+        #expect(rows.map(\.metric) == ["env.t", "env.deep.h", "list.0", "list.1", "list.2.x", "list.3.0", "v"])
+        #expect(rows.map(\.value) == [1, 2, 1, 2, 3, 4, -5])
         #expect(rows.allSatisfy { $0.time == Self.received })
+    }
+
+    /// SPEC 4 v4: every leaf is a row, a reject or a count.
+    @Test func stringsAreTextRowsAndNullsAndEmptiesAreCounted() {
+        let payload = #"{"ts": 1700000001, "temp": 21.5, "status": "charging", "fw": "2.1.0", "accel": [0.1, 0.0, 9.8], "#
+            + #""note": "", "esc": "a\tb\u00e9", "cells": [{"v": 3.9, "id": "c1"}], "n": null, "o": {}, "a": [], "#
+            + #""deep": {"x": null, "y": [[]]}}"#
+        let (rows, ignored, reject) = decodeAll(telemetry, "devices/d1/telemetry", Array(payload.utf8))
+        #expect(reject == nil)
+        #expect(rows.readings.map(\.metric) == ["temp", "accel.0", "accel.1", "accel.2", "cells.0.v"])
+        #expect(rows.texts.map { "\($0.metric)=\($0.value)" } == [
+            "status=charging", "fw=2.1.0", "note=", "esc=a\tbé", "cells.0.id=c1",
+        ])
+        #expect(rows.texts.allSatisfy { $0.deviceID == "d1" && $0.time == 1_700_000_001_000_000 })
+        #expect(ignored[.null] == 2 && ignored[.empty] == 3 && ignored[.string] == 0 && ignored[.besideValue] == 0)
+    }
+
+    @Test func withoutStoreStringsTheStringsAreCountedAndAloneAreNoReadings() {
+        let off = PayloadDecoder(template: try! TopicTemplate("devices/{device_id}/telemetry"), maxBytes: 1024,
+                                 storeStrings: false)
+        let (rows, ignored, reject) = decodeAll(off, "devices/d/telemetry", Array(#"{"t": 1, "s": "x", "l": ["a", "b"]}"#.utf8))
+        #expect(reject == nil && rows.readings.count == 1 && rows.texts.isEmpty)
+        #expect(ignored[.string] == 3)
+        let (_, none, alone) = decodeAll(off, "devices/d/telemetry", Array(#"{"s": "x", "n": null}"#.utf8))
+        #expect(alone?.reason == .noReadings && none.isEmpty)
+        let (_, _, value) = decodeAll(off, "devices/d/telemetry", Array(#"{"metric": "m", "value": "hot"}"#.utf8))
+        #expect(value?.reason == .noReadings)
+    }
+
+    @Test func theMetricValueFormTakesAStringAndCountsEverythingBesideIt() {
+        let payload = #"{"metric": "state", "value": "open", "battery": 90, "tags": ["a", null], "site": {"id": "s1"}, "x": null}"#
+        let (rows, ignored, reject) = decodeAll(telemetry, "devices/d/telemetry", Array(payload.utf8))
+        #expect(reject == nil && rows.readings.isEmpty)
+        #expect(rows.texts.map { "\($0.metric)=\($0.value)" } == ["state=open"])
+        #expect(ignored[.besideValue] == 5 && ignored[.null] == 0, "battery, tags.0, tags.1, site.id, x")
+        let (numeric, _, _) = decodeAll(telemetry, "devices/d/telemetry", Array(#"{"metric": "m", "value": true, "s": "x"}"#.utf8))
+        #expect(numeric.readings.map(\.value) == [1] && numeric.texts.isEmpty)
+    }
+
+    @Test func maxReadingsIsAllOrNothing() {
+        let three = PayloadDecoder(template: try! TopicTemplate("devices/{device_id}/telemetry"), maxBytes: 1024, maxReadings: 3)
+        let (atLimit, _, ok) = decodeAll(three, "devices/d/telemetry", Array(#"{"a": 1, "s": "x", "l": [2]}"#.utf8))
+        #expect(ok == nil && atLimit.readings.count + atLimit.texts.count == 3)
+        let (over, ignored, reject) = decodeAll(three, "devices/d/telemetry", Array(#"{"a": 1, "s": "x", "l": [2, 3], "n": null}"#.utf8))
+        #expect(reject?.reason == .tooManyReadings && reject?.detail == "4 readings, payload.max_readings is 3")
+        #expect(over.readings.isEmpty && over.texts.isEmpty && ignored.isEmpty)
+        let (form, _, metadata) = decodeAll(three, "devices/d/telemetry",
+                                            Array(#"{"metric": "m", "value": 1, "a": 1, "b": 2, "c": 3, "d": 4}"#.utf8))
+        #expect(metadata == nil && form.readings.count == 1, "fields beside value are not readings")
+    }
+
+    @Test func aTextValueHoldingNULIsAnInvalidField() {
+        let (rows, _, reject) = decodeAll(telemetry, "devices/d/telemetry", Array(#"{"t": 1, "s": "a\u0000b"}"#.utf8))
+        #expect(reject?.reason == .invalidField && reject?.detail == "text value of s holds U+0000")
+        #expect(rows.readings.isEmpty && rows.texts.isEmpty)
     }
 
     @Test func metricAndValueFormIsOneRowAndIgnoresOtherNumbers() {
@@ -131,10 +194,10 @@ struct PayloadDecoderTests {
         RejectCase("{\"t\": 01}", .invalidJSON),
         RejectCase("{\"t\": 1} x", .invalidJSON),
         RejectCase(bytes: [0x7B, 0x22, 0xFF, 0x22, 0x3A, 0x31, 0x7D], .notUTF8),
-        RejectCase("{\"name\": \"x\"}", .noReadings),
+        RejectCase("{\"n\": null, \"e\": {}, \"a\": []}", .noReadings),
         RejectCase("[1, 2]", .noReadings),
         RejectCase("{}", .noReadings),
-        RejectCase("{\"metric\": \"t\", \"value\": \"hot\"}", .noReadings),
+        RejectCase("{\"metric\": \"t\", \"value\": null}", .noReadings),
         RejectCase("{\"ts\": \"yesterday\", \"t\": 1}", .badTimestamp),
         RejectCase("{\"ts\": -5, \"t\": 1}", .badTimestamp),
         RejectCase("{\"ts\": 1e20, \"t\": 1}", .badTimestamp),
@@ -170,8 +233,9 @@ struct PayloadDecoderTests {
     @Test func aPayloadCutInTheCallbackIsTooLargeWithItsPublishedSize() {
         let small = PayloadDecoder(template: try! TopicTemplate("devices/{device_id}/telemetry"), maxBytes: 8)
         let cut = Message(topic: "devices/d/telemetry", payload: Array("123456789".utf8), receivedAt: 1, size: 5_000_000)
-        var rows: [Reading] = []
-        let reject = small.decode(cut, into: &rows)
+        var rows = Batch()
+        var ignored = IgnoredFields()
+        let reject = small.decode(cut, into: &rows, ignored: &ignored)
         #expect(reject?.reason == .tooLarge)
         #expect(reject?.payload == Array("12345678".utf8))
         #expect(reject?.detail == "5000000 bytes")
@@ -183,12 +247,16 @@ struct PayloadDecoderTests {
     }
 
     @Test func aRejectLeavesEarlierRowsOfTheBatchAlone() {
-        var rows: [Reading] = []
-        _ = telemetry.decode(Message(topic: "devices/a/telemetry", payload: Array(#"{"x": 1}"#.utf8), receivedAt: 0), into: &rows)
-        let reject = telemetry.decode(Message(topic: "devices/b/telemetry", payload: Array(#"{"x": 1, "y": NaN}"#.utf8),
-                                              receivedAt: 0), into: &rows)
+        var rows = Batch()
+        var ignored = IgnoredFields()
+        _ = telemetry.decode(Message(topic: "devices/a/telemetry", payload: Array(#"{"x": 1, "s": "on"}"#.utf8),
+                                     receivedAt: 0), into: &rows, ignored: &ignored)
+        let reject = telemetry.decode(Message(topic: "devices/b/telemetry",
+                                              payload: Array(#"{"x": 1, "t": "up", "n": null, "y": NaN}"#.utf8),
+                                              receivedAt: 0), into: &rows, ignored: &ignored)
         #expect(reject?.reason == .nonFinite)
-        #expect(rows.map(\.deviceID) == ["a"])
+        #expect(rows.readings.map(\.deviceID) == ["a"] && rows.texts.map(\.deviceID) == ["a"])
+        #expect(ignored.isEmpty, "a rejected message counts nothing")
     }
 }
 

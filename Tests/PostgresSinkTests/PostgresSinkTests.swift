@@ -11,13 +11,7 @@ import Testing
 @Suite("PostgresSink against a real PostgreSQL", .enabled(if: TestServices.available), .sharedServices)
 struct PostgresSinkTests {
     func migrated(dedupe: Bool = false) async throws -> TestDatabase {
-        let db = try await TestDatabase.create()
-        _ = try await DedicatedThread.run {
-            let c = try PostgresConnection(url: db.url)
-            defer { c.close() }
-            return try SchemaMigrator(table: "readings", dedupe: dedupe).migrate(c).timescale
-        }
-        return db
+        try await TestDatabase.migrated(dedupe: dedupe)
     }
 
     static let source = Message(topic: "devices/d/telemetry", payload: Array("{}".utf8), receivedAt: 1_700_000_000_000_000)

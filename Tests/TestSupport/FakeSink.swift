@@ -8,6 +8,7 @@ public final class FakeSink: BatchSink {
     public struct State {
         public var behaviour: Behaviour
         public var readings: [Reading] = []
+        public var texts: [TextReading] = []
         public var rejects: [Reject] = []
         public var entries: [UInt64] = []
         public var attempts = 0
@@ -44,10 +45,11 @@ public final class FakeSink: BatchSink {
             let refused = batch.readings.filter { $0.value < 0 }.map { Reject($0.source, reason: .refusedByDB, detail: "negative") }
             state.withLock { s in
                 s.readings += good
+                s.texts += batch.texts
                 s.rejects += batch.rejects + refused
                 s.entries += batch.entries
             }
-            return SinkOutcome(written: good.count, refused: refused)
+            return SinkOutcome(written: good.count, writtenText: batch.texts.count, refused: refused)
         case .fail:
             return SinkOutcome(written: 0, unwritten: batch, failure: "database on fire")
         case .hangUntilCancelled:

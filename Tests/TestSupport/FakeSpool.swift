@@ -6,6 +6,7 @@ import IngestModel
 public final class FakeSpool: BatchSpool {
     public struct State: Sendable {
         public var readings: [Reading] = []
+        public var texts: [TextReading] = []
         public var rejects: [Reject] = []
         public var entries: [UInt64] = []
         public var failing = false
@@ -17,7 +18,7 @@ public final class FakeSpool: BatchSpool {
     public init() {}
 
     /// Rows it holds (readings + rejects), as a spool file would have lines.
-    public var rows: Int { state.withLock { $0.readings.count + $0.rejects.count } }
+    public var rows: Int { state.withLock { $0.readings.count + $0.texts.count + $0.rejects.count } }
 
     public func failWrites(_ failing: Bool) { state.withLock { $0.failing = failing } }
 
@@ -32,9 +33,10 @@ public final class FakeSpool: BatchSpool {
                 throw DiskFull()
             }
             s.readings += batch.readings
+            s.texts += batch.texts
             s.rejects += batch.rejects
             s.entries += batch.entries
-            return batch.readings.count + batch.rejects.count
+            return batch.rowCount
         }
     }
 

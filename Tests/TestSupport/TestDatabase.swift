@@ -17,6 +17,17 @@ public final class TestDatabase: Sendable {
         return TestDatabase(name: name, url: url, adminURL: admin)
     }
 
+    /// A fresh database with the daemon's schema (`readings`, `readings_text`, the rest).
+    public static func migrated(dedupe: Bool = false) async throws -> TestDatabase {
+        let db = try await create()
+        _ = try await DedicatedThread.run {
+            let c = try PostgresConnection(url: db.url)
+            defer { c.close() }
+            return try SchemaMigrator(table: "readings", dedupe: dedupe).migrate(c).timescale
+        }
+        return db
+    }
+
     init(name: String, url: String, adminURL: String) {
         self.name = name
         self.url = url
