@@ -59,14 +59,19 @@ public struct IgnoredFields: Sendable, Equatable {
 
     /// Adds another tally.
     public mutating func add(_ other: IgnoredFields) {
-        for kind in IgnoredKind.allCases { add(kind, other[kind]) }
+        guard !other.counts.isEmpty else { return }
+        if counts.isEmpty {
+            counts = other.counts
+        } else {
+            for i in counts.indices { counts[i] += other.counts[i] }
+        }
     }
 
     /// Leaves of `kind` counted.
     public subscript(kind: IgnoredKind) -> Int { counts.isEmpty ? 0 : counts[Self.index(kind)] }
 
     /// True when nothing was counted (the common case: no array allocated).
-    public var isEmpty: Bool { counts.allSatisfy { $0 == 0 } }
+    public var isEmpty: Bool { counts.isEmpty || counts.allSatisfy { $0 == 0 } }
 
     private static func index(_ kind: IgnoredKind) -> Int {
         switch kind {
