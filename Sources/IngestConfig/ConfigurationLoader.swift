@@ -297,9 +297,11 @@ public enum ConfigurationLoader {
         let table = v.string("database.table")
         if v.has("database.table"), !isPlainIdentifier(table) {
             fail("database.table", table, "must be a plain SQL identifier ([A-Za-z_][A-Za-z0-9_]*)")
-        } else if table.utf8.count > 58 {
-            // PostgreSQL cuts identifiers at 63 bytes: `<table>_text` must stay distinct.
-            fail("database.table", table, "at most 58 characters (its text table is <table>_text)")
+        } else if table.utf8.count > 42 {
+            // PostgreSQL cuts identifiers at 63 bytes: the longest derived name,
+            // `<table>_text_device_time_idx`, must stay whole, or the dedupe index would be
+            // taken for it and silently not created.
+            fail("database.table", table, "at most 42 characters (it names <table>_text_device_time_idx)")
         }
         for topic in v.list("mqtt.topics") where !isTopicFilter(topic) {
             fail("mqtt.topics", topic, "not a valid MQTT topic filter")

@@ -339,8 +339,13 @@ private struct Walk {
                 number = literal.map { $0 ? 1 : 0 }
             }
             if role == .value { valueSeen = true; value = number; valueText = nil }
-            guard role != .deviceID && role != .metric else { return }
-            if role == .plain { otherLeaves += 1 }
+            // Only a string names the device or the metric; a null one is counted, a number
+            // or boolean `metric` is an ordinary reading named `metric`.
+            if role == .deviceID {
+                if number == nil { tally.add(.null) }
+                return
+            }
+            if role != .value { otherLeaves += 1 }
             guard let number else {
                 tally.add(.null)  // a null `value` too (the metric/value form recounts its leaves)
                 return
@@ -392,7 +397,9 @@ private struct Walk {
                 timeError = timeError ?? "timestamp \(number) is negative, not finite or beyond year 9999"
             }
         } else if scanner.scanLiteral() == .some(nil) {
-            return  // null: as if absent
+            tally.add(.null)  // as if absent, and counted (SPEC 4: no leaf unaccounted)
+            otherLeaves += 1
+            return
         } else {
             try scanner.skipValue()
             timeError = timeError ?? "timestamp is neither a string nor a number"

@@ -52,4 +52,19 @@ public enum DatabaseStartup {
             }
         }
     }
+
+    /// With `database.create_schema: false`, the tables the writer needs that the database
+    /// lacks (the text table after an upgrade without `migrate`, say): one attempt, nil
+    /// when the server cannot be reached (the writers will find out, and spool). Blocking.
+    public static func missingTables(_ settings: IngestConfiguration.Database) -> [String]? {
+        guard let connection = try? PostgresConnection(url: settings.url) else { return nil }
+        defer { connection.close() }
+        var missing: [String] = []
+        for table in [settings.table, TextReading.table(for: settings.table), "ingest_rejects"] {
+            guard let found = try? connection.scalar("SELECT to_regclass($1) IS NULL",
+                                                     [SchemaMigrator.regclassName(table)]) else { return nil }
+            if found == "t" { missing.append(table) }
+        }
+        return missing
+    }
 }

@@ -75,7 +75,18 @@ struct RunCommand: AsyncParsableCommand {
     }
 
     private func prepareSchema(_ configuration: IngestConfiguration, _ logger: Logger) async throws {
-        guard configuration.database.createSchema else { return }
+        guard configuration.database.createSchema else {
+            // Tables nobody creates would send every batch to the spool for ever: say so now.
+            let settings = configuration.database
+            let missing = try await DedicatedThread.run { DatabaseStartup.missingTables(settings) }
+            if let missing, !missing.isEmpty {
+                let why = "tables missing: \(missing.joined(separator: ", ")) (run `iot-ingest migrate`)"
+                Console.error("invalid configuration:\n  - database.create_schema: \(why) (value: \"false\")")
+                logger.critical("startup_failed", metadata: ["step": "database.create_schema", "error": .string(why)])
+                throw ExitCode(2)
+            }
+            return
+        }
         do {
             _ = try await DatabaseStartup.migrate(configuration.database, logger: logger)
         } catch {

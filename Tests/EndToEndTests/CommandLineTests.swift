@@ -95,4 +95,22 @@ struct AsyncSubcommandTests {
             #expect(try await db.count("SELECT count(*) FROM pg_tables WHERE tablename = 'readings'") == 1)
         }
     }
+
+    /// `database.create_schema: false` on a database without the tables (an upgrade without
+    /// `migrate`): exit 2 naming the key, not a daemon that spools every batch for ever.
+    @Test func runWithoutSchemaCreationRefusesADatabaseWithoutTheTables() async throws {
+        try await dropping(try await TestDatabase.create()) { db in
+            let spool = try scratchDirectory("cli-noschema-\(UUID().uuidString.prefix(8))")
+            defer { try? FileManager.default.removeItem(at: spool) }
+            let binary = TestServices.binDirectory.appendingPathComponent("iot-ingest").path
+            let env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("INGEST_") }
+            let result = try await ChildProcess.run(binary, [
+                "run", "--database-url", db.url, "--set", "spool.dir=\(spool.path)", "--set", "database.create_schema=false",
+                "--set", "journal.enabled=false",
+            ], environment: env, timeout: 60)
+            #expect(result.code == 2, "\(result.output.suffix(300)) \(result.errorOutput)")
+            #expect(result.errorOutput.contains("database.create_schema") && result.errorOutput.contains("readings_text"),
+                    "\(result.errorOutput)")
+        }
+    }
 }

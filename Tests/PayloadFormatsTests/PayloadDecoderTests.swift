@@ -98,6 +98,14 @@ struct PayloadDecoderTests {
         #expect(metadata == nil && form.readings.count == 1, "fields beside value are not readings")
     }
 
+    @Test func roleFieldsThatAreNotStringsAreCountedOrStored() {
+        let (rows, ignored, reject) = decodeAll(telemetry, "devices/d/telemetry",
+                                                Array(#"{"ts": null, "device_id": null, "metric": 5, "t": 1}"#.utf8))
+        #expect(reject == nil)
+        #expect(rows.readings.map(\.metric) == ["metric", "t"])
+        #expect(ignored[.null] == 2, "a null timestamp and a null device_id")
+    }
+
     @Test func aTextValueHoldingNULIsAnInvalidField() {
         let (rows, _, reject) = decodeAll(telemetry, "devices/d/telemetry", Array(#"{"t": 1, "s": "a\u0000b"}"#.utf8))
         #expect(reject?.reason == .invalidField && reject?.detail == "text value of s holds U+0000")
