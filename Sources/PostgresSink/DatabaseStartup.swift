@@ -62,7 +62,7 @@ public enum DatabaseStartup {
         var missing: [String] = []
         for table in [settings.table, TextReading.table(for: settings.table), "ingest_rejects"] {
             guard let found = try? connection.scalar("SELECT to_regclass($1) IS NULL",
-                                                     [SchemaMigrator.regclassName(table)]) else { return nil }
+                                                     [SchemaMigrator.quoted(table)]) else { return nil }
             if found == "t" { missing.append(table) }
         }
         return missing

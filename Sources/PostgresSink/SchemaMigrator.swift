@@ -28,11 +28,8 @@ public struct SchemaMigrator {
         public var timescaleUnavailable: String? = nil
     }
 
-    /// The table's name as `regclass` reads it: quoted, or a mixed-case name would be folded
-    /// to lower case and not found.
-    static func regclassName(_ table: String) -> String { "\"\(table)\"" }
-
-    /// A table name as SQL reads it: quoted, so its case is kept.
+    /// A table name as SQL and `regclass` read it: quoted, or a mixed-case name would be
+    /// folded to lower case and not found.
     static func quoted(_ table: String) -> String { "\"\(table)\"" }
 
     /// The text table beside `table` (SPEC 5 v4: `<table>_text`).
@@ -41,7 +38,7 @@ public struct SchemaMigrator {
     /// Runs on the caller's thread (blocking): call it from a dedicated thread.
     public func migrate(_ connection: PostgresConnection) throws(PostgresError) -> Outcome {
         // `table` has passed the plain-identifier check; quoting keeps case as written.
-        let t = "\"\(table)\""
+        let t = Self.quoted(table)
         return try connection.transaction { () throws(PostgresError) -> Outcome in
             try connection.execute("SELECT pg_advisory_xact_lock(\(Self.advisoryLockKey))")
             let installed = try connection.scalar(
@@ -90,7 +87,7 @@ public struct SchemaMigrator {
                 if available {
                     _ = try connection.scalar(
                         "SELECT create_hypertable($1::regclass, 'time', if_not_exists => TRUE, migrate_data => TRUE)",
-                        [Self.regclassName(name)])
+                        [Self.quoted(name)])
                 }
                 try connection.execute(
                     "CREATE INDEX IF NOT EXISTS \"\(name)_device_time_idx\" ON \(Self.quoted(name)) (device_id, time DESC)")

@@ -251,7 +251,7 @@ struct PostgresSinkTests {
                 let c = try PostgresConnection(url: db.url)
                 defer { c.close() }
                 _ = try SchemaMigrator(table: "Readings", dedupe: true).migrate(c)
-                return try c.scalar("SELECT $1::regclass::text", [SchemaMigrator.regclassName("Readings")])
+                return try c.scalar("SELECT $1::regclass::text", [SchemaMigrator.quoted("Readings")])
             }
             #expect(found == "\"Readings\"")
             let outcome = try await write([Batch(readings: readings([1, 2]))], to: db, table: "Readings", dedupe: true)[0]
