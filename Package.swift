@@ -113,7 +113,7 @@ let package = Package(
             swiftSettings: strict),
         .target(
             name: "TestSupport",
-            dependencies: ["Concurrency", "IngestModel", "PostgresSink", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["Concurrency", "IngestConfig", "IngestModel", "PostgresSink", .product(name: "Logging", package: "swift-log")],
             path: "Tests/TestSupport",
             swiftSettings: strict),
         // Unit tests mirror the modules; EndToEndTests run the built daemon.

@@ -13,6 +13,10 @@ struct ConfigurationKey: Sendable {
         /// A mapping of names to plain values (YAML mapping, or `k=v,k=v` from env / `--set`).
         case map
         case choice([String])
+        /// A `LifecycleInterval`; with `off` true, also the word `off` (none).
+        case interval(off: Bool)
+        /// A list of `LifecycleInterval`s, possibly empty (`[]`), none given twice.
+        case intervals
     }
 
     enum Secret: Sendable { case no, whole, urlPassword }
@@ -51,6 +55,10 @@ struct ConfigurationKey: Sendable {
         .init(path: "payload.max_bytes", kind: .int(1...268_435_456), defaultValue: "262144"),
         .init(path: "payload.max_readings", kind: .int(1...10_000_000), defaultValue: "1000"),
         .init(path: "payload.store_strings", kind: .bool, defaultValue: "true"),
+        .init(path: "timescale.chunk_interval", kind: .interval(off: false), defaultValue: "1 day"),
+        .init(path: "timescale.compress_after", kind: .interval(off: true), defaultValue: "7 days"),
+        .init(path: "timescale.retain_for", kind: .interval(off: true), defaultValue: "off"),
+        .init(path: "timescale.rollups", kind: .intervals, defaultValue: "1 minute,1 hour"),
         .init(path: "database.url", kind: .string, defaultValue: "postgresql://postgres@localhost:5432/iot",
               secret: .urlPassword),
         .init(path: "database.pool_size", kind: .int(1...64), defaultValue: "2"),

@@ -203,11 +203,13 @@ public enum ConfigurationLoader {
             if case .optionalString = key.kind { return .string(nil) }
             if key.path == "mqtt.client_id" { return .string(nil) }
             if case .map = key.kind { return .map([:]) }
+            if case .intervals = key.kind { return .list([]) }
             throw Why(why: "must not be empty")
         case .mapping(let pairs):
             guard case .map = key.kind else { throw Why(why: "expected a single value, got a mapping") }
             return try parseMap(pairs)
         case .list(let items):
+            if case .intervals = key.kind { return try parseIntervals(items) }
             guard case .list = key.kind else { throw Why(why: "expected a single value, got a list") }
             return try parseList(items)
         case .scalar(let s):
@@ -244,6 +246,17 @@ public enum ConfigurationLoader {
                 pairs.append((String(item[..<eq]), String(item[item.index(after: eq)...])))
             }
             return try parseMap(pairs)
+        case .interval(let offAllowed):
+            if offAllowed, ["off", "none", "false"].contains(text.lowercased()) { return .string("off") }
+            guard let interval = LifecycleInterval(text) else {
+                throw Why(why: "must be a length like '7 days' or '1 hour' (units: seconds, minutes, hours, days, weeks)"
+                          + (offAllowed ? ", or off" : ""))
+            }
+            return .string(interval.sql)
+        case .intervals:
+            // `[]` or nothing from env / --set: no roll-ups.
+            guard text != "[]" else { return .list([]) }
+            return try parseIntervals(text.split(separator: ",").map { String($0) })
         case .choice(let options):
             guard options.contains(text.lowercased()) else {
                 throw Why(why: "must be one of \(options.joined(separator: ", "))")
@@ -274,6 +287,20 @@ public enum ConfigurationLoader {
         return .list(cleaned)
     }
 
+    /// Roll-up lengths in canonical form; the same length twice (`60 minutes`, `1 hour`)
+    /// would name one view twice.
+    private static func parseIntervals(_ items: [String]) throws(Why) -> Value {
+        var seen: [LifecycleInterval] = []
+        for item in items.map({ $0.trimmingCharacters(in: .whitespaces) }) where !item.isEmpty {
+            guard let interval = LifecycleInterval(item) else {
+                throw Why(why: "'\(item)' is not a length like '1 minute' or '1 hour' (units: seconds, minutes, hours, days, weeks)")
+            }
+            guard !seen.contains(interval) else { throw Why(why: "\(interval) is given twice") }
+            seen.append(interval)
+        }
+        return .list(seen.sorted().map(\.sql))
+    }
+
     // MARK: - Cross-key validation and assembly
 
     private struct Problems: Error { var problems: [ConfigurationProblem] }
@@ -302,6 +329,18 @@ public enum ConfigurationLoader {
             // `<table>_text_device_time_idx`, must stay whole, or the dedupe index would be
             // taken for it and silently not created.
             fail("database.table", table, "at most 42 characters (it names <table>_text_device_time_idx)")
+        }
+        let timescale = IngestConfiguration.Timescale(
+            chunkInterval: LifecycleInterval(v.string("timescale.chunk_interval")) ?? LifecycleInterval(seconds: 86_400),
+            compressAfter: LifecycleInterval(v.string("timescale.compress_after")),
+            retainFor: LifecycleInterval(v.string("timescale.retain_for")),
+            rollups: v.list("timescale.rollups").compactMap(LifecycleInterval.init))
+        if v.has("timescale.chunk_interval"), timescale.chunkInterval.seconds < 60 {
+            fail("timescale.chunk_interval", timescale.chunkInterval.sql, "must be at least 1 minute")
+        }
+        if let retain = timescale.retainFor, let shortest = timescale.shortestRetention, retain < shortest {
+            fail("timescale.retain_for", retain.sql, "must be at least \(shortest) (timescale.chunk_interval plus three "
+                 + "buckets of the longest roll-up), or roll-up refreshes would reach dropped chunks")
         }
         for topic in v.list("mqtt.topics") where !isTopicFilter(topic) {
             fail("mqtt.topics", topic, "not a valid MQTT topic filter")
@@ -371,6 +410,7 @@ public enum ConfigurationLoader {
                            maxReadings: v.int("payload.max_readings"), storeStrings: v.bool("payload.store_strings")),
             database: .init(url: v.string("database.url"), poolSize: v.int("database.pool_size"), table: table,
                             createSchema: v.bool("database.create_schema"), dedupe: v.bool("database.dedupe")),
+            timescale: timescale,
             queue: .init(capacity: v.int("queue.capacity"),
                          fullPolicy: .init(rawValue: v.string("queue.full_policy")) ?? .block),
             workers: v.int("workers"),

@@ -90,6 +90,53 @@ public struct IngestConfiguration: Sendable, Equatable {
         public var dedupe: Bool
     }
 
+    /// The `timescale.*` keys (SPEC 5a): how the hypertables are kept for months. Applied by
+    /// `migrate` and at start-up; skipped on plain PostgreSQL. None is reloadable.
+    public struct Timescale: Sendable, Equatable {
+        /// `timescale.chunk_interval` (default `1 day`, at least 1 minute): the span of one chunk
+        /// of both hypertables; a change applies to chunks created after it.
+        public var chunkInterval: LifecycleInterval
+        /// `timescale.compress_after` (default `7 days`; nil: `off`): chunks older than this are
+        /// compressed by TimescaleDB's policy.
+        public var compressAfter: LifecycleInterval?
+        /// `timescale.retain_for` (default `off`, nil): chunks older than this are dropped.
+        public var retainFor: LifecycleInterval?
+        /// `timescale.rollups` (default `1 minute`, `1 hour`): one continuous aggregate per length,
+        /// shortest first.
+        public var rollups: [LifecycleInterval]
+
+        /// The built-in defaults (SPEC 3), for callers that build settings by hand.
+        public static let defaults = Timescale(chunkInterval: LifecycleInterval(seconds: 86_400),
+                                               compressAfter: LifecycleInterval(seconds: 7 * 86_400),
+                                               retainFor: nil,
+                                               rollups: [LifecycleInterval(seconds: 60), LifecycleInterval(seconds: 3_600)])
+
+        /// How far back a roll-up's refresh reaches: all of history without retention (late
+        /// data of any age reaches the roll-ups), else the retention less one chunk, because a
+        /// refresh over a range whose chunks were dropped would empty the roll-up there too.
+        public var refreshReach: LifecycleInterval? {
+            guard let retain = retainFor else { return nil }
+            return retain.seconds > chunkInterval.seconds ? LifecycleInterval(seconds: retain.seconds - chunkInterval.seconds) : nil
+        }
+
+        /// The shortest retention the roll-ups allow: a chunk, plus three of the longest
+        /// roll-up's buckets (the newest bucket is left to real-time aggregation, and a
+        /// refresh window must span two buckets).
+        public var shortestRetention: LifecycleInterval? {
+            guard let longest = rollups.max() else { return nil }
+            return LifecycleInterval(seconds: chunkInterval.seconds + 3 * longest.seconds)
+        }
+
+        /// Memberwise.
+        public init(chunkInterval: LifecycleInterval, compressAfter: LifecycleInterval?,
+                    retainFor: LifecycleInterval?, rollups: [LifecycleInterval]) {
+            self.chunkInterval = chunkInterval
+            self.compressAfter = compressAfter
+            self.retainFor = retainFor
+            self.rollups = rollups
+        }
+    }
+
     /// The `queue.*` keys: the queue between the MQTT thread and the workers (SPEC 6).
     public struct Queue: Sendable, Equatable {
         /// `queue.full_policy`: what the MQTT thread does when the queue is full.
@@ -178,6 +225,8 @@ public struct IngestConfiguration: Sendable, Equatable {
     public var payload: Payload
     /// `database.*`: where and how rows are written.
     public var database: Database
+    /// `timescale.*`: chunk interval, compression, retention and roll-ups.
+    public var timescale: Timescale = .defaults
     /// `queue.*`: capacity (fixed) and full policy (reloadable).
     public var queue: Queue
     /// `workers` (default 2): decode tasks, 1-256; fixed at start-up.

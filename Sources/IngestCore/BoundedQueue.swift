@@ -178,7 +178,11 @@ public final class BoundedQueue<Element: Sendable>: @unchecked Sendable {
     /// Removes everything at once (drain time-out, forced shutdown: it goes to the spool).
     public func removeAll() -> [Element] {
         lock.lock()
-        let all = Array(items)
+        // Not `Array(items)` on an empty deque: Deque builds its copy with
+        // `ContiguousArray(unsafeUninitializedCapacity: 0)`, which stores a count of 0 into
+        // the runtime's shared empty-array singleton — a benign race, but one the thread
+        // sanitizer rightly reports against every other thread reading an empty array.
+        let all = items.isEmpty ? [] : Array(items)
         items.removeAll()
         let wake = removedLocked()
         lock.unlock()

@@ -29,10 +29,11 @@ public enum DatabaseStartup {
     }
 
     /// Connects (retrying while the server is not there yet, up to `patience` seconds) and
-    /// runs the schema migration, on a thread of its own. Logs `db_connected` and
-    /// `schema_ready`, and `db_unavailable` for each failed attempt.
-    public static func migrate(_ settings: IngestConfiguration.Database, logger: Logger,
-                               patience: Double = 60) async throws -> SchemaMigrator.Outcome {
+    /// runs the schema migration with the Timescale lifecycle, on a thread of its own. Logs
+    /// `db_connected`, `schema_ready`, then `timescale_configured`, `timescale_failed` or
+    /// `timescale_unavailable`, and `db_unavailable` for each failed attempt.
+    public static func migrate(_ settings: IngestConfiguration.Database, timescale: IngestConfiguration.Timescale,
+                               logger: Logger, patience: Double = 60) async throws -> SchemaMigrator.Outcome {
         try await DedicatedThread.run { () throws -> SchemaMigrator.Outcome in
             try withPatience(logger: logger, patience: patience) { () throws -> SchemaMigrator.Outcome in
                 let connection = try PostgresConnection(url: settings.url)
@@ -41,15 +42,43 @@ public enum DatabaseStartup {
                     "server_version": .stringConvertible(connection.serverVersion),
                     "pool_size": .stringConvertible(settings.poolSize),
                 ])
-                let outcome = try SchemaMigrator(table: settings.table, dedupe: settings.dedupe).migrate(connection)
+                let outcome = try SchemaMigrator(table: settings.table, dedupe: settings.dedupe, timescale: timescale)
+                    .migrate(connection)
                 var fields: Logger.Metadata = [
                     "table": .string(settings.table), "timescaledb": .stringConvertible(outcome.timescale),
                     "dedupe": .stringConvertible(settings.dedupe),
                 ]
                 if let why = outcome.timescaleUnavailable { fields["timescaledb_unavailable"] = .string(why) }
                 logger.info("schema_ready", metadata: fields)
+                logLifecycle(outcome, timescale, logger: logger)
                 return outcome
             }
+        }
+    }
+
+    /// SPEC 5a's one event after `schema_ready`: what the lifecycle created or changed, why
+    /// it could not, or that the keys are skipped on plain PostgreSQL.
+    static func logLifecycle(_ outcome: SchemaMigrator.Outcome, _ timescale: IngestConfiguration.Timescale,
+                             logger: Logger) {
+        if let why = outcome.timescaleUnavailable {
+            logger.notice("timescale_unavailable", metadata: [
+                "reason": .string(why), "skipped": .string("timescale.* (chunk interval, compression, retention, roll-ups)"),
+            ])
+        } else if let error = outcome.lifecycleError {
+            logger.error("timescale_failed", metadata: ["error": .string(error.description)])
+        } else if let report = outcome.lifecycle {
+            var fields: Logger.Metadata = [
+                "changes": .string(report.changes.isEmpty ? "none" : report.changes.joined(separator: "; ")),
+                "changed": .stringConvertible(report.changes.count),
+                "chunk_interval": .string(timescale.chunkInterval.sql),
+                "compress_after": .string(timescale.compressAfter?.sql ?? "off"),
+                "retain_for": .string(timescale.retainFor?.sql ?? "off"),
+                "rollups": .string(timescale.rollups.map(\.sql).joined(separator: ", ")),
+            ]
+            if !report.leftInPlace.isEmpty {
+                fields["left_in_place"] = .string(report.leftInPlace.joined(separator: ", "))
+            }
+            logger.info("timescale_configured", metadata: fields)
         }
     }
 

@@ -1,3 +1,4 @@
+import IngestConfig
 import IngestModel
 import Logging
 
@@ -14,10 +15,14 @@ public struct SchemaMigrator {
     /// `database.dedupe`: also creates the unique index on (device_id, metric, time).
     public let dedupe: Bool
 
+    /// `timescale.*`: applied when the extension is there (SPEC 5a).
+    public let timescale: IngestConfiguration.Timescale
+
     /// Nothing touches the database until `migrate(_:)`.
-    public init(table: String, dedupe: Bool) {
+    public init(table: String, dedupe: Bool, timescale: IngestConfiguration.Timescale = .defaults) {
         self.table = table
         self.dedupe = dedupe
+        self.timescale = timescale
     }
 
     /// Whether the TimescaleDB extension was there, so `readings` became a hypertable.
@@ -26,6 +31,11 @@ public struct SchemaMigrator {
         public var timescale: Bool
         /// Why not, when not: an operator who expected hypertables reads this in `schema_ready`.
         public var timescaleUnavailable: String? = nil
+        /// What the lifecycle changed (SPEC 5a), when TimescaleDB is there and it succeeded.
+        public var lifecycle: TimescaleLifecycle.Report? = nil
+        /// Why the lifecycle could not be applied: the tables are ready and ingest goes on,
+        /// but `migrate` fails and start-up logs `timescale_failed`.
+        public var lifecycleError: PostgresError? = nil
     }
 
     /// A table name as SQL and `regclass` read it: quoted, or a mixed-case name would be
@@ -35,22 +45,31 @@ public struct SchemaMigrator {
     /// The text table beside `table` (SPEC 5 v4: `<table>_text`).
     public var textTable: String { TextReading.table(for: table) }
 
+    /// Whether TimescaleDB can be used on this server: its version when it can, the reason
+    /// when not (`check-config` reports it too). Blocking.
+    public static func timescaleAvailability(_ connection: PostgresConnection)
+        throws(PostgresError) -> (version: String?, unavailable: String?) {
+        let version = try connection.scalar(
+            "SELECT default_version FROM pg_available_extensions WHERE name = 'timescaledb'")
+        guard let version else { return (nil, "extension not installed") }
+        // Installed but not preloaded is a common misconfiguration, and CREATE EXTENSION
+        // then ends the session with FATAL: plain PostgreSQL with a reason, not an outage.
+        // The preloaded library defines its settings, which pg_settings shows to any role
+        // (shared_preload_libraries itself is readable by superusers only); a placeholder
+        // set in postgresql.conf without the library is not shown.
+        let preloaded = try connection.scalar(
+            "SELECT count(*) FROM pg_settings WHERE name = 'timescaledb.bgw_launcher_poll_time'") == "1"
+        return preloaded ? (version, nil) : (version, "installed but not in shared_preload_libraries")
+    }
+
     /// Runs on the caller's thread (blocking): call it from a dedicated thread.
     public func migrate(_ connection: PostgresConnection) throws(PostgresError) -> Outcome {
         // `table` has passed the plain-identifier check; quoting keeps case as written.
         let t = Self.quoted(table)
         return try connection.transaction { () throws(PostgresError) -> Outcome in
             try connection.execute("SELECT pg_advisory_xact_lock(\(Self.advisoryLockKey))")
-            let installed = try connection.scalar(
-                "SELECT count(*) FROM pg_available_extensions WHERE name = 'timescaledb'") == "1"
-            // Installed but not preloaded is a common misconfiguration, and CREATE EXTENSION
-            // then ends the session with FATAL: plain PostgreSQL with a reason, not an outage.
-            // The preloaded library defines its settings, which pg_settings shows to any role
-            // (shared_preload_libraries itself is readable by superusers only); a placeholder
-            // set in postgresql.conf without the library is not shown.
-            let preloaded = try connection.scalar(
-                "SELECT count(*) FROM pg_settings WHERE name = 'timescaledb.bgw_launcher_poll_time'") == "1"
-            let available = installed && preloaded
+            let found = try Self.timescaleAvailability(connection)
+            let available = found.unavailable == nil
             if available {
                 try connection.execute("CREATE EXTENSION IF NOT EXISTS timescaledb")
             }
@@ -96,10 +115,22 @@ public struct SchemaMigrator {
                         "CREATE UNIQUE INDEX IF NOT EXISTS \"\(name)_dedupe_idx\" ON \(Self.quoted(name)) (device_id, metric, time)")
                 }
             }
-            return Outcome(timescale: available,
-                           timescaleUnavailable: available ? nil
-                               : installed ? "installed but not in shared_preload_libraries"
-                               : "extension not installed")
+            var outcome = Outcome(timescale: available, timescaleUnavailable: found.unavailable)
+            if available {
+                // Under a savepoint: a lifecycle the server refuses (an operator's own index
+                // that compression cannot cover, say) must not take the tables with it.
+                try connection.execute("SAVEPOINT timescale_lifecycle")
+                do throws(PostgresError) {
+                    outcome.lifecycle = try TimescaleLifecycle(table: table, textTable: textTable, settings: timescale)
+                        .apply(connection)
+                    try connection.execute("RELEASE SAVEPOINT timescale_lifecycle")
+                } catch {
+                    if error.connectionLost { throw error }
+                    try connection.execute("ROLLBACK TO SAVEPOINT timescale_lifecycle")
+                    outcome.lifecycleError = error
+                }
+            }
+            return outcome
         }
     }
 }

@@ -29,7 +29,8 @@ struct ReplaySpoolCommand: AsyncParsableCommand {
         spool.removeTemporaries()
         if configuration.database.createSchema {
             do {
-                _ = try await DatabaseStartup.migrate(configuration.database, logger: logger, patience: 10)
+                _ = try await DatabaseStartup.migrate(configuration.database, timescale: configuration.timescale,
+                                                      logger: logger, patience: 10)
             } catch {
                 logger.error("replay_failed", metadata: ["error": .string("\(error)")])
                 throw ExitCode(1)

@@ -88,7 +88,7 @@ struct RunCommand: AsyncParsableCommand {
             return
         }
         do {
-            _ = try await DatabaseStartup.migrate(configuration.database, logger: logger)
+            _ = try await DatabaseStartup.migrate(configuration.database, timescale: configuration.timescale, logger: logger)
         } catch {
             logger.critical("startup_failed", metadata: ["step": "migrate", "error": .string("\(error)")])
             throw ExitCode(1)

@@ -189,6 +189,8 @@ struct ConfigurationLoaderTests {
             case .list: return "other/+"
             case .map: return "site=other"
             case .choice(let options): return options.first { $0 != key.defaultValue }
+            case .interval(let off): return off && key.defaultValue != "off" ? "off" : "3 days"
+            case .intervals: return "5 minutes"
             }
         }
         func core(_ c: IngestConfiguration) -> IngestConfiguration {

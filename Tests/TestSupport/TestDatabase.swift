@@ -1,5 +1,6 @@
 import Concurrency
 import Foundation
+import IngestConfig
 import PostgresSink
 
 /// A fresh database for one test, created on the test PostgreSQL server and dropped by
@@ -17,15 +18,32 @@ public final class TestDatabase: Sendable {
         return TestDatabase(name: name, url: url, adminURL: admin)
     }
 
+    /// The lifecycle most tests want: hypertables, no compression, retention or roll-ups,
+    /// so no background job of TimescaleDB's moves rows under a test that counts them.
+    public static let plainHypertables = IngestConfiguration.Timescale(
+        chunkInterval: LifecycleInterval(seconds: 86_400), compressAfter: nil, retainFor: nil, rollups: [])
+
     /// A fresh database with the daemon's schema (`readings`, `readings_text`, the rest).
-    public static func migrated(dedupe: Bool = false) async throws -> TestDatabase {
+    public static func migrated(dedupe: Bool = false, timescale: IngestConfiguration.Timescale = plainHypertables,
+                                table: String = "readings") async throws -> TestDatabase {
         let db = try await create()
-        _ = try await DedicatedThread.run {
-            let c = try PostgresConnection(url: db.url)
-            defer { c.close() }
-            return try SchemaMigrator(table: "readings", dedupe: dedupe).migrate(c).timescale
+        do {
+            _ = try await db.migrate(dedupe: dedupe, timescale: timescale, table: table)
+        } catch {
+            await db.drop()
+            throw error
         }
         return db
+    }
+
+    /// Runs the daemon's migration (SPEC 5, 5a) on this database once more.
+    public func migrate(dedupe: Bool = false, timescale: IngestConfiguration.Timescale,
+                        table: String = "readings") async throws -> SchemaMigrator.Outcome {
+        try await DedicatedThread.run {
+            let c = try PostgresConnection(url: self.url)
+            defer { c.close() }
+            return try SchemaMigrator(table: table, dedupe: dedupe, timescale: timescale).migrate(c)
+        }
     }
 
     init(name: String, url: String, adminURL: String) {

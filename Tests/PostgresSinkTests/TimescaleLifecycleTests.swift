@@ -1,0 +1,163 @@
+import Concurrency
+import Foundation
+import IngestConfig
+@testable import PostgresSink
+import TestSupport
+import Testing
+
+/// SPEC 5a on a real TimescaleDB: what `migrate` creates, that a second run changes nothing,
+/// that a changed setting is applied and a removed roll-up left, that replicas migrating at
+/// once agree, and what the roll-ups hold. The catalog is read back through TimescaleDB's own
+/// information views, never through our report alone.
+@Suite("Timescale lifecycle against a real TimescaleDB",
+       .enabled(if: TestServices.available && TestServices.timescaleDB), .sharedServices)
+struct TimescaleLifecycleTests {
+    static func settings(chunk: String = "1 day", compress: String? = "7 days", retain: String? = nil,
+                         rollups: [String] = ["1 minute", "1 hour"]) -> IngestConfiguration.Timescale {
+        .init(chunkInterval: LifecycleInterval(chunk)!, compressAfter: compress.flatMap(LifecycleInterval.init),
+              retainFor: retain.flatMap(LifecycleInterval.init), rollups: rollups.compactMap(LifecycleInterval.init))
+    }
+
+    /// `name=value;...` of a policy's interval per hypertable or view, from `jobs`.
+    func policies(_ db: TestDatabase, _ proc: String, _ key: String) async throws -> String? {
+        try await db.query("""
+            SELECT string_agg(hypertable_name || '=' || coalesce((config->>'\(key)')::interval::text, 'NULL'), ';'
+                              ORDER BY hypertable_name)
+            FROM timescaledb_information.jobs WHERE proc_name = '\(proc)'
+            """)
+    }
+
+    func chunkIntervals(_ db: TestDatabase) async throws -> String? {
+        try await db.query("""
+            SELECT string_agg(hypertable_name || '=' || time_interval::text, ';' ORDER BY hypertable_name)
+            FROM timescaledb_information.dimensions WHERE hypertable_name IN ('readings', 'readings_text')
+            """)
+    }
+
+    func rollups(_ db: TestDatabase) async throws -> String? {
+        try await db.query("""
+            SELECT string_agg(view_name || ':' || materialized_only::text, ';' ORDER BY view_name)
+            FROM timescaledb_information.continuous_aggregates WHERE hypertable_name = 'readings'
+            """)
+    }
+
+    @Test func aFreshMigrationAppliesTheWholeLifecycleAndASecondChangesNothing() async throws {
+        let wanted = Self.settings(retain: "90 days")
+        try await dropping(try await TestDatabase.create()) { db in
+            let first = try await db.migrate(dedupe: true, timescale: wanted)
+            #expect(first.timescale && first.lifecycleError == nil)
+            let report = try #require(first.lifecycle)
+            #expect(report.changes.contains("roll-up readings_1m created (1 minute buckets)"), "\(report.changes)")
+            #expect(report.changes.contains("retention policy on readings_text: 90 days"), "\(report.changes)")
+            #expect(report.leftInPlace.isEmpty)
+
+            #expect(try await chunkIntervals(db) == "readings=1 day;readings_text=1 day")
+            #expect(try await db.query("""
+                SELECT string_agg(hypertable::text || ' ' || segmentby || ' ' || orderby, ';' ORDER BY hypertable::text)
+                FROM timescaledb_information.hypertable_compression_settings
+                """) == "readings device_id,metric \"time\" DESC;readings_text device_id,metric \"time\" DESC")
+            #expect(try await policies(db, "policy_compression", "compress_after") == "readings=7 days;readings_text=7 days")
+            #expect(try await policies(db, "policy_retention", "drop_after") == "readings=90 days;readings_text=90 days")
+            #expect(try await rollups(db) == "readings_1h:false;readings_1m:false", "real-time aggregation on")
+            // The refresh stops a chunk short of the retention, and leaves the newest bucket
+            // to real-time aggregation.
+            #expect(try await policies(db, "policy_refresh_continuous_aggregate", "start_offset")
+                    == "readings_1h=89 days;readings_1m=89 days")
+            #expect(try await policies(db, "policy_refresh_continuous_aggregate", "end_offset")
+                    == "readings_1h=01:00:00;readings_1m=00:01:00")
+
+            let second = try await db.migrate(dedupe: true, timescale: wanted)
+            #expect(second.lifecycle?.changes == [], "\(second.lifecycle?.changes ?? [])")
+            #expect(try await db.count("SELECT count(*) FROM timescaledb_information.jobs WHERE hypertable_name LIKE 'readings%'") == 6)
+        }
+    }
+
+    /// A changed chunk interval, compression turned off, retention added, a roll-up added and
+    /// one removed: applied on the next migration; the removed roll-up keeps its view and its
+    /// data and is reported.
+    @Test func changedSettingsApplyOnTheNextMigrationAndARemovedRollupIsLeftInPlace() async throws {
+        try await dropping(try await TestDatabase.create()) { db in
+            _ = try await db.migrate(timescale: Self.settings())
+            let changed = try await db.migrate(timescale: Self.settings(chunk: "2 days", compress: nil, retain: "30 days",
+                                                                       rollups: ["1 hour", "1 day"]))
+            let report = try #require(changed.lifecycle)
+            for phrase in ["chunk interval of readings: 1 day -> 2 days (new chunks)",
+                           "compression policy on readings removed (was 7 days)",
+                           "retention policy on readings: 30 days", "roll-up readings_1d created (1 day buckets)",
+                           "refresh policy of readings_1h: from 28 days ago to 1 hour ago, every 1 hour (changed)"] {
+                #expect(report.changes.contains(phrase), "\(phrase) not in \(report.changes)")
+            }
+            #expect(report.leftInPlace == ["readings_1m"])
+            #expect(try await chunkIntervals(db) == "readings=2 days;readings_text=2 days")
+            #expect(try await policies(db, "policy_compression", "compress_after") == nil)
+            #expect(try await rollups(db) == "readings_1d:false;readings_1h:false;readings_1m:false")
+            // Compression stays enabled (compressed chunks may exist); only its policy went.
+            #expect(try await db.count("SELECT count(*) FROM timescaledb_information.hypertables WHERE compression_enabled") == 2)
+        }
+    }
+
+    @Test func replicasMigratingAtOnceAgreeOnOneLifecycle() async throws {
+        try await dropping(try await TestDatabase.create()) { db in
+            let reports = try await withThrowingTaskGroup(of: SchemaMigrator.Outcome.self) { group in
+                for _ in 0..<3 { group.addTask { try await db.migrate(dedupe: true, timescale: Self.settings(retain: "60 days")) } }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            #expect(reports.allSatisfy { $0.lifecycleError == nil })
+            #expect(reports.filter { $0.lifecycle?.changes.isEmpty == false }.count == 1, "one made the changes, the others found them")
+            #expect(try await rollups(db) == "readings_1h:false;readings_1m:false")
+            #expect(try await db.count("SELECT count(*) FROM timescaledb_information.jobs WHERE hypertable_name LIKE 'readings%'") == 6)
+        }
+    }
+
+    /// The roll-up's columns (SPEC 5a) with real-time aggregation: before any refresh the
+    /// view already answers from the raw rows; after a refresh it answers the same.
+    @Test func aRollupHoldsAvgMinMaxCountAndLastPerBucket() async throws {
+        try await dropping(try await TestDatabase.migrated(timescale: Self.settings(rollups: ["1 minute"]))) { db in
+            try await db.query("""
+                INSERT INTO readings (time, device_id, metric, value) VALUES
+                  ('2026-01-01 10:00:05+00', 'd1', 'temp', 20), ('2026-01-01 10:00:50+00', 'd1', 'temp', 23),
+                  ('2026-01-01 10:00:30+00', 'd1', 'temp', 26), ('2026-01-01 10:01:10+00', 'd1', 'temp', 30),
+                  ('2026-01-01 10:00:10+00', 'd2', 'temp', 5)
+                """)
+            let query = """
+                SELECT string_agg(format('%s %s %s %s %s %s %s', to_char(bucket AT TIME ZONE 'UTC', 'HH24:MI'), device_id,
+                                         avg, min, max, count, last), ';' ORDER BY bucket, device_id)
+                FROM readings_1m
+                """
+            let expected = "10:00 d1 23 20 26 3 23;10:00 d2 5 5 5 1 5;10:01 d1 30 30 30 1 30"
+            #expect(try await db.query(query) == expected, "real-time, nothing materialised yet")
+            // The policy's own first run may hold the refresh lock: wait for it, boundedly.
+            for attempt in 1...40 {
+                do {
+                    try await db.query("CALL refresh_continuous_aggregate('readings_1m', NULL, NULL)")
+                    break
+                } catch where "\(error)".contains("55P03") && attempt < 40 {
+                    try await Task.sleep(for: .milliseconds(250))
+                }
+            }
+            let materialized = try #require(try await db.query("""
+                SELECT format('%I.%I', materialization_hypertable_schema, materialization_hypertable_name)
+                FROM timescaledb_information.continuous_aggregates WHERE view_name = 'readings_1m'
+                """))
+            #expect(try await db.count("SELECT count(*) FROM \(materialized)") == 3, "the three buckets are stored")
+            #expect(try await db.query(query) == expected, "materialised")
+        }
+    }
+
+    /// The server refuses part of the lifecycle (here a plain view already holds a roll-up's
+    /// name): the tables are still created and committed, the outcome says why, and
+    /// nothing of the lifecycle is half-applied.
+    @Test func aLifecycleTheServerRefusesLeavesTheTablesAndSaysWhy() async throws {
+        try await dropping(try await TestDatabase.create()) { db in
+            try await db.query("CREATE VIEW readings_1h AS SELECT 1 AS x")
+            let outcome = try await db.migrate(timescale: Self.settings())
+            let error = try #require(outcome.lifecycleError)
+            #expect(error.description.contains("readings_1h"), "\(error)")
+            #expect(outcome.lifecycle == nil)
+            let hypertables = try await [db.isHypertable("readings"), db.isHypertable("readings_text")]
+            #expect(hypertables == [true, true])
+            #expect(try await policies(db, "policy_compression", "compress_after") == nil, "rolled back with the rest")
+            #expect(try await rollups(db) == nil)
+        }
+    }
+}
