@@ -32,6 +32,12 @@ import Testing
         #expect(mqtt["password"] as? String == "***")
         #expect((json["database"] as? [String: Any])?["url"] as? String == "postgresql://u:***@db/iot")
         #expect(!result.output.contains("topsecret") && !result.output.contains("hunter2"))
+        // The host does not resolve here: whether timescale.* apply is unknown, said without
+        // libpq's message (which may quote the URL).
+        #expect(result.errorOutput.contains("timescale: the database could not be reached"), "\(result.errorOutput)")
+        #expect(!result.errorOutput.contains("topsecret"))
+        let offline = try await run(["check-config", "--offline", "--database-url", "postgresql://u:topsecret@db/iot"])
+        #expect(offline.code == 0 && !offline.errorOutput.contains("timescale"), "\(offline.errorOutput)")
     }
 
     @Test func unknownFlagsAndSubcommandsExitTwo() async throws {
@@ -93,6 +99,41 @@ struct AsyncSubcommandTests {
             #expect(result.output.contains("\"event\":\"\(event)\""), "\(subcommand): \(result.output.prefix(300))")
             #expect(result.code == 0)
             #expect(try await db.count("SELECT count(*) FROM pg_tables WHERE tablename = 'readings'") == 1)
+        }
+    }
+
+    /// `check-config` asks the server whether the `timescale.*` keys will apply (SPEC 5a),
+    /// and `migrate` applies them, failing with exit 1 when the server refuses part of them
+    /// (here a plain view already holds a roll-up's name) though the tables are made.
+    @Test func checkConfigSaysWhetherTheTimescaleKeysApplyAndMigrateAppliesThem() async throws {
+        try await dropping(try await TestDatabase.create()) { db in
+            let binary = TestServices.binDirectory.appendingPathComponent("iot-ingest").path
+            let env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("INGEST_") }
+            let check = try await ChildProcess.run(binary, ["check-config", "--database-url", db.url], environment: env, timeout: 30)
+            #expect(check.code == 0)
+            #expect(check.errorOutput.contains(TestServices.timescaleDB ? "timescale: TimescaleDB 2." : "timescale: unavailable ("),
+                    "\(check.errorOutput)")
+            let spool = try scratchDirectory("cli-migrate-\(UUID().uuidString.prefix(8))")
+            defer { try? FileManager.default.removeItem(at: spool) }
+            let migrate = { () async throws -> ChildProcess.Result in
+                try await ChildProcess.run(binary, ["migrate", "--database-url", db.url, "--set", "spool.dir=\(spool.path)"],
+                                           environment: env, timeout: 60)
+            }
+            guard TestServices.timescaleDB else {
+                let result = try await migrate()
+                #expect(result.code == 0 && result.output.contains("\"event\":\"timescale_unavailable\""), "\(result.output)")
+                return
+            }
+            try await db.query("CREATE VIEW readings_1h AS SELECT 1 AS x")
+            let refused = try await migrate()
+            #expect(refused.code == 1, "\(refused.output.suffix(500))")
+            #expect(refused.output.contains("\"event\":\"timescale_failed\"") && refused.output.contains("readings_1h"))
+            #expect(try await db.isHypertable("readings"), "the schema is committed without the lifecycle")
+            try await db.query("DROP VIEW readings_1h")
+            let applied = try await migrate()
+            #expect(applied.code == 0)
+            #expect(applied.output.contains("\"event\":\"timescale_configured\"")
+                    && applied.output.contains("roll-up readings_1h created"), "\(applied.output.suffix(800))")
         }
     }
 

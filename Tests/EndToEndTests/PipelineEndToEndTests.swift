@@ -72,6 +72,16 @@ struct PipelineEndToEndTests {
             #expect(daemon.event("schema_ready")?["timescaledb"] as? Bool == TestServices.timescaleDB)
             // Plain PostgreSQL (here: TimescaleDB installed but not preloaded) says why, and runs.
             #expect((daemon.event("schema_ready")?["timescaledb_unavailable"] == nil) == TestServices.timescaleDB)
+            // SPEC 5a and 11: one lifecycle event, after `schema_ready`.
+            let lifecycle = TestServices.timescaleDB ? "timescale_configured" : "timescale_unavailable"
+            #expect(names.filter { $0.hasPrefix("timescale_") } == [lifecycle], "\(names)")
+            #expect((names.firstIndex(of: lifecycle) ?? 0) > (names.firstIndex(of: "schema_ready") ?? .max))
+            if TestServices.timescaleDB {
+                // The default roll-ups answer at once: real-time aggregation over what is not
+                // materialised yet.
+                #expect(try await db.count("SELECT sum(count) FROM readings_1m") == 40000)
+                #expect(try await db.count("SELECT sum(count) FROM readings_1h") == 40000)
+            }
         }
     }
 
