@@ -30,8 +30,14 @@ A.add_argument("--connections", type=int, default=40,
                     "publisher's CPU per message rose by half whenever the subscriber was the slower one)")
 A.add_argument("--out", default="bench/results")
 A.add_argument("--quick-cpu", action="store_true", help="only one QoS 1 flood; print msg/s and CPU (for profiling)")
+A.add_argument("--mixed", action="store_true",
+               help="with --quick-cpu: v4 mixed payloads (2 numbers, a string, a 3-array: 6 rows a message)")
 A.add_argument("--perf", metavar="FILE", help="with --quick-cpu: `perf record -g` the daemon's floods into FILE.N")
 args = A.parse_args()
+if args.mixed and not args.quick_cpu:
+    A.error("--mixed goes with --quick-cpu")
+# Rows a message makes: 2 numbers by default; with --mixed 5 numeric rows and a text row.
+ROWS = 6 if args.mixed else 2
 PERF_RUNS = itertools.count(1)
 
 from benchlib import WORK, Daemon, broker_cpu, loadgen, machine_cpu, new_db, postgres_cpu, psql, reaped_children_cpu, stats
@@ -49,7 +55,7 @@ def ceiling(qos):
     machine, broker = machine_cpu() - machine0, broker_cpu() - broker0
     result = json.loads(out.strip().splitlines()[-1])
     assert result["received"] == args.messages, result
-    millions = 2 * args.messages / 1e6
+    millions = ROWS * args.messages / 1e6
     # The publisher's CPU: what the reaped children (publisher and bare subscriber) used,
     # less the subscriber's own.
     publisher = reaped_children_cpu() - children0 - result["cpu_s"]
@@ -57,16 +63,17 @@ def ceiling(qos):
 
 
 def publish(qos, prefix, wait=True):
+    mixed = ["--mixed"] if args.mixed else []
     return loadgen("--messages", args.messages, "--qos", qos, "--topic-prefix", prefix, "--devices", 1000,
-                   "--window", args.window, "--connections", args.connections, wait=wait)
+                   "--window", args.window, "--connections", args.connections, *mixed, wait=wait)
 
 
 def hot_path():
     """The daemon's own per-message work alone (`iot-loadgen --hot-path`: callback copy,
     journal, queue, decoding, batching, COPY encoding; no MQTT I/O, no libpq): its CPU
     seconds per 1M readings, the part of the daemon's cost the bare subscriber never pays."""
-    result = loadgen("--hot-path", "--messages", args.messages, "--topic-prefix", "bench")
-    assert result["readings"] == 2 * args.messages, result
+    result = loadgen("--hot-path", "--messages", args.messages, "--topic-prefix", "bench", *(["--mixed"] if args.mixed else []))
+    assert result["readings"] == ROWS * args.messages, result
     return result["cpu_s"] / (result["readings"] / 1e6)
 
 
@@ -77,7 +84,7 @@ def flood(qos, samples=None, journal=True):
     url = new_db()
     prefix = "fl" + uuid.uuid4().hex[:6]
     d = Daemon(url, prefix, **{"mqtt.qos": qos, "journal.enabled": str(journal).lower()})
-    expected = 2 * args.messages
+    expected = ROWS * args.messages
     cpu0, machine0, pg0, broker0, children0 = d.cpu_seconds(), machine_cpu(), postgres_cpu(), broker_cpu(), reaped_children_cpu()
     pub = publish(qos, prefix, wait=False)
     perf = None
@@ -109,14 +116,14 @@ def flood(qos, samples=None, journal=True):
         perf.wait(timeout=60)
     hwm = d.memory_kb("VmHWM") / 1024
     code, _ = d.stop()
-    stored = int(psql(url, "SELECT count(*) FROM readings"))
+    stored = int(psql(url, "SELECT (SELECT count(*) FROM readings) + (SELECT count(*) FROM readings_text)"))
     assert code == 0 and stored == expected, (code, stored, expected)
     first = next(t for t, r in points if r > 0)
     t10, r10 = next((t, r) for t, r in points if r >= 0.1 * expected)
     t90, r90 = next((t, r) for t, r in points if r >= 0.9 * expected)
     steady_rows = (r90 - r10) / (t90 - t10)
     millions = expected / 1e6
-    return steady_rows / 2, steady_rows, args.messages / (points[-1][0] - first), cpu / millions, hwm, \
+    return steady_rows / ROWS, steady_rows, args.messages / (points[-1][0] - first), cpu / millions, hwm, \
         machine / millions, pg / millions, broker / millions, publisher / millions
 
 
@@ -155,7 +162,7 @@ def memory_with_full_queue():
         time.sleep(0.1)
     hwm = d.memory_kb("VmHWM") / 1024
     d.stop()
-    stored = int(psql(url, "SELECT count(*) FROM readings"))
+    stored = int(psql(url, "SELECT (SELECT count(*) FROM readings) + (SELECT count(*) FROM readings_text)"))
     assert stored == 2 * messages, stored
     return {"rss_first_mb": rss[0], "rss_last_mb": rss[-1], "rss_max_mb": max(rss), "peak_mb": hwm}
 
@@ -171,7 +178,7 @@ def shutdown_with_queue():
     queued = d.metrics()["iot_ingest_queue_depth"]
     unlock_readings(url, locker)
     code, seconds = d.stop()  # right after the lock goes: ~50,000 messages still queued
-    stored = int(psql(url, "SELECT count(*) FROM readings"))
+    stored = int(psql(url, "SELECT (SELECT count(*) FROM readings) + (SELECT count(*) FROM readings_text)"))
     assert code == 0 and stored == 104_000, (code, stored)
     return seconds, queued
 

@@ -64,17 +64,12 @@ public final class IngestMetrics: Sendable {
         }
     }
 
-    /// A batch (or part of one) was committed: its duration, its size, and the latency of
-    /// each message in it (rows of one message are adjacent and share a receive time, so
-    /// they are counted once: the histogram counts messages, not rows).
-    public func committed(_ readings: ArraySlice<Reading>, seconds: Double, now: Int64 = Timestamp.now()) {
-        batchFlush.recordNanoseconds(Int64(seconds * 1e9))
-        batchRows.record(readings.count)
-        var previous = Int64.min
-        for r in readings where r.source.receivedAt != previous {
-            previous = r.source.receivedAt
-            latency.record(Double(now - previous) / 1e6)
-        }
+    /// A batch was committed: its duration, its rows (numeric and text), and the latency of
+    /// each message in it (the histogram counts messages, not rows).
+    public func committed(_ commit: BatchCommit, now: Int64 = Timestamp.now()) {
+        batchFlush.recordNanoseconds(Int64(commit.seconds * 1e9))
+        batchRows.record(commit.rows)
+        for receivedAt in commit.receivedAt { latency.record(Double(now - receivedAt) / 1e6) }
     }
 
     /// Counts one reload, SIGHUP or `POST /admin/reload` (`config_reloads_total{result}`).

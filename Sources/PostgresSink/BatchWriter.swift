@@ -38,8 +38,8 @@ public final class BatchWriter: BatchSink {
     /// Fixed for the writer's life: a reload does not reach it.
     public let settings: Settings
     let logger: Logger
-    /// Told of each committed COPY (rows and duration), for the latency metrics.
-    let committed: @Sendable (_ readings: ArraySlice<Reading>, _ seconds: Double) -> Void
+    /// Told of each committed batch (rows, duration, its messages), for the metrics.
+    let committed: @Sendable (BatchCommit) -> Void
     private let slots: [WriterSlot]
     /// Says when the server is known to be down (the lanes' circuit breaker); nil: never.
     private let probe: DatabaseProbe?
@@ -47,7 +47,7 @@ public final class BatchWriter: BatchSink {
     /// `settings.poolSize` slots, connected lazily. `probe`, when given, opens the lanes'
     /// circuit breaker while it knows the server down.
     public init(settings: Settings, probe: DatabaseProbe? = nil, logger: Logger,
-                committed: @escaping @Sendable (ArraySlice<Reading>, Double) -> Void = { _, _ in }) {
+                committed: @escaping @Sendable (BatchCommit) -> Void = { _ in }) {
         self.settings = settings
         self.probe = probe
         self.logger = logger

@@ -23,25 +23,25 @@ struct WriteJob {
 
     /// Writes the batch. On a transient failure nothing of it is committed: the caller gets
     /// the error and retries the whole batch (or spools it).
-    mutating func run(on connection: PostgresConnection, committed: (ArraySlice<Reading>, Double) -> Void,
+    mutating func run(on connection: PostgresConnection, committed: (BatchCommit) -> Void,
                       logger: Logger) throws(PostgresError) -> SinkOutcome {
-        var written: [(ArraySlice<Reading>, Double)] = []
+        var written: [Range<Int>] = []
+        var writtenTexts: [Range<Int>] = []
         var refused: [Reject] = []
-        var writtenText = 0
         let (target, readings, texts) = (settings.target, batch.readings, batch.texts)
+        let started = Timestamp.monotonicSeconds()
         try connection.transaction { () throws(PostgresError) in
             refused += try Self.bisect(count: readings.count, source: { readings[$0].source }, encoder: &encoder,
                                        on: connection) { (range, encoder) throws(PostgresError) in
-                let started = Timestamp.monotonicSeconds()
                 encoder.encode(readings: readings[range])
                 try target.copyReadings(encoder.buffer, format: .binary, on: connection)
-                written.append((readings[range], Timestamp.monotonicSeconds() - started))
+                written.append(range)
             }
             refused += try Self.bisect(count: texts.count, source: { texts[$0].source }, encoder: &encoder,
                                        on: connection) { (range, encoder) throws(PostgresError) in
                 encoder.encode(texts: texts[range])
                 try target.copyTexts(encoder.buffer, format: .binary, on: connection)
-                writtenText += range.count
+                writtenTexts.append(range)
             }
             let rejects = batch.rejects + refused
             if !rejects.isEmpty {
@@ -59,10 +59,11 @@ struct WriteJob {
                 try JournalDoneTable.record(SeqRanges(covering: batch.entries).ranges, journal: journal, on: connection)
             }
         }
-        var rows = 0
-        for (slice, seconds) in written {
-            rows += slice.count
-            committed(slice, seconds)
+        let seconds = Timestamp.monotonicSeconds() - started
+        let rows = written.reduce(0) { $0 + $1.count }, writtenText = writtenTexts.reduce(0) { $0 + $1.count }
+        if rows + writtenText > 0 {
+            let messages = BatchCommit.messages(written.lazy.flatMap { readings[$0] }, writtenTexts.lazy.flatMap { texts[$0] })
+            committed(BatchCommit(rows: rows + writtenText, seconds: seconds, receivedAt: messages))
         }
         logger.debug("batch_committed", metadata: [
             "rows": .stringConvertible(rows), "text_rows": .stringConvertible(writtenText),

@@ -38,7 +38,7 @@ final class Daemon: HealthSource {
         writer = BatchWriter(settings: .init(url: db.url, table: db.table, dedupe: db.dedupe, poolSize: db.poolSize,
                                              journalID: journal?.id),
                              probe: probe, logger: logger,
-                             committed: { readings, seconds in metrics?.committed(readings, seconds: seconds) })
+                             committed: { commit in metrics?.committed(commit) })
         spoolReplayer = SpoolReplayer(spool: spool, applier: PostgresSpoolApplier(url: db.url, table: db.table,
                                                                                  dedupe: db.dedupe),
                                       logger: logger)

@@ -186,9 +186,15 @@ struct OperationsTests {
             let daemon = try await start(db, p, port: port)
             _ = try await ChildProcess.loadgen(["--messages", "100", "--topic-prefix", p])
             try await waitUntil(20, "the rows") { try await db.count("SELECT count(*) FROM readings") >= 200 }
+            // A message of text readings only is a batch and a latency sample like any other.
+            try await Publish.lines([#"{"status": "ok", "fw": "2.1.0"}"#], topic: "\(p)/texts/telemetry")
+            try await waitUntil(20, "the text rows") { try await db.count("SELECT count(*) FROM readings_text") == 2 }
             let scrape = FileManager.default.temporaryDirectory.appendingPathComponent("metrics-\(p).txt")
             defer { try? FileManager.default.removeItem(at: scrape) }
-            try Data(try await get(port, "/metrics").body.utf8).write(to: scrape)
+            let body = try await get(port, "/metrics").body
+            try Data(body.utf8).write(to: scrape)
+            #expect(body.contains("iot_ingest_end_to_end_latency_seconds_count 101"), "100 + 1 messages")
+            #expect(body.contains("iot_ingest_batch_rows_sum 202"), "200 numeric + 2 text rows")
             #expect(try await daemon.stop() == 0)
 
             let root = TestServices.packageRoot.path

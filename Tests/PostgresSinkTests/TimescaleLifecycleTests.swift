@@ -144,6 +144,55 @@ struct TimescaleLifecycleTests {
         }
     }
 
+    /// Every SQL query of the Grafana dashboard, with Grafana's macros expanded as its
+    /// PostgreSQL data source does, runs on the schema `migrate` makes, and each branch of the
+    /// readings panel (raw, `readings_1m`, `readings_1h`) answers for its range.
+    @Test(arguments: [("1 hour", "1m"), ("2 days", "1h"), ("30 days", "6h")])
+    func theDashboardsQueriesRunOnTheRollups(range: String, interval: String) async throws {
+        try await dropping(try await TestDatabase.migrated(timescale: .defaults)) { db in
+            try await db.query("""
+                INSERT INTO readings (time, device_id, metric, value)
+                SELECT now() - a, 'd1', 'temp', 20 FROM unnest(ARRAY[interval '10 minutes', '1 day', '10 days']) a
+                """)
+            try await db.query("INSERT INTO readings_text VALUES (now() - interval '5 minutes', 'd1', 'status', 'charging')")
+            let to = try #require(try await db.query("SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"))
+            let from = try #require(try await db.query(
+                "SELECT to_char((now() - interval '\(range)') AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"))
+            let dashboard = try Data(contentsOf: TestServices.packageRoot.appendingPathComponent("deploy/grafana/dashboard.json"))
+            var queries: [String] = []
+            func collect(_ node: Any) {
+                if let object = node as? [String: Any] {
+                    if let sql = object["rawSql"] as? String { queries.append(sql) }
+                    if object["type"] as? String == "query", let sql = object["query"] as? String { queries.append(sql) }
+                    object.values.forEach(collect)
+                } else if let array = node as? [Any] {
+                    array.forEach(collect)
+                }
+            }
+            collect(try JSONSerialization.jsonObject(with: dashboard))
+            #expect(queries.count == 6)
+            func expand(_ query: String) -> String {
+                var sql = query
+                while let start = sql.range(of: "$__timeFilter("), let end = sql[start.upperBound...].firstIndex(of: ")") {
+                    let column = sql[start.upperBound..<end]
+                    sql.replaceSubrange(start.lowerBound...end, with: "\(column) BETWEEN '\(from)' AND '\(to)'")
+                }
+                return sql.replacingOccurrences(of: "$__timeFrom()", with: "'\(from)'")
+                    .replacingOccurrences(of: "$__timeTo()", with: "'\(to)'")
+                    .replacingOccurrences(of: "$__interval", with: interval)
+                    .replacingOccurrences(of: "$device", with: "'d1'").replacingOccurrences(of: "$metric", with: "'temp'")
+            }
+            for query in queries {
+                #expect(try await db.query(expand(query)) != nil, "no rows from: \(expand(query))")
+            }
+            // The readings panel answers with as many points as the range holds.
+            let series = try #require(queries.first { $0.contains("readings_1m") && $0.contains("UNION ALL") })
+            let sql = expand(series.replacingOccurrences(of: "SELECT time, metric, value FROM (", with: "SELECT count(*) FROM (")
+                .replacingOccurrences(of: ") s ORDER BY 1", with: ") s"))
+            #expect(try await db.count(sql) == ["1 hour": 1, "2 days": 2, "30 days": 3][range])
+        }
+    }
+
     /// The server refuses part of the lifecycle (here a plain view already holds a roll-up's
     /// name): the tables are still created and committed, the outcome says why, and
     /// nothing of the lifecycle is half-applied.
