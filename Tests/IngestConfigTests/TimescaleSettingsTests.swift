@@ -66,3 +66,32 @@ struct TimescaleSettingsTests {
         #expect(try loader.load(set: [("timescale.retain_for", "2 days"), ("timescale.rollups", "[]")]).timescale.retainFor?.sql == "2 days")
     }
 }
+
+/// `config/ingest.yaml` is the annotated list of every key (README): it loads without a
+/// problem and names each key of the table, so a new key cannot be left out of it.
+@Suite struct ShippedConfigurationFileTests {
+    @Test func theShippedFileLoadsAndListsEveryKey() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
+        let path = root.appendingPathComponent("config/ingest.yaml").path
+        let loaded = try ConfigurationLoaderTests().load(path)
+        #expect(loaded.timescale == .defaults)
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        var section = ""
+        var listed: Set<String> = []
+        for line in text.split(separator: "\n") {
+            let indented = line.hasPrefix(" ")
+            let body = line.drop { $0 == " " || $0 == "#" }.drop { $0 == " " }
+            guard let colon = body.firstIndex(of: ":"), !body.isEmpty else { continue }
+            let name = String(body[..<colon])
+            guard name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }) else { continue }
+            if !indented { section = name }
+            listed.insert(indented ? "\(section).\(name)" : name)
+        }
+        for key in ConfigurationKey.all {
+            // mqtt.tls.* sit one level deeper; `a / b` rows of the table are separate keys here.
+            let path = key.path.replacingOccurrences(of: "mqtt.tls.", with: "mqtt.")
+            #expect(listed.contains(path), "config/ingest.yaml does not list \(key.path)")
+        }
+    }
+}
