@@ -131,6 +131,14 @@ uid=$(docker exec "$(container_id)" id -u)
 log "ingest runs as uid $uid"
 psql "$db" -qAtc "SELECT 1 FROM timescaledb_information.hypertables WHERE hypertable_name = 'readings'" | grep -q 1 \
   || fail "readings is not a TimescaleDB hypertable"
+# SPEC 5a with the defaults: compression policies on both tables and the two roll-ups.
+lifecycle=$(psql "$db" -qAtc "SELECT (SELECT count(*) FROM timescaledb_information.jobs WHERE proc_name = 'policy_compression')
+                                  || ' ' || (SELECT string_agg(view_name, ',' ORDER BY view_name)
+                                             FROM timescaledb_information.continuous_aggregates)")
+[ "$lifecycle" = "2 readings_1h,readings_1m" ] || fail "the Timescale lifecycle is not applied: $lifecycle"
+compose logs --no-log-prefix ingest >"$work/up-ingest.log" 2>/dev/null || true
+grep -q '"event":"timescale_configured"' "$work/up-ingest.log" || fail "no timescale_configured line"
+log "lifecycle: compression policies on both tables, roll-ups readings_1m and readings_1h"
 curl -fsS "http://127.0.0.1:$http_port/ready" >/dev/null || fail "/ready is not 200 after up --wait"
 
 # --- 2. SIGTERM mid-flood -----------------------------------------------------------------

@@ -27,7 +27,13 @@ public struct LifecycleInterval: Sendable, Hashable, Comparable, CustomStringCon
         self.seconds = seconds
     }
 
-    /// Parses `<count> <unit>` (space optional); nil when it is not one, or is zero.
+    /// The longest accepted: 100 years of days. PostgreSQL's intervals and TimescaleDB's
+    /// chunk intervals (microseconds in 64 bits) hold far more, but a longer value is a typo
+    /// that the database would refuse only at start-up.
+    public static let longest = 36_500 * 86_400
+
+    /// Parses `<count> <unit>` (space optional); nil when it is not one, is zero, or is
+    /// longer than `longest`.
     public init?(_ text: String) {
         let trimmed = text.trimmingCharacters(in: .whitespaces).lowercased()
         let digits = trimmed.prefix(while: { $0.isASCII && $0.isNumber })
@@ -36,6 +42,7 @@ public struct LifecycleInterval: Sendable, Hashable, Comparable, CustomStringCon
         guard digits.count <= 9, let count = Int(digits), count > 0,
               let length = weeks.contains(unit) ? 604_800 : Self.units.first(where: { $0.spellings.contains(unit) })?.seconds
         else { return nil }
+        guard count <= Self.longest / length else { return nil }
         self.seconds = count * length
     }
 

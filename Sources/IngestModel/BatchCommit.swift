@@ -4,7 +4,7 @@
 public struct BatchCommit: Sendable, Equatable {
     /// Rows committed, numeric and text together (refused rows and rejects not counted).
     public var rows: Int
-    /// From the first COPY to the commit.
+    /// From BEGIN to COMMIT of the batch's transaction.
     public var seconds: Double
     /// One receive time per message with a row committed, in batch order.
     public var receivedAt: [Int64]

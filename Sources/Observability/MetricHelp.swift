@@ -30,7 +30,7 @@ enum MetricHelp {
         "iot_ingest_uptime_seconds": "Seconds since the daemon started.",
         "iot_ingest_shutdown_in_progress": "1 while the daemon is shutting down, else 0.",
         "iot_ingest_batch_flush_seconds":
-            "Time from a batch's first COPY to its commit (both tables, bisection included), in seconds.",
+            "Time from a batch's BEGIN to its COMMIT (both tables, bisection included), in seconds.",
         "iot_ingest_batch_rows": "Rows per committed batch, numeric and text together.",
         "iot_ingest_end_to_end_latency_seconds":
             "Seconds from a message's receipt to the commit of its rows, one observation per message.",

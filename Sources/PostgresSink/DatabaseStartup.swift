@@ -73,8 +73,9 @@ public enum DatabaseStartup {
                 "chunk_interval": .string(timescale.chunkInterval.sql),
                 "compress_after": .string(timescale.compressAfter?.sql ?? "off"),
                 "retain_for": .string(timescale.retainFor?.sql ?? "off"),
-                "rollups": .string(timescale.rollups.map(\.sql).joined(separator: ", ")),
+                "rollups": .string(timescale.rollups.isEmpty ? "none" : timescale.rollups.map(\.sql).joined(separator: ", ")),
             ]
+            if !report.notes.isEmpty { fields["notes"] = .string(report.notes.joined(separator: "; ")) }
             if !report.leftInPlace.isEmpty {
                 fields["left_in_place"] = .string(report.leftInPlace.joined(separator: ", "))
             }

@@ -15,7 +15,6 @@ public final class PostgresConnection {
     /// Connection parameters we set unless the URL sets them: fail fast on a dead server,
     /// detect a silently dropped peer, name ourselves in pg_stat_activity.
     static let defaults: [(String, String)] = [
-        ("connect_timeout", "5"),
         ("application_name", "iot-ingest"),
         ("keepalives", "1"),
         ("keepalives_idle", "10"),
@@ -25,10 +24,11 @@ public final class PostgresConnection {
     ]
 
     /// Opens a connection from a libpq URI or key=value string; PG* environment variables
-    /// are honoured by libpq as usual. `statementTimeoutMs` bounds every statement.
-    public init(url: String, statementTimeoutMs: Int = 30_000) throws(PostgresError) {
-        let keys = Self.defaults.map(\.0) + ["dbname"]
-        let values = Self.defaults.map(\.1) + [url]
+    /// are honoured by libpq as usual. `connectTimeout` (seconds) bounds the connection
+    /// unless the URL sets its own; `statementTimeoutMs` bounds every statement.
+    public init(url: String, connectTimeout: Int = 5, statementTimeoutMs: Int = 30_000) throws(PostgresError) {
+        let keys = ["connect_timeout"] + Self.defaults.map(\.0) + ["dbname"]
+        let values = [String(connectTimeout)] + Self.defaults.map(\.1) + [url]
         conn = withCStrings(keys) { k in
             withCStrings(values) { v in PQconnectdbParams(k, v, 1) }
         }
@@ -88,14 +88,22 @@ public final class PostgresConnection {
     /// Runs a query and returns the first column of the first row as text (nil for NULL or
     /// no rows).
     public func scalar(_ sql: String, _ parameters: [String?] = []) throws(PostgresError) -> String? {
+        try row(sql, parameters)?.first ?? nil
+    }
+
+    /// Runs a query and returns its first row as text, a nil per NULL column; nil when
+    /// there is no row (so "no row" and "a NULL" can be told apart).
+    public func row(_ sql: String, _ parameters: [String?] = []) throws(PostgresError) -> [String?]? {
         let c = try handle()
         let result: OpaquePointer? = withOptionalCStrings(parameters) { params in
             PQexecParams(c, sql, Int32(parameters.count), nil, params, nil, nil, 0)
         }
         defer { PQclear(result) }
         try check(result, expecting: [PGRES_TUPLES_OK, PGRES_COMMAND_OK])
-        guard PQntuples(result) > 0, PQgetisnull(result, 0, 0) == 0 else { return nil }
-        return String(cString: PQgetvalue(result, 0, 0))
+        guard PQntuples(result) > 0 else { return nil }
+        return (0..<PQnfields(result)).map { column in
+            PQgetisnull(result, 0, column) == 0 ? String(cString: PQgetvalue(result, 0, column)) : nil
+        }
     }
 
     /// `COPY <target> FROM STDIN` with `data` as the whole stream (the caller encodes it).

@@ -19,7 +19,7 @@ public struct SchemaMigrator {
     public let timescale: IngestConfiguration.Timescale
 
     /// Nothing touches the database until `migrate(_:)`.
-    public init(table: String, dedupe: Bool, timescale: IngestConfiguration.Timescale = .defaults) {
+    public init(table: String, dedupe: Bool, timescale: IngestConfiguration.Timescale) {
         self.table = table
         self.dedupe = dedupe
         self.timescale = timescale
@@ -45,13 +45,19 @@ public struct SchemaMigrator {
     /// The text table beside `table` (SPEC 5 v4: `<table>_text`).
     public var textTable: String { TextReading.table(for: table) }
 
-    /// Whether TimescaleDB can be used on this server: its version when it can, the reason
-    /// when not (`check-config` reports it too). Blocking.
-    public static func timescaleAvailability(_ connection: PostgresConnection)
-        throws(PostgresError) -> (version: String?, unavailable: String?) {
+    /// Whether TimescaleDB can be used on a server (`check-config` asks too).
+    public enum TimescaleAvailability: Sendable, Equatable {
+        /// Installed and preloaded: the extension's default version.
+        case available(String)
+        /// Why not: not installed, or installed but not preloaded.
+        case unavailable(String)
+    }
+
+    /// Asks the server whether TimescaleDB can be used. Blocking.
+    public static func timescaleAvailability(_ connection: PostgresConnection) throws(PostgresError) -> TimescaleAvailability {
         let version = try connection.scalar(
             "SELECT default_version FROM pg_available_extensions WHERE name = 'timescaledb'")
-        guard let version else { return (nil, "extension not installed") }
+        guard let version else { return .unavailable("extension not installed") }
         // Installed but not preloaded is a common misconfiguration, and CREATE EXTENSION
         // then ends the session with FATAL: plain PostgreSQL with a reason, not an outage.
         // The preloaded library defines its settings, which pg_settings shows to any role
@@ -59,7 +65,7 @@ public struct SchemaMigrator {
         // set in postgresql.conf without the library is not shown.
         let preloaded = try connection.scalar(
             "SELECT count(*) FROM pg_settings WHERE name = 'timescaledb.bgw_launcher_poll_time'") == "1"
-        return preloaded ? (version, nil) : (version, "installed but not in shared_preload_libraries")
+        return preloaded ? .available(version) : .unavailable("installed but not in shared_preload_libraries")
     }
 
     /// Runs on the caller's thread (blocking): call it from a dedicated thread.
@@ -69,7 +75,9 @@ public struct SchemaMigrator {
         return try connection.transaction { () throws(PostgresError) -> Outcome in
             try connection.execute("SELECT pg_advisory_xact_lock(\(Self.advisoryLockKey))")
             let found = try Self.timescaleAvailability(connection)
-            let available = found.unavailable == nil
+            var unavailable: String? = nil
+            if case .unavailable(let why) = found { unavailable = why }
+            let available = unavailable == nil
             if available {
                 try connection.execute("CREATE EXTENSION IF NOT EXISTS timescaledb")
             }
@@ -115,7 +123,7 @@ public struct SchemaMigrator {
                         "CREATE UNIQUE INDEX IF NOT EXISTS \"\(name)_dedupe_idx\" ON \(Self.quoted(name)) (device_id, metric, time)")
                 }
             }
-            var outcome = Outcome(timescale: available, timescaleUnavailable: found.unavailable)
+            var outcome = Outcome(timescale: available, timescaleUnavailable: unavailable)
             if available {
                 // Under a savepoint: a lifecycle the server refuses (an operator's own index
                 // that compression cannot cover, say) must not take the tables with it.

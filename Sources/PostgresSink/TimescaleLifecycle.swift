@@ -8,7 +8,8 @@ import IngestConfig
 ///
 /// What it never does: drop a roll-up (one removed from the list is reported and left, with
 /// its data), turn compression off (chunks already compressed would have to be decompressed),
-/// or change segment-by or order-by settings an operator chose before us.
+/// change segment-by or order-by settings an operator chose before us, or widen how far back
+/// a roll-up's refresh reaches once it is bounded (see `refreshPolicy`).
 public struct TimescaleLifecycle: Sendable {
     /// The numeric table (`database.table`); the roll-ups read it.
     public let table: String
@@ -24,11 +25,31 @@ public struct TimescaleLifecycle: Sendable {
         /// Continuous aggregates over the table that the configuration does not list: left in
         /// place, never dropped.
         public var leftInPlace: [String] = []
+        /// What was kept as it is on purpose though the configuration asks otherwise.
+        public var notes: [String] = []
     }
 
-    /// Rows of `timescaledb_information.*` that belong to the relation in `$1`: compared as
-    /// regclass, so schema and case are those the table was created with.
-    private static let owns = "format('%I.%I', hypertable_schema, hypertable_name)::regclass = $1::regclass"
+    /// A policy TimescaleDB runs on a hypertable, by the names its catalog and API use.
+    enum Policy {
+        case compression, retention
+
+        var name: String { self == .compression ? "compression" : "retention" }
+        var proc: String { self == .compression ? "policy_compression" : "policy_retention" }
+        /// The `jobs.config` key of the interval we set (an operator's `*_created_before`
+        /// policy has none, and is replaced like any other that differs).
+        var key: String { self == .compression ? "compress_after" : "drop_after" }
+        var add: String { self == .compression ? "add_compression_policy" : "add_retention_policy" }
+        var remove: String { self == .compression ? "remove_compression_policy" : "remove_retention_policy" }
+    }
+
+    /// Rows of `timescaledb_information.*` that belong to the relation in `$1`: matched on the
+    /// schema and name `$1::regclass` resolves to, so case and search path are those the table
+    /// was created with, and rows without a hypertable (jobs of TimescaleDB's own) never
+    /// reach a cast.
+    private static let owns = """
+        (hypertable_schema, hypertable_name) = (SELECT n.nspname, c.relname FROM pg_class c
+          JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = $1::regclass)
+        """
 
     /// The roll-up view for one length (`readings_1m`).
     public func rollupName(_ interval: LifecycleInterval) -> String { "\(table)_\(interval.suffix)" }
@@ -45,10 +66,9 @@ public struct TimescaleLifecycle: Sendable {
         var report = Report()
         for name in [table, textTable] {
             try chunkInterval(name, c, &report)
-            try compression(name, c, &report)
-            try policy(name, kind: "retention", proc: "policy_retention", key: "drop_after",
-                       add: "add_retention_policy", remove: "remove_retention_policy",
-                       after: settings.retainFor, c, &report)
+            if settings.compressAfter != nil { try enableCompression(name, c, &report) }
+            try policy(.compression, on: name, after: settings.compressAfter, c, &report)
+            try policy(.retention, on: name, after: settings.retainFor, c, &report)
         }
         try rollups(c, &report)
         return report
@@ -65,47 +85,42 @@ public struct TimescaleLifecycle: Sendable {
         report.changes.append("chunk interval of \(name): \(current) -> \(wanted) (new chunks)")
     }
 
-    private func compression(_ name: String, _ c: PostgresConnection, _ report: inout Report) throws(PostgresError) {
-        if settings.compressAfter != nil {
-            let enabled = try c.scalar(
-                "SELECT compression_enabled FROM timescaledb_information.hypertables WHERE \(Self.owns)",
-                [SchemaMigrator.quoted(name)])
-            if enabled == "f" {
-                // Segments per series, newest first: a device's metric over a chunk compresses
-                // as one run, and the dedupe index (device_id, metric, time) is covered by
-                // segment-by plus order-by, as TimescaleDB requires of a unique index.
-                try c.execute("""
-                    ALTER TABLE \(SchemaMigrator.quoted(name)) SET (timescaledb.compress,
-                      timescaledb.compress_segmentby = 'device_id, metric', timescaledb.compress_orderby = 'time DESC')
-                    """)
-                report.changes.append("compression on \(name) (segment by device_id, metric; order by time DESC)")
-            }
-        }
-        try policy(name, kind: "compression", proc: "policy_compression", key: "compress_after",
-                   add: "add_compression_policy", remove: "remove_compression_policy",
-                   after: settings.compressAfter, c, &report)
+    private func enableCompression(_ name: String, _ c: PostgresConnection, _ report: inout Report) throws(PostgresError) {
+        let enabled = try c.scalar(
+            "SELECT compression_enabled FROM timescaledb_information.hypertables WHERE \(Self.owns)",
+            [SchemaMigrator.quoted(name)])
+        guard enabled == "f" else { return }
+        // Segments per series, newest first: a device's metric over a chunk compresses as one
+        // run, and the dedupe index (device_id, metric, time) is covered by segment-by plus
+        // order-by, as TimescaleDB wants of a unique index.
+        try c.execute("""
+            ALTER TABLE \(SchemaMigrator.quoted(name)) SET (timescaledb.compress,
+              timescaledb.compress_segmentby = 'device_id, metric', timescaledb.compress_orderby = 'time DESC')
+            """)
+        report.changes.append("compression on \(name) (segment by device_id, metric; order by time DESC)")
     }
 
     /// A compression or retention policy: added when missing, replaced when its interval
     /// differs, removed when the key is `off`.
-    private func policy(_ name: String, kind: String, proc: String, key: String, add: String, remove: String,
-                        after: LifecycleInterval?, _ c: PostgresConnection, _ report: inout Report) throws(PostgresError) {
+    private func policy(_ policy: Policy, on name: String, after: LifecycleInterval?, _ c: PostgresConnection,
+                        _ report: inout Report) throws(PostgresError) {
         let relation = SchemaMigrator.quoted(name)
-        // '=' when it matches, the current interval when it differs, NULL when there is none.
-        let current = try c.scalar("""
-            SELECT CASE WHEN (config->>'\(key)')::interval = $2::interval THEN '=' ELSE config->>'\(key)' END
-            FROM timescaledb_information.jobs WHERE proc_name = '\(proc)' AND \(Self.owns)
+        // [job, its interval, whether that is the one wanted]; nil: no such policy.
+        let current = try c.row("""
+            SELECT job_id, config->>'\(policy.key)', (config->>'\(policy.key)')::interval IS NOT DISTINCT FROM $2::interval
+            FROM timescaledb_information.jobs WHERE proc_name = '\(policy.proc)' AND \(Self.owns)
             """, [relation, after?.sql])
-        if current == "=" { return }
+        if let current, current[2] == "t" { return }
+        let was = current.map { $0[1] ?? "another setting" }
         if current != nil {
-            _ = try c.scalar("SELECT \(remove)($1::regclass, if_exists => true)", [relation])
+            _ = try c.scalar("SELECT \(policy.remove)($1::regclass, if_exists => true)", [relation])
         }
         guard let after else {
-            if let current { report.changes.append("\(kind) policy on \(name) removed (was \(current))") }
+            if let was { report.changes.append("\(policy.name) policy on \(name) removed (was \(was))") }
             return
         }
-        _ = try c.scalar("SELECT \(add)($1::regclass, $2::interval)", [relation, after.sql])
-        report.changes.append("\(kind) policy on \(name): " + (current.map { "\($0) -> " } ?? "") + after.sql)
+        _ = try c.scalar("SELECT \(policy.add)($1::regclass, $2::interval)", [relation, after.sql])
+        report.changes.append("\(policy.name) policy on \(name): " + (was.map { "\($0) -> " } ?? "") + after.sql)
     }
 
     private func rollups(_ c: PostgresConnection, _ report: inout Report) throws(PostgresError) {
@@ -134,6 +149,9 @@ public struct TimescaleLifecycle: Sendable {
         }
         let configured = Set(settings.rollups.map(rollupName))
         report.leftInPlace = materializedOnly.keys.filter { !configured.contains($0) }.sorted()
+        for name in report.leftInPlace {
+            try boundLeftInPlace(name, c, &report)
+        }
     }
 
     /// `bucket, device_id, metric, avg, min, max, count, last` (SPEC 5a), created empty: the
@@ -152,22 +170,41 @@ public struct TimescaleLifecycle: Sendable {
             """)
     }
 
+    /// The refresh policy's current window, or nil when the roll-up has none: its job, how
+    /// far back it reaches (nil: all history), and whether the rest (end, schedule) matches.
+    private func currentRefresh(_ name: String, end: String?, every: String?,
+                                _ c: PostgresConnection) throws(PostgresError) -> (reach: String?, rest: Bool)? {
+        try c.row("""
+            SELECT (config->>'start_offset')::interval::text,
+                   (config->>'end_offset')::interval IS NOT DISTINCT FROM $2::interval AND schedule_interval = $3::interval
+            FROM timescaledb_information.jobs
+            WHERE proc_name = 'policy_refresh_continuous_aggregate' AND \(Self.owns)
+            """, [SchemaMigrator.quoted(name), end, every]).map { ($0[0], $0[1] == "t") }
+    }
+
     /// Materialises closed buckets (the newest is left to real-time aggregation) back to
-    /// `Timescale.refreshReach`, at most hourly and at least every minute.
+    /// `Timescale.refreshReach`, every bucket but at least every minute and at most hourly.
+    ///
+    /// A reach is narrowed but never widened: dropping chunks (retention) leaves their range
+    /// invalidated in TimescaleDB's log, and a refresh over it would empty the roll-up there,
+    /// which is its history. So a raised or removed retention keeps the old reach, said in
+    /// the report's notes on every run.
     private func refreshPolicy(_ name: String, bucket: LifecycleInterval, _ c: PostgresConnection,
                                _ report: inout Report) throws(PostgresError) {
         let relation = SchemaMigrator.quoted(name)
-        let start = settings.refreshReach?.sql
         let end = bucket.sql
         let every = LifecycleInterval(seconds: min(max(bucket.seconds, 60), 3_600)).sql
-        let matches = try c.scalar("""
-            SELECT (config->>'start_offset')::interval IS NOT DISTINCT FROM $2::interval
-               AND (config->>'end_offset')::interval = $3::interval AND schedule_interval = $4::interval
-            FROM timescaledb_information.jobs
-            WHERE proc_name = 'policy_refresh_continuous_aggregate' AND \(Self.owns)
-            """, [relation, start, end, every])
-        if matches == "t" { return }
-        if matches != nil {
+        var start = settings.refreshReach?.sql
+        let current = try currentRefresh(name, end: end, every: every, c)
+        if let bounded = current?.reach,
+           try c.scalar("SELECT $1::interval IS NULL OR $1::interval > $2::interval", [start, bounded]) == "t" {
+            report.notes.append("the refresh of \(name) keeps its reach of \(bounded): a longer one would empty the "
+                                + "roll-up where retention dropped chunks")
+            start = bounded
+        }
+        if let current, current.rest,
+           try c.scalar("SELECT $1::interval IS NOT DISTINCT FROM $2::interval", [current.reach, start]) == "t" { return }
+        if current != nil {
             _ = try c.scalar("SELECT remove_continuous_aggregate_policy($1::regclass, if_exists => true)", [relation])
         }
         _ = try c.scalar("""
@@ -175,6 +212,35 @@ public struct TimescaleLifecycle: Sendable {
                    end_offset => $3::interval, schedule_interval => $4::interval)
             """, [relation, start, end, every])
         report.changes.append("refresh policy of \(name): from \(start.map { "\($0) ago" } ?? "the beginning") "
-                              + "to \(end) ago, every \(every)" + (matches != nil ? " (changed)" : ""))
+                              + "to \(end) ago, every \(every)" + (current != nil ? " (changed)" : ""))
+    }
+
+    /// A roll-up no longer configured keeps its data and its refresh, but with a retention its
+    /// refresh must not reach dropped chunks either: one of ours (named `<table>_<length>`)
+    /// is narrowed to `refreshReach`, or, when its buckets are too long for that window, loses
+    /// its refresh policy (its data stays). An operator's own aggregate is only reported.
+    private func boundLeftInPlace(_ name: String, _ c: PostgresConnection, _ report: inout Report) throws(PostgresError) {
+        guard let reach = settings.refreshReach, name.hasPrefix(table + "_"),
+              let bucket = LifecycleInterval(String(name.dropFirst(table.count + 1))),
+              rollupName(bucket) == name,
+              let current = try c.row("""
+                  SELECT (config->>'start_offset')::interval::text, (config->>'end_offset')::interval::text,
+                         schedule_interval::text, coalesce((config->>'start_offset')::interval > $2::interval, true)
+                  FROM timescaledb_information.jobs
+                  WHERE proc_name = 'policy_refresh_continuous_aggregate' AND \(Self.owns)
+                  """, [SchemaMigrator.quoted(name), reach.sql]),
+              current[3] == "t" else { return }
+        let relation = SchemaMigrator.quoted(name)
+        _ = try c.scalar("SELECT remove_continuous_aggregate_policy($1::regclass, if_exists => true)", [relation])
+        guard reach.seconds >= 3 * bucket.seconds else {
+            report.changes.append("refresh policy of \(name) removed (no longer configured, and its buckets are too "
+                                  + "long for a refresh that stops short of retention; its data stays)")
+            return
+        }
+        _ = try c.scalar("""
+            SELECT add_continuous_aggregate_policy($1::regclass, start_offset => $2::interval,
+                   end_offset => $3::interval, schedule_interval => $4::interval)
+            """, [relation, reach.sql, current[1], current[2]])
+        report.changes.append("refresh of \(name) (no longer configured) narrowed to \(reach.sql) ago, short of retention")
     }
 }

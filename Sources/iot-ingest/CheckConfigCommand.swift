@@ -1,5 +1,4 @@
 import ArgumentParser
-import Foundation
 import IngestConfig
 import Observability
 import PostgresSink
@@ -8,7 +7,7 @@ import PostgresSink
 /// masked, exit 0; or print every problem to stderr and exit 2.
 ///
 /// It also says on stderr whether the `timescale.*` keys will apply (SPEC 5a): that depends
-/// on the server, so it asks it once (3 s at most) unless `--offline`. The answer never
+/// on the server, so it asks it once (3 s to connect, 3 s to answer) unless `--offline`. The answer never
 /// changes the exit code: the configuration is valid either way.
 struct CheckConfigCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -17,6 +16,7 @@ struct CheckConfigCommand: ParsableCommand {
 
     @OptionGroup var options: ConfigurationOptions
 
+    /// `--offline`: skip the database question (CI, an image build, no network).
     @Flag(help: "Do not ask the database whether the timescale.* keys will apply.")
     var offline = false
 
@@ -29,15 +29,15 @@ struct CheckConfigCommand: ParsableCommand {
     /// One line about `timescale.*`: applied, skipped and why, or unknown. Never a libpq
     /// message (it may quote the connection string).
     static func timescaleNote(_ url: String) -> String {
-        if ProcessInfo.processInfo.environment["PGCONNECT_TIMEOUT"] == nil { setenv("PGCONNECT_TIMEOUT", "3", 1) }
-        guard let connection = try? PostgresConnection(url: url) else {
-            return "timescale: the database could not be reached, so whether timescale.* apply is unknown"
+        guard let connection = try? PostgresConnection(url: url, connectTimeout: 3, statementTimeoutMs: 3_000) else {
+            return "timescale: the database could not be reached or refused the connection, "
+                + "so whether timescale.* apply is unknown"
         }
         defer { connection.close() }
         switch Result(catching: { () throws(PostgresError) in try SchemaMigrator.timescaleAvailability(connection) }) {
-        case .success((let version, nil)):
-            return "timescale: TimescaleDB \(version ?? "") is available; migrate and start-up apply timescale.*"
-        case .success((_, let why?)):
+        case .success(.available(let version)):
+            return "timescale: TimescaleDB \(version) is available; migrate and start-up apply timescale.*"
+        case .success(.unavailable(let why)):
             return "timescale: unavailable (\(why)); timescale.* are skipped (logged as timescale_unavailable)"
         case .failure:
             return "timescale: the database did not answer, so whether timescale.* apply is unknown"

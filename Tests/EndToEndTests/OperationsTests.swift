@@ -191,9 +191,12 @@ struct OperationsTests {
             try await waitUntil(20, "the text rows") { try await db.count("SELECT count(*) FROM readings_text") == 2 }
             let scrape = FileManager.default.temporaryDirectory.appendingPathComponent("metrics-\(p).txt")
             defer { try? FileManager.default.removeItem(at: scrape) }
+            // The metrics are told after the commit, on the writer's thread: wait for them.
+            try await waitUntil(20, "the text-only message's latency sample") {
+                try await get(port, "/metrics").body.contains("iot_ingest_end_to_end_latency_seconds_count 101")
+            }
             let body = try await get(port, "/metrics").body
             try Data(body.utf8).write(to: scrape)
-            #expect(body.contains("iot_ingest_end_to_end_latency_seconds_count 101"), "100 + 1 messages")
             #expect(body.contains("iot_ingest_batch_rows_sum 202"), "200 numeric + 2 text rows")
             #expect(try await daemon.stop() == 0)
 

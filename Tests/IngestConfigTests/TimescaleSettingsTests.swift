@@ -21,14 +21,14 @@ struct TimescaleSettingsTests {
     @Test(arguments: [
         ("1 day", "1 day", "1d"), ("7 days", "7 days", "7d"), ("1 week", "7 days", "7d"), ("15 minutes", "15 minutes", "15m"),
         ("1h", "1 hour", "1h"), ("60 min", "1 hour", "1h"), ("90 s", "90 seconds", "90s"),
-        (" 2 Weeks ", "14 days", "14d"), ("36 hours", "36 hours", "36h"),
+        (" 2 Weeks ", "14 days", "14d"), ("36 hours", "36 hours", "36h"), ("36500 days", "36500 days", "36500d"),
     ])
     func lengthsAreReadInCanonicalForm(text: String, sql: String, suffix: String) throws {
         let interval = try #require(LifecycleInterval(text))
         #expect(interval.sql == sql && interval.suffix == suffix)
     }
 
-    @Test(arguments: ["", "day", "0 days", "-1 day", "1 month", "1 year", "1.5 hours", "1 fortnight", "9999999999 s", "1 day; DROP"])
+    @Test(arguments: ["", "day", "0 days", "-1 day", "1 month", "1 year", "1.5 hours", "1 fortnight", "9999999999 s", "1 day; DROP", "36501 days", "5215 weeks"])
     func whatIsNotAFixedLengthIsRefused(text: String) {
         #expect(LifecycleInterval(text) == nil)
     }

@@ -18,8 +18,9 @@ struct CompressedChunkTests {
     /// 2025-11-01T00:00:00Z: more than `compress_after` ago, in one daily chunk.
     static let day: Int64 = 1_761_955_200_000_000
 
-    /// Compression enabled, with no policy and no roll-up: the test compresses by hand, so no
-    /// background job races it.
+    /// Compression enabled (which needs `compress_after` set) and no roll-up; the databases
+    /// below remove the policy `migrate` adds at once and compress by hand (with
+    /// `if_not_compressed`, so a policy run that slipped in between changes nothing).
     static let compressible = IngestConfiguration.Timescale(
         chunkInterval: LifecycleInterval(seconds: 86_400), compressAfter: LifecycleInterval(seconds: 7 * 86_400),
         retainFor: nil, rollups: [])
@@ -85,6 +86,21 @@ struct CompressedChunkTests {
             #expect(try await db.count("SELECT count(*) FROM readings") == before + 50)
             #expect(try await db.count("SELECT count(*) FROM readings_text WHERE value = 'late'") == 1)
             #expect(try await compressedChunks(db) == 2, "the chunks stay compressed (partially)")
+        }
+    }
+
+    /// `database.dedupe` turned on after chunks were compressed: the next migration builds
+    /// the unique index over them, and a redelivery into them is then stored once.
+    @Test func dedupeTurnedOnLaterIndexesCompressedChunks() async throws {
+        try await dropping(try await compressedDatabase(dedupe: false)) { db in
+            let outcome = try await db.migrate(dedupe: true, timescale: Self.compressible)
+            #expect(outcome.lifecycleError == nil)
+            #expect(try await db.count("SELECT count(*) FROM pg_indexes WHERE indexname IN ('readings_dedupe_idx', 'readings_text_dedupe_idx')") == 2)
+            #expect(try await compressedChunks(db) == 2)
+            let before = try await db.count("SELECT count(*) FROM readings")
+            let redelivered = (0..<40).map { reading("dev\($0 % 20)", "a", second: Int64($0), Double($0)) }
+            _ = try await write([Batch(readings: redelivered)], to: db, dedupe: true)
+            #expect(try await db.count("SELECT count(*) FROM readings") == before)
         }
     }
 

@@ -59,7 +59,7 @@ struct PostgresSinkTests {
                         try await DedicatedThread.run {
                             let c = try PostgresConnection(url: db.url)
                             defer { c.close() }
-                            return try SchemaMigrator(table: "readings", dedupe: true).migrate(c).timescale
+                            return try SchemaMigrator(table: "readings", dedupe: true, timescale: .defaults).migrate(c).timescale
                         }
                     }
                 }
@@ -231,9 +231,11 @@ struct PostgresSinkTests {
             let outcome = try await DedicatedThread.run {
                 let c = try PostgresConnection(url: url)
                 defer { c.close() }
-                return try SchemaMigrator(table: "readings", dedupe: true).migrate(c)
+                return try SchemaMigrator(table: "readings", dedupe: true, timescale: .defaults).migrate(c)
             }
             #expect(outcome.timescale == TestServices.timescaleDB)
+            #expect(outcome.lifecycleError == nil, "the lifecycle needs no superuser either")
+            #expect((outcome.lifecycle?.changes.isEmpty == false) == TestServices.timescaleDB)
             #expect((outcome.timescaleUnavailable == nil) == TestServices.timescaleDB)
             #expect(try await db.isHypertable("readings") == TestServices.timescaleDB)
             #expect(try await db.query("SELECT tableowner FROM pg_tables WHERE tablename = 'readings'") == role)
@@ -244,16 +246,27 @@ struct PostgresSinkTests {
     }
 
     /// `database.table: Readings`: created, written and found by name as written (the
-    /// hypertable call takes the name through `regclass`, which folds an unquoted name).
+    /// hypertable call takes the name through `regclass`, which folds an unquoted name), and
+    /// the lifecycle finds its tables and roll-ups by that name too, twice.
     @Test func aMixedCaseTableWorksThroughout() async throws {
         try await dropping(try await TestDatabase.create()) { db in
-            let found = try await DedicatedThread.run {
+            let (found, outcomes) = try await DedicatedThread.run {
                 let c = try PostgresConnection(url: db.url)
                 defer { c.close() }
-                _ = try SchemaMigrator(table: "Readings", dedupe: true).migrate(c)
-                return try c.scalar("SELECT $1::regclass::text", [SchemaMigrator.quoted("Readings")])
+                let migrator = SchemaMigrator(table: "Readings", dedupe: true, timescale: .defaults)
+                let outcomes = [try migrator.migrate(c), try migrator.migrate(c)]
+                return (try c.scalar("SELECT $1::regclass::text", [SchemaMigrator.quoted("Readings")]), outcomes)
             }
             #expect(found == "\"Readings\"")
+            #expect(outcomes.allSatisfy { $0.lifecycleError == nil }, "\(outcomes.map(\.lifecycleError))")
+            if TestServices.timescaleDB {
+                #expect(outcomes[1].lifecycle?.changes == [], "\(outcomes[1].lifecycle?.changes ?? [])")
+                #expect(try await db.query("""
+                    SELECT string_agg(view_name, ',' ORDER BY view_name) FROM timescaledb_information.continuous_aggregates
+                    """) == "Readings_1h,Readings_1m")
+                #expect(try await db.count(
+                    "SELECT count(*) FROM timescaledb_information.jobs WHERE proc_name = 'policy_compression'") == 2)
+            }
             let outcome = try await write([Batch(readings: readings([1, 2]))], to: db, table: "Readings", dedupe: true)[0]
             #expect(outcome.written == 2)
             #expect(try await db.count("SELECT count(*) FROM \"Readings\"") == 2)

@@ -88,11 +88,61 @@ struct TimescaleLifecycleTests {
                 #expect(report.changes.contains(phrase), "\(phrase) not in \(report.changes)")
             }
             #expect(report.leftInPlace == ["readings_1m"])
+            // Retention now drops chunks: the left roll-up's refresh must not reach them.
+            #expect(report.changes.contains("refresh of readings_1m (no longer configured) narrowed to 28 days ago, short of retention"),
+                    "\(report.changes)")
+            #expect(try await policies(db, "policy_refresh_continuous_aggregate", "start_offset")
+                    == "readings_1d=28 days;readings_1h=28 days;readings_1m=28 days")
             #expect(try await chunkIntervals(db) == "readings=2 days;readings_text=2 days")
             #expect(try await policies(db, "policy_compression", "compress_after") == nil)
             #expect(try await rollups(db) == "readings_1d:false;readings_1h:false;readings_1m:false")
             // Compression stays enabled (compressed chunks may exist); only its policy went.
             #expect(try await db.count("SELECT count(*) FROM timescaledb_information.hypertables WHERE compression_enabled") == 2)
+        }
+    }
+
+    /// Retention dropped chunks; their range stays invalidated in TimescaleDB's log, and a
+    /// refresh reaching it would empty the roll-up there. So raising or removing the
+    /// retention keeps the refresh's reach (a note on every run, not a change), while
+    /// lowering it narrows the reach.
+    @Test func aRaisedOrRemovedRetentionNeverWidensARollupsRefresh() async throws {
+        try await dropping(try await TestDatabase.create()) { db in
+            _ = try await db.migrate(timescale: Self.settings(retain: "30 days", rollups: ["1 hour"]))
+            let off = try await db.migrate(timescale: Self.settings(retain: nil, rollups: ["1 hour"]))
+            #expect(off.lifecycle?.changes.contains("retention policy on readings removed (was 30 days)") == true,
+                    "\(off.lifecycle?.changes ?? [])")
+            #expect(off.lifecycle?.notes == ["the refresh of readings_1h keeps its reach of 29 days: a longer one would "
+                                             + "empty the roll-up where retention dropped chunks"], "\(off.lifecycle?.notes ?? [])")
+            #expect(try await policies(db, "policy_refresh_continuous_aggregate", "start_offset") == "readings_1h=29 days")
+            let again = try await db.migrate(timescale: Self.settings(retain: "60 days", rollups: ["1 hour"]))
+            #expect(again.lifecycle?.changes.allSatisfy { $0.hasPrefix("retention policy") } == true, "\(again.lifecycle?.changes ?? [])")
+            #expect(try await policies(db, "policy_refresh_continuous_aggregate", "start_offset") == "readings_1h=29 days")
+            let lower = try await db.migrate(timescale: Self.settings(retain: "10 days", rollups: ["1 hour"]))
+            #expect(lower.lifecycle?.notes == [])
+            #expect(try await policies(db, "policy_refresh_continuous_aggregate", "start_offset") == "readings_1h=9 days")
+            #expect(try await db.migrate(timescale: Self.settings(retain: "10 days", rollups: ["1 hour"])).lifecycle?.changes == [])
+        }
+    }
+
+    /// Policies an operator made by hand (`compress_created_before`, a refresh ending
+    /// nowhere) have no interval of ours to compare: they are replaced, not tripped over.
+    @Test func anOperatorsOwnPoliciesAreReplacedNotTrippedOver() async throws {
+        try await dropping(try await TestDatabase.create()) { db in
+            _ = try await db.migrate(timescale: Self.settings(compress: nil, rollups: ["1 hour"]))
+            try await db.query("ALTER TABLE readings SET (timescaledb.compress)")
+            try await db.query("SELECT add_compression_policy('readings', compress_created_before => interval '3 days')")
+            try await db.query("SELECT remove_continuous_aggregate_policy('readings_1h')")
+            try await db.query("""
+                SELECT add_continuous_aggregate_policy('readings_1h', start_offset => interval '5 days',
+                       end_offset => NULL, schedule_interval => interval '1 hour')
+                """)
+            let outcome = try await db.migrate(timescale: Self.settings(rollups: ["1 hour"]))
+            #expect(outcome.lifecycleError == nil, "\(String(describing: outcome.lifecycleError))")
+            #expect(outcome.lifecycle?.changes.contains("compression policy on readings: another setting -> 7 days") == true,
+                    "\(outcome.lifecycle?.changes ?? [])")
+            #expect(try await policies(db, "policy_compression", "compress_after") == "readings=7 days;readings_text=7 days")
+            #expect(try await policies(db, "policy_refresh_continuous_aggregate", "end_offset") == "readings_1h=01:00:00")
+            #expect(try await db.migrate(timescale: Self.settings(rollups: ["1 hour"])).lifecycle?.changes == [])
         }
     }
 
