@@ -55,6 +55,7 @@ struct ConfigurationKey: Sendable {
         .init(path: "payload.max_bytes", kind: .int(1...268_435_456), defaultValue: "262144"),
         .init(path: "payload.max_readings", kind: .int(1...10_000_000), defaultValue: "1000"),
         .init(path: "payload.store_strings", kind: .bool, defaultValue: "true"),
+        .init(path: "payload.influx_precision", kind: .choice(["ns", "us", "ms", "s"]), defaultValue: "ns"),
         .init(path: "timescale.chunk_interval", kind: .interval(off: false), defaultValue: "1 day"),
         .init(path: "timescale.compress_after", kind: .interval(off: true), defaultValue: "7 days"),
         .init(path: "timescale.retain_for", kind: .interval(off: true), defaultValue: "off"),

@@ -71,6 +71,8 @@ public struct IngestConfiguration: Sendable, Equatable {
         /// `payload.store_strings` (default true): string leaves go to the text table; false
         /// counts them in `fields_ignored_total{kind="string"}`.
         public var storeStrings: Bool = true
+        /// `payload.influx_precision` (default `ns`): the unit of line protocol timestamps.
+        public var influxPrecision: InfluxLineDecoder.Precision = .nanoseconds
     }
 
     /// The `database.*` keys (SPEC 5). None is reloadable.

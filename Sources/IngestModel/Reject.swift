@@ -11,6 +11,8 @@ public enum RejectReason: String, Sendable, CaseIterable {
     case invalidField = "invalid_field"
     /// More than `payload.max_readings` readings in one message (never stored in part).
     case tooManyReadings = "too_many_readings"
+    /// An Influx line protocol payload with a line that does not parse (SPEC 4c).
+    case invalidLineProtocol = "invalid_line_protocol"
     case refusedByDB = "refused_by_db"
 }
 

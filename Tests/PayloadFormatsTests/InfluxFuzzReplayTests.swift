@@ -1,0 +1,69 @@
+import Foundation
+@testable import IngestModel
+@testable import PayloadFormats
+import Testing
+
+/// The line protocol decoder against hostile input in the normal suite, as the JSON one:
+/// libFuzzer's seed corpus (`Fuzz/corpus-influx`, InfluxDB's examples and edge cases) and
+/// 100,000 deterministic mutations of it keep the invariants: no trap, rows or exactly one
+/// reject, every row storable, finite and in range, and bounded time.
+@Suite struct InfluxFuzzReplayTests {
+    let decoder = InfluxLineDecoder(template: try! TopicTemplate("agents/{device_id}/metrics"), deviceTag: "host",
+                                    precision: .nanoseconds, maxBytes: 262_144)
+
+    static let corpus: [[UInt8]] = {
+        let dir = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .appendingPathComponent("../../Fuzz/corpus-influx").standardized
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: dir.path).sorted()) ?? []
+        return names.compactMap { try? Array(Data(contentsOf: dir.appendingPathComponent($0))) }
+    }()
+
+    func check(_ payload: [UInt8]) {
+        var batch = Batch()
+        var ignored = IgnoredFields()
+        let started = Timestamp.monotonicSeconds()
+        let reject = decoder.decode(Message(topic: "agents/a1/metrics", payload: payload, receivedAt: 1_700_000_000_000_000),
+                                    into: &batch, ignored: &ignored)
+        let seconds = Timestamp.monotonicSeconds() - started
+        #expect(seconds < 0.5, "decode took \(seconds) s for \(payload.count) bytes")
+        let produced = batch.readings.count + batch.texts.count
+        #expect((reject == nil) != (produced == 0), "rows and a reject, or neither")
+        #expect(reject == nil || ignored.isEmpty)
+        #expect(produced <= decoder.maxReadings)
+        for text in batch.texts {
+            #expect(PayloadDecoder.unstorable(text.deviceID) == nil && PayloadDecoder.unstorable(text.metric) == nil)
+            #expect(!PayloadDecoder.holdsNUL(text.value))
+            #expect(text.time >= 0 && text.time < Timestamp.endOfYear9999)
+        }
+        for row in batch.readings {
+            #expect(PayloadDecoder.unstorable(row.deviceID) == nil && PayloadDecoder.unstorable(row.metric) == nil)
+            #expect(row.value.isFinite)
+            #expect(row.time >= 0 && row.time < Timestamp.endOfYear9999)
+        }
+    }
+
+    @Test func everyFileOfTheCorpusKeepsTheInvariants() {
+        #expect(Self.corpus.count >= 30, "the corpus is where scripts/fuzz.sh expects it")
+        for input in Self.corpus { check(input) }
+    }
+
+    /// Async and yielding: CPU-bound work on the cooperative pool must let its neighbours run.
+    @Test func oneHundredThousandMutationsKeepTheInvariants() async {
+        var rng = SplitMix64(seed: 0x1F_1E_0C)
+        let alphabet = Array(" ,=\"\\\n\r#.-+eEiutfTF0123456789mhost\u{0}".utf8) + [0xFF, 0xC3]
+        let small = Self.corpus.filter { $0.count < 2000 }
+        for n in 0..<100_000 {
+            if n % 500 == 0 { await Task.yield() }
+            var input = small[Int(rng.next() % UInt64(small.count))]
+            for _ in 0..<(1 + rng.next() % 4) {
+                let at = input.isEmpty ? 0 : Int(rng.next() % UInt64(input.count + 1))
+                switch rng.next() % 3 {
+                case 0: input.insert(alphabet[Int(rng.next() % UInt64(alphabet.count))], at: at)
+                case 1: if at < input.count { input.remove(at: at) }
+                default: if at < input.count { input[at] = alphabet[Int(rng.next() % UInt64(alphabet.count))] }
+                }
+            }
+            check(input)
+        }
+    }
+}
