@@ -21,11 +21,11 @@ cd "$(dirname "$0")/.."
 limit=(-max_total_time="${1:-60}")
 if [ "${1:-}" = "--runs" ]; then limit=(-runs="${2:?--runs needs a number}"); fi
 
-common=(PayloadFormats/TopicTemplate IngestModel/Timestamp IngestModel/ASCII IngestModel/Message IngestModel/Reading
+common=(PayloadFormats/PayloadChecks PayloadFormats/TopicTemplate IngestModel/Timestamp IngestModel/ASCII IngestModel/Message IngestModel/Reading
         IngestModel/Reject IngestModel/TextReading IngestModel/Batch)
 # target name, harness, its decoder's sources, seed corpus
 targets=("json Fuzz/DecoderFuzzer.swift PayloadFormats/PayloadDecoder,PayloadFormats/JSONScanner Fuzz/corpus"
-         "influx Fuzz/InfluxLineFuzzer.swift PayloadFormats/InfluxLineDecoder,PayloadFormats/InfluxLineParser,PayloadFormats/PayloadDecoder,PayloadFormats/JSONScanner,PayloadFormats/PayloadFormat Fuzz/corpus-influx")
+         "influx Fuzz/InfluxLineFuzzer.swift PayloadFormats/InfluxLineDecoder,PayloadFormats/InfluxLineParser,PayloadFormats/PayloadFormat,PayloadFormats/PayloadDecoder,PayloadFormats/JSONScanner Fuzz/corpus-influx")
 export ASAN_OPTIONS="detect_leaks=0"
 for target in "${targets[@]}"; do
   read -r name harness decoder seeds <<<"$target"
@@ -38,7 +38,7 @@ for target in "${targets[@]}"; do
   # Compiler warnings are off here (the ignored self-import is one): the package build, with
   # -warnings-as-errors, is where they are held to zero.
   swiftc -O -sanitize=fuzzer,address -parse-as-library -module-name IngestModel -suppress-warnings \
-    "${files[@]}" "$harness" -o "$work/fuzzer" 2>&1 | { grep -v "Cannot export local symbol" || true; }
+    "${files[@]}" Fuzz/FuzzInvariants.swift "$harness" -o "$work/fuzzer" 2>&1 | { grep -v "Cannot export local symbol" || true; }
   echo "fuzz: $name"
   "$work/fuzzer" "${limit[@]}" -max_len=8192 -timeout=2 -rss_limit_mb=2048 -print_final_stats=1 \
     -artifact_prefix="$work/" "$work/corpus" "$seeds" 2>&1 | grep -v -E "^#[0-9]+[[:space:]]+(NEW|REDUCE|pulse)" | tail -25

@@ -45,11 +45,7 @@ public final class InfluxLineDecoder: PayloadFormat {
 
     /// Appends the message's rows and returns nil, or appends nothing and returns the reject.
     public func decode(_ message: Message, into rows: inout Batch, ignored: inout IgnoredFields) -> Reject? {
-        if message.size > maxBytes || message.payload.count > maxBytes {
-            var reject = Reject(message, reason: .tooLarge, detail: "\(max(message.size, message.payload.count)) bytes")
-            reject.payload = Array(message.payload.prefix(maxBytes))
-            return reject
-        }
+        if let reject = PayloadChecks.tooLarge(message, maxBytes: maxBytes) { return reject }
         guard let (topicDevice, _) = template.match(message.topic) else {
             return Reject(message, reason: .topicMismatch, detail: "topic does not match \(template)")
         }
@@ -76,9 +72,7 @@ public final class InfluxLineDecoder: PayloadFormat {
         if readings.isEmpty && texts.isEmpty {
             return Reject(message, reason: .noReadings, detail: tally.isEmpty ? "no lines" : "only ignored fields")
         }
-        if let why = readings.lazy.compactMap({ PayloadDecoder.unstorable($0.deviceID) ?? PayloadDecoder.unstorable($0.metric) }).first
-            ?? texts.lazy.compactMap({ PayloadDecoder.unstorable($0.deviceID) ?? PayloadDecoder.unstorable($0.metric)
-                ?? (PayloadDecoder.holdsNUL($0.value) ? "text value of \($0.metric) holds U+0000" : nil) }).first {
+        if let why = PayloadChecks.unstorableRow(readings, from: 0, texts, from: 0) {
             return Reject(message, reason: .invalidField, detail: why)
         }
         rows.readings += readings

@@ -32,11 +32,7 @@ public final class PayloadDecoder: Sendable {
     /// leaves to `ignored` and returns nil; or appends and counts nothing and returns the
     /// reject to store.
     public func decode(_ message: Message, into rows: inout Batch, ignored: inout IgnoredFields) -> Reject? {
-        if message.size > maxBytes || message.payload.count > maxBytes {
-            var reject = Reject(message, reason: .tooLarge, detail: "\(max(message.size, message.payload.count)) bytes")
-            reject.payload = Array(message.payload.prefix(maxBytes))
-            return reject
-        }
+        if let reject = PayloadChecks.tooLarge(message, maxBytes: maxBytes) { return reject }
         guard let (topicDevice, topicMetric) = template.match(message.topic) else {
             return Reject(message, reason: .topicMismatch, detail: "topic does not match \(template)")
         }
@@ -53,22 +49,7 @@ public final class PayloadDecoder: Sendable {
             rows.texts.removeSubrange(firstText...)
             return Reject(message, reason: reason, detail: detail)
         }
-        // A name PostgreSQL cannot store would fail the whole COPY and cost a bisection per
-        // batch, which one hostile publisher could repeat at will: refuse it here instead.
-        // By index, not by element: a `for` over the slice copies every row (a retain and a
-        // release of its strings and message each, callgrind: ~300 instructions a message).
-        var why: String?
-        for i in first..<rows.readings.count {
-            why = Self.unstorable(rows.readings[i].deviceID) ?? Self.unstorable(rows.readings[i].metric)
-            if why != nil { break }
-        }
-        if why == nil {
-            for i in firstText..<rows.texts.count {
-                why = Self.unstorable(rows.texts[i].deviceID) ?? Self.unstorable(rows.texts[i].metric)
-                    ?? (Self.holdsNUL(rows.texts[i].value) ? "text value of \(rows.texts[i].metric) holds U+0000" : nil)
-                if why != nil { break }
-            }
-        }
+        let why = PayloadChecks.unstorableRow(rows.readings, from: first, rows.texts, from: firstText)
         if let why {
             rows.readings.removeSubrange(first...)
             rows.texts.removeSubrange(firstText...)
@@ -76,22 +57,6 @@ public final class PayloadDecoder: Sendable {
         }
         if !tally.isEmpty { ignored.add(tally) }
         return nil
-    }
-
-    /// Why a device id or metric name cannot be stored (SPEC 4), or nil.
-    static func unstorable(_ name: String) -> String? {
-        let bytes = name.utf8
-        if bytes.isEmpty { return "empty device_id or metric" }
-        if bytes.count > 255 { return "device_id or metric of \(bytes.count) bytes (over 255)" }
-        if holdsNUL(name) { return "device_id or metric holds U+0000" }
-        return nil
-    }
-
-    /// PostgreSQL's text cannot hold U+0000.
-    static func holdsNUL(_ text: String) -> Bool {
-        let bytes = text.utf8
-        return bytes.withContiguousStorageIfAvailable { $0.isEmpty ? false : memchr($0.baseAddress!, 0, $0.count) != nil }
-            ?? bytes.contains(0)
     }
 }
 

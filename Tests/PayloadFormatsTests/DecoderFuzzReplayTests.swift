@@ -46,12 +46,12 @@ import Testing
             #expect(rows.count + batch.texts.count <= decoder.maxReadings)
         }
         for text in batch.texts {
-            #expect(PayloadDecoder.unstorable(text.deviceID) == nil && PayloadDecoder.unstorable(text.metric) == nil)
-            #expect(!PayloadDecoder.holdsNUL(text.value), "a text value holding U+0000")
+            #expect(PayloadChecks.unstorable(text.deviceID) == nil && PayloadChecks.unstorable(text.metric) == nil)
+            #expect(!PayloadChecks.holdsNUL(text.value), "a text value holding U+0000")
             #expect(text.time >= 0 && text.time < Timestamp.endOfYear9999)
         }
         for row in rows {
-            #expect(PayloadDecoder.unstorable(row.deviceID) == nil && PayloadDecoder.unstorable(row.metric) == nil,
+            #expect(PayloadChecks.unstorable(row.deviceID) == nil && PayloadChecks.unstorable(row.metric) == nil,
                     "unstorable name in \(String(decoding: payload.prefix(80), as: UTF8.self))")
             #expect(row.value.isFinite)
             #expect(row.time >= 0 && row.time < Timestamp.endOfYear9999)
@@ -74,37 +74,9 @@ import Testing
         }
     }
 
-    /// Async and yielding every 500 inputs: seconds of CPU on one of the cooperative pool's
-    /// two threads here starved the timers of the shutdown tests running beside it.
     @Test func twoHundredThousandMutationsKeepTheInvariants() async {
-        var rng = SplitMix64(seed: 0x10_7_1A6E)
         let alphabet = Array("{}[]\":,.-+eE0123456789tfnul \\u\u{0}".utf8) + [0xFF, 0xC3, 0xED]
-        let small = Self.seeds.filter { $0.count < 2000 }
-        for n in 0..<200_000 {
-            if n % 500 == 0 { await Task.yield() }
-            var input = small[Int(rng.next() % UInt64(small.count))]
-            for _ in 0..<(1 + rng.next() % 4) {
-                let at = input.isEmpty ? 0 : Int(rng.next() % UInt64(input.count + 1))
-                switch rng.next() % 3 {
-                case 0: input.insert(alphabet[Int(rng.next() % UInt64(alphabet.count))], at: at)
-                case 1: if at < input.count { input.remove(at: at) }
-                default: if at < input.count { input[at] = alphabet[Int(rng.next() % UInt64(alphabet.count))] }
-                }
-            }
-            check(input)
-        }
-    }
-}
-
-/// A small deterministic generator, so a failing input can be reproduced from the seed.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
+        await forEachMutation(of: Self.seeds.filter { $0.count < 2000 }, alphabet: alphabet, count: 200_000,
+                              seed: 0x10_7_1A6E) { check($0) }
     }
 }

@@ -31,12 +31,12 @@ import Testing
         #expect(reject == nil || ignored.isEmpty)
         #expect(produced <= decoder.maxReadings)
         for text in batch.texts {
-            #expect(PayloadDecoder.unstorable(text.deviceID) == nil && PayloadDecoder.unstorable(text.metric) == nil)
-            #expect(!PayloadDecoder.holdsNUL(text.value))
+            #expect(PayloadChecks.unstorable(text.deviceID) == nil && PayloadChecks.unstorable(text.metric) == nil)
+            #expect(!PayloadChecks.holdsNUL(text.value))
             #expect(text.time >= 0 && text.time < Timestamp.endOfYear9999)
         }
         for row in batch.readings {
-            #expect(PayloadDecoder.unstorable(row.deviceID) == nil && PayloadDecoder.unstorable(row.metric) == nil)
+            #expect(PayloadChecks.unstorable(row.deviceID) == nil && PayloadChecks.unstorable(row.metric) == nil)
             #expect(row.value.isFinite)
             #expect(row.time >= 0 && row.time < Timestamp.endOfYear9999)
         }
@@ -47,23 +47,9 @@ import Testing
         for input in Self.corpus { check(input) }
     }
 
-    /// Async and yielding: CPU-bound work on the cooperative pool must let its neighbours run.
     @Test func oneHundredThousandMutationsKeepTheInvariants() async {
-        var rng = SplitMix64(seed: 0x1F_1E_0C)
         let alphabet = Array(" ,=\"\\\n\r#.-+eEiutfTF0123456789mhost\u{0}".utf8) + [0xFF, 0xC3]
-        let small = Self.corpus.filter { $0.count < 2000 }
-        for n in 0..<100_000 {
-            if n % 500 == 0 { await Task.yield() }
-            var input = small[Int(rng.next() % UInt64(small.count))]
-            for _ in 0..<(1 + rng.next() % 4) {
-                let at = input.isEmpty ? 0 : Int(rng.next() % UInt64(input.count + 1))
-                switch rng.next() % 3 {
-                case 0: input.insert(alphabet[Int(rng.next() % UInt64(alphabet.count))], at: at)
-                case 1: if at < input.count { input.remove(at: at) }
-                default: if at < input.count { input[at] = alphabet[Int(rng.next() % UInt64(alphabet.count))] }
-                }
-            }
-            check(input)
-        }
+        await forEachMutation(of: Self.corpus.filter { $0.count < 2000 }, alphabet: alphabet, count: 100_000,
+                              seed: 0x1F_1E_0C) { check($0) }
     }
 }
