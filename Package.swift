@@ -120,7 +120,7 @@ let package = Package(
         .testTarget(name: "ConcurrencyTests", dependencies: ["Concurrency"], swiftSettings: strict),
         .testTarget(name: "IngestModelTests", dependencies: ["IngestModel"], swiftSettings: strict),
         .testTarget(name: "PayloadFormatsTests", dependencies: ["IngestModel", "PayloadFormats"], swiftSettings: strict),
-        .testTarget(name: "IngestConfigTests", dependencies: ["IngestConfig"], swiftSettings: strict),
+        .testTarget(name: "IngestConfigTests", dependencies: ["IngestConfig", "IngestModel", "PayloadFormats"], swiftSettings: strict),
         .testTarget(
             name: "IngestCoreTests",
             dependencies: ["Concurrency", "IngestModel", "PayloadFormats", "IngestCore", "TestSupport",

@@ -17,6 +17,9 @@ struct ConfigurationKey: Sendable {
         case interval(off: Bool)
         /// A list of `LifecycleInterval`s, possibly empty (`[]`), none given twice.
         case intervals
+        /// `routes` (SPEC 4a): a YAML list of mappings (env and `--set`: the same in YAML's
+        /// flow style, `[{topics: [a/#], format: influx_line}]`).
+        case routes
     }
 
     enum Secret: Sendable { case no, whole, urlPassword }
@@ -56,6 +59,7 @@ struct ConfigurationKey: Sendable {
         .init(path: "payload.max_readings", kind: .int(1...10_000_000), defaultValue: "1000"),
         .init(path: "payload.store_strings", kind: .bool, defaultValue: "true"),
         .init(path: "payload.influx_precision", kind: .choice(["ns", "us", "ms", "s"]), defaultValue: "ns"),
+        .init(path: "routes", kind: .routes, defaultValue: nil),
         .init(path: "timescale.chunk_interval", kind: .interval(off: false), defaultValue: "1 day"),
         .init(path: "timescale.compress_after", kind: .interval(off: true), defaultValue: "7 days"),
         .init(path: "timescale.retain_for", kind: .interval(off: true), defaultValue: "off"),

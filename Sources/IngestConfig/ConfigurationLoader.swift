@@ -33,6 +33,8 @@ public enum ConfigurationLoader {
 
     private enum Raw {
         case scalar(String)
+        /// The YAML node of a structured key (`routes`), read as is.
+        case yaml(Node)
         case list([String])
         case mapping([(String, String)])
         case null
@@ -117,7 +119,8 @@ public enum ConfigurationLoader {
         for (keyNode, value) in mapping {
             guard let name = keyNode.string else { continue }
             let path = prefix + name
-            if ConfigurationKey.byPath[path] != nil {
+            if let key = ConfigurationKey.byPath[path] {
+                if case .routes = key.kind { raw[path] = (.yaml(value), source); continue }
                 raw[path] = (rawValue(value), source)
             } else if let nested = value.mapping, ConfigurationKey.all.contains(where: { $0.path.hasPrefix(path + ".") }) {
                 walk(nested, prefix: path + ".", source: source, into: &raw, problems: &problems)
@@ -162,6 +165,7 @@ public enum ConfigurationLoader {
         case bool(Bool)
         case list([String])
         case map([String: String])
+        case routes([IngestConfiguration.Route])
     }
 
     private struct Values {
@@ -176,6 +180,7 @@ public enum ConfigurationLoader {
         func bool(_ k: String) -> Bool { if case .bool(let b) = typed[k] { return b }; return false }
         func list(_ k: String) -> [String] { if case .list(let l) = typed[k] { return l }; return [] }
         func map(_ k: String) -> [String: String] { if case .map(let m) = typed[k] { return m }; return [:] }
+        func routes(_ k: String) -> [IngestConfiguration.Route] { if case .routes(let r) = typed[k] { return r }; return [] }
     }
 
     private static func display(_ raw: Raw, _ key: ConfigurationKey) -> String? {
@@ -183,7 +188,7 @@ public enum ConfigurationLoader {
         case .scalar(let s): return mask(s, key)
         case .list(let l): return mask(l.joined(separator: ","), key)
         case .mapping(let m): return mask(m.map { "\($0.0)=\($0.1)" }.joined(separator: ","), key)
-        case .null, .invalid: return nil
+        case .null, .invalid, .yaml: return nil
         }
     }
 
@@ -199,17 +204,20 @@ public enum ConfigurationLoader {
         let text: String
         switch raw {
         case .invalid(let what): throw Why(why: "expected a value, got \(what)")
+        case .yaml(let node): return try parseRoutes(node)
         case .null:
             if case .optionalString = key.kind { return .string(nil) }
             if key.path == "mqtt.client_id" { return .string(nil) }
             if case .map = key.kind { return .map([:]) }
             if case .intervals = key.kind { return .list([]) }
+            if case .routes = key.kind { return .routes([]) }
             throw Why(why: "must not be empty")
         case .mapping(let pairs):
             guard case .map = key.kind else { throw Why(why: "expected a single value, got a mapping") }
             return try parseMap(pairs)
         case .list(let items):
             if case .intervals = key.kind { return try parseIntervals(items) }
+            if case .routes = key.kind { throw Why(why: "expected a list of mappings (topics, format, ...)") }
             guard case .list = key.kind else { throw Why(why: "expected a single value, got a list") }
             return try parseList(items)
         case .scalar(let s):
@@ -253,6 +261,13 @@ public enum ConfigurationLoader {
                           + (offAllowed ? ", or off" : ""))
             }
             return .string(interval.sql)
+        case .routes:
+            // env and --set: the list in YAML's flow style.
+            guard !text.isEmpty else { return .routes([]) }
+            guard let node = try? Yams.compose(yaml: text) else {
+                throw Why(why: "expected a YAML list of mappings, e.g. [{topics: [a/#], format: influx_line}]")
+            }
+            return try parseRoutes(node)
         case .intervals:
             // `[]` or nothing from env / --set: no roll-ups.
             guard text != "[]" else { return .list([]) }
@@ -301,6 +316,42 @@ public enum ConfigurationLoader {
         return .list(seen.sorted().map(\.sql))
     }
 
+    /// `routes`: each a mapping of `topics` (a list or one filter), `format` (default json),
+    /// `topic_template` and, for line protocol, `device_tag`; every problem names the route.
+    private static func parseRoutes(_ node: Node) throws(Why) -> Value {
+        guard let items = node.sequence else { throw Why(why: "expected a list of routes") }
+        var routes: [IngestConfiguration.Route] = []
+        for (n, item) in items.enumerated() {
+            let name = "route \(n + 1)"
+            guard let mapping = item.mapping else { throw Why(why: "\(name) is not a mapping") }
+            var fields: [String: Node] = [:]
+            for (keyNode, value) in mapping {
+                guard let key = keyNode.string, ["topics", "format", "topic_template", "device_tag"].contains(key) else {
+                    throw Why(why: "\(name): unknown key '\(keyNode.string ?? "?")' (topics, format, topic_template, device_tag)")
+                }
+                fields[key] = value
+            }
+            let topics = fields["topics"].map { $0.sequence.map { $0.compactMap(\.string) } ?? [$0.string].compactMap { $0 } } ?? []
+            guard !topics.isEmpty else { throw Why(why: "\(name) needs topics") }
+            for topic in topics where TopicFilter(topic) == nil {
+                throw Why(why: "\(name): '\(topic)' is not a valid MQTT topic filter")
+            }
+            let formatName = fields["format"]?.string ?? "json"
+            guard let format = IngestConfiguration.Route.Format(rawValue: formatName) else {
+                throw Why(why: "\(name): format must be one of json, sparkplug_b, influx_line")
+            }
+            if format == .sparkplugB { throw Why(why: "\(name): sparkplug_b is not supported by this build yet") }
+            var template: TopicTemplate?
+            if let text = fields["topic_template"]?.string {
+                do { template = try TopicTemplate(text) } catch { throw Why(why: "\(name): topic_template: \(error)") }
+            }
+            let deviceTag = fields["device_tag"]?.string
+            if deviceTag != nil, format != .influxLine { throw Why(why: "\(name): device_tag is for influx_line routes") }
+            routes.append(.init(topics: topics, format: format, topicTemplate: template, deviceTag: deviceTag))
+        }
+        return .routes(routes)
+    }
+
     // MARK: - Cross-key validation and assembly
 
     private struct Problems: Error { var problems: [ConfigurationProblem] }
@@ -342,6 +393,23 @@ public enum ConfigurationLoader {
             fail("timescale.retain_for", retain.sql, "must be at least \(shortest) (timescale.chunk_interval plus three "
                  + "buckets of the longest roll-up), or roll-up refreshes would reach dropped chunks")
         }
+        var warnings: [String] = []
+        var routes = v.routes("routes")
+        if routes.isEmpty {
+            routes = [.init(topics: v.list("mqtt.topics"), format: .json, topicTemplate: template)]
+        } else if v.explicit.contains("mqtt.topics") {
+            warnings.append("mqtt.topics is not used: routes name the topics")
+        }
+        for (i, route) in routes.enumerated() where route.format == .json && route.topicTemplate == nil {
+            routes[i].topicTemplate = template
+        }
+        for (i, a) in routes.enumerated() {
+            for (j, b) in routes.enumerated() where j > i {
+                if let (x, y) = a.filters.lazy.flatMap({ x in b.filters.lazy.map { (x, $0) } }).first(where: { $0.overlaps($1) }) {
+                    fail("routes", nil, "route \(i + 1)'s '\(x)' and route \(j + 1)'s '\(y)' can match the same topic")
+                }
+            }
+        }
         for topic in v.list("mqtt.topics") where !isTopicFilter(topic) {
             fail("mqtt.topics", topic, "not a valid MQTT topic filter")
         }
@@ -351,7 +419,6 @@ public enum ConfigurationLoader {
         if v.has("mqtt.reconnect_max_s", "mqtt.reconnect_min_s"), v.int("mqtt.reconnect_max_s") < v.int("mqtt.reconnect_min_s") {
             fail("mqtt.reconnect_max_s", String(v.int("mqtt.reconnect_max_s")), "must be >= mqtt.reconnect_min_s")
         }
-        var warnings: [String] = []
         if v.has("shutdown.drain_timeout_s", "shutdown.timeout_s"),
            v.double("shutdown.drain_timeout_s") >= v.double("shutdown.timeout_s") {
             let timeout = v.double("shutdown.timeout_s")
@@ -412,6 +479,7 @@ public enum ConfigurationLoader {
             database: .init(url: v.string("database.url"), poolSize: v.int("database.pool_size"), table: table,
                             createSchema: v.bool("database.create_schema"), dedupe: v.bool("database.dedupe")),
             timescale: timescale,
+            routes: routes,
             queue: .init(capacity: v.int("queue.capacity"),
                          fullPolicy: .init(rawValue: v.string("queue.full_policy")) ?? .block),
             workers: v.int("workers"),
@@ -427,7 +495,7 @@ public enum ConfigurationLoader {
             log: .init(level: v.string("log.level"), format: .init(rawValue: v.string("log.format")) ?? .json,
                        fields: v.map("log.fields")),
             filePath: filePath,
-            redacted: redacted(v),
+            redacted: redacted(v).merging(["routes": .array(routes.map(\.json))]) { _, effective in effective },
             warnings: warnings)
     }
 

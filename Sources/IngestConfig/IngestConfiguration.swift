@@ -50,12 +50,6 @@ public struct IngestConfiguration: Sendable, Equatable {
         /// `mqtt.reconnect_max_s` (default 30): cap of the reconnect delay in seconds; the loader
         /// refuses a value below `reconnectMinSeconds`.
         public var reconnectMaxSeconds: Int
-
-        /// What we subscribe to: `$share/<group>/<topic>` when a shared group is set.
-        public var subscriptions: [String] {
-            guard let group = sharedGroup else { return topics }
-            return topics.map { "$share/\(group)/\($0)" }
-        }
     }
 
     /// The `payload.*` keys: how a topic and a JSON payload become readings (SPEC 4). None is reloadable.
@@ -229,6 +223,9 @@ public struct IngestConfiguration: Sendable, Equatable {
     public var database: Database
     /// `timescale.*`: chunk interval, compression, retention and roll-ups.
     public var timescale: Timescale = .defaults
+    /// `routes` in effect (SPEC 4a), never empty: the configured ones, or the one JSON route
+    /// of `mqtt.topics` and `payload.topic_template`.
+    public var routes: [Route] = []
     /// `queue.*`: capacity (fixed) and full policy (reloadable).
     public var queue: Queue
     /// `workers` (default 2): decode tasks, 1-256; fixed at start-up.

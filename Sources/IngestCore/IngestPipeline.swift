@@ -107,10 +107,30 @@ public final class IngestPipeline: Sendable {
                             stats: IngestStats = IngestStats(), logger: Logger) {
         self.init(settings: .init(queueCapacity: c.queue.capacity, workers: c.workers, tuning: PipelineTuning(c)),
                   source: source, sink: sink,
-                  decoder: PayloadDecoder(template: c.payload.topicTemplate, maxBytes: c.payload.maxBytes,
-                                          maxReadings: c.payload.maxReadings, storeStrings: c.payload.storeStrings),
+                  decoder: Self.format(c),
                   spool: spool, journal: journal, ledger: ledger, background: background, stats: stats,
                   logger: logger)
+    }
+
+    /// The payload format of the configuration's routes (SPEC 4a): the one route's own, or a
+    /// `PayloadRouter` over several (the source then routes each topic once, see
+    /// `PipelineInlet.route(for:)`).
+    static func format(_ c: IngestConfiguration) -> any PayloadFormat {
+        let p = c.payload
+        let formats: [PayloadRouter.Route] = c.routes.map { route in
+            let format: any PayloadFormat
+            switch route.format {
+            case .json, .sparkplugB:  // sparkplug_b is refused at load until its decoder lands
+                format = PayloadDecoder(template: route.topicTemplate ?? p.topicTemplate, maxBytes: p.maxBytes,
+                                        maxReadings: p.maxReadings, storeStrings: p.storeStrings)
+            case .influxLine:
+                format = InfluxLineDecoder(template: route.topicTemplate, deviceTag: route.deviceTag,
+                                           precision: p.influxPrecision, maxBytes: p.maxBytes,
+                                           maxReadings: p.maxReadings, storeStrings: p.storeStrings)
+            }
+            return PayloadRouter.Route(filters: route.filters, format: format)
+        }
+        return formats.count == 1 ? formats[0].format : PayloadRouter(routes: formats)
     }
 
     /// SPEC 11's order from the stages on, the one start-up path of the daemon and the tests:

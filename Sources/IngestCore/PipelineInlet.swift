@@ -1,5 +1,6 @@
 import Concurrency
 import IngestModel
+import PayloadFormats
 import Logging
 import Synchronization
 
@@ -29,6 +30,7 @@ public final class PipelineInlet: MessageInlet {
         self.tuning = tuning
         self.decoder = decoder
         payloadCopyLimit = decoder.decoder.maxBytes + 1
+        router = decoder.decoder as? PayloadRouter
         self.spooler = spooler
         self.carried = carried
         self.journal = journal
@@ -39,6 +41,14 @@ public final class PipelineInlet: MessageInlet {
     /// The most payload bytes worth copying out of the source's buffer: one past
     /// `payload.max_bytes`, enough for the decoder to reject the message as `too_large`.
     public let payloadCopyLimit: Int
+    /// The routes, when there are several to choose between (SPEC 4a).
+    let router: PayloadRouter?
+
+    /// Whether the source should route each topic (more than one route).
+    public var routed: Bool { router != nil }
+
+    /// The topic's route; the source caches it with the topic's string.
+    public func route(for topic: String) -> Int32 { router?.route(for: topic) ?? Message.unrouted }
 
     /// Hands one message to the pipeline: journals it (SPEC 8a: before the callback
     /// returns), then queues it. Blocking (full journal, block policy and full queue); never

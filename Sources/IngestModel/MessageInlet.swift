@@ -10,4 +10,17 @@ public protocol MessageInlet: AnyObject, Sendable {
     /// Hands one message to the pipeline; returns once it is journaled and queued (or
     /// dropped and counted, or spooled).
     func deliver(_ message: Message)
+    /// Whether messages need a route (SPEC 4a: more than one route is configured). When
+    /// false, a source leaves `Message.route` unresolved and saves the lookup.
+    var routed: Bool { get }
+    /// The route of `topic` (`Message.route`); the source calls it once per topic and
+    /// caches the answer with the topic's string.
+    func route(for topic: String) -> Int32
+}
+
+extension MessageInlet {
+    /// One route, or none to choose between.
+    public var routed: Bool { false }
+    /// Unresolved: the decoder resolves it if it must.
+    public func route(for topic: String) -> Int32 { Message.unrouted }
 }

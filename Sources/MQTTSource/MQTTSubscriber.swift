@@ -21,7 +21,7 @@ public final class MQTTSubscriber: MessageSource {
         public var subscribed: Bool
         /// `host:port`, as configured.
         public var broker: String
-        /// The topic filters subscribed to (`mqtt.subscriptions`).
+        /// The topic filters subscribed to (every route's, `IngestConfiguration.subscriptions`).
         public var subscriptions: [String]
     }
 
@@ -54,6 +54,8 @@ public final class MQTTSubscriber: MessageSource {
 
     private let client: any MQTTClient
     private let settings: IngestConfiguration.MQTT
+    /// Every route's filters, shared-group prefix applied (`IngestConfiguration.subscriptions`).
+    private let subscriptions: [String]
     private let stats: IngestStats
     private let logger: Logger
     private let state = Locked(State())
@@ -64,9 +66,10 @@ public final class MQTTSubscriber: MessageSource {
 
     /// Creates the client (libmosquitto's unless the tests give a fake) and sets its options;
     /// nothing connects before `start`.
-    public init(settings: IngestConfiguration.MQTT, stats: IngestStats, logger: Logger,
+    public init(settings: IngestConfiguration.MQTT, subscriptions: [String], stats: IngestStats, logger: Logger,
                 client: (any MQTTClient)? = nil) throws(MQTTError) {
         self.settings = settings
+        self.subscriptions = subscriptions
         self.stats = stats
         self.logger = logger
         if let client {
@@ -92,7 +95,7 @@ public final class MQTTSubscriber: MessageSource {
     public var status: Status {
         state.withLock { s in
             Status(connected: s.connected, subscribed: s.subscribed, broker: broker,
-                   subscriptions: settings.subscriptions)
+                   subscriptions: subscriptions)
         }
     }
 
@@ -165,7 +168,7 @@ public final class MQTTSubscriber: MessageSource {
                 "clean_session": .stringConvertible(settings.cleanSession),
             ])
         }
-        for topic in settings.subscriptions {
+        for topic in subscriptions {
             do throws(MQTTError) {
                 try client.subscribe(topic, qos: settings.qos)
             } catch {
@@ -176,7 +179,7 @@ public final class MQTTSubscriber: MessageSource {
 
     func didSubscribe(granted: [Int32]) {
         if granted.contains(0x80) {
-            logger.error("mqtt_subscribe_refused", metadata: ["topics": .array(settings.subscriptions.map { .string($0) })])
+            logger.error("mqtt_subscribe_refused", metadata: ["topics": .array(subscriptions.map { .string($0) })])
             return
         }
         let first = state.withLock { s in
@@ -185,7 +188,7 @@ public final class MQTTSubscriber: MessageSource {
         }
         if first {
             logger.info("subscribed", metadata: [
-                "topics": .array(settings.subscriptions.map { .string($0) }),
+                "topics": .array(subscriptions.map { .string($0) }),
                 "qos": .stringConvertible(settings.qos),
             ])
             firstSubscription.fire()

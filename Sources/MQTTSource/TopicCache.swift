@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import IngestModel
 
 /// The topic strings seen recently, so the message callback does not allocate a `String`
 /// per message: a fleet publishes on a bounded set of topics (one or a few per device), and
@@ -14,7 +15,7 @@ final class TopicCache: @unchecked Sendable {
     // @unchecked: one thread calls `string(_:)`, one call at a time: its `MessageReceiver`'s
     // (libmosquitto's network thread in the daemon, which the subscriber joins before the
     // context holding the receiver is released).
-    private var slots: [String?]
+    private var slots: [(topic: String, route: Int32)?]
     private let mask: Int
 
     /// `slots` is rounded up to a power of two.
@@ -28,13 +29,24 @@ final class TopicCache: @unchecked Sendable {
     func string(_ bytes: UnsafeBufferPointer<UInt8>) -> String {
         // Up to 15 UTF-8 bytes a String is stored inline: nothing to save.
         if bytes.count <= 15 { return String(decoding: bytes, as: UTF8.self) }
+        return entry(bytes, route: { _ in Message.unrouted }).topic
+    }
+
+    /// The topic's string and its route (SPEC 4a), `route` asked once per topic and kept
+    /// with the string; short topics are cached too, since the route is worth keeping.
+    func routed(_ bytes: UnsafeBufferPointer<UInt8>, route: (String) -> Int32) -> (topic: String, route: Int32) {
+        entry(bytes, route: route)
+    }
+
+    private func entry(_ bytes: UnsafeBufferPointer<UInt8>, route: (String) -> Int32) -> (topic: String, route: Int32) {
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325  // FNV-1a
         for byte in bytes { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
         let slot = Int(truncatingIfNeeded: hash) & mask
-        if let cached = slots[slot], Self.equal(cached, bytes) { return cached }
+        if let cached = slots[slot], Self.equal(cached.topic, bytes) { return cached }
         let fresh = String(decoding: bytes, as: UTF8.self)
-        slots[slot] = fresh
-        return fresh
+        let entry = (topic: fresh, route: route(fresh))
+        slots[slot] = entry
+        return entry
     }
 
     private static func equal(_ string: String, _ bytes: UnsafeBufferPointer<UInt8>) -> Bool {

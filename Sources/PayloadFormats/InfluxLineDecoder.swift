@@ -19,8 +19,9 @@ public final class InfluxLineDecoder: PayloadFormat {
         case nanoseconds = "ns", microseconds = "us", milliseconds = "ms", seconds = "s"
     }
 
-    /// Where the device id sits in the topic, if it does.
-    public let template: TopicTemplate
+    /// Where the device id sits in the topic, if it does; nil: any topic, the device id from
+    /// `deviceTag` only.
+    public let template: TopicTemplate?
     /// The route's `device_tag`: when a line has this tag, its value is the device id.
     public let deviceTag: String?
     /// `payload.influx_precision`.
@@ -33,7 +34,7 @@ public final class InfluxLineDecoder: PayloadFormat {
     public let storeStrings: Bool
 
     /// From the route and `payload.*`; immutable, so every worker shares one.
-    public init(template: TopicTemplate, deviceTag: String?, precision: Precision = .nanoseconds,
+    public init(template: TopicTemplate?, deviceTag: String?, precision: Precision = .nanoseconds,
                 maxBytes: Int, maxReadings: Int = 1000, storeStrings: Bool = true) {
         self.template = template
         self.deviceTag = deviceTag
@@ -46,8 +47,12 @@ public final class InfluxLineDecoder: PayloadFormat {
     /// Appends the message's rows and returns nil, or appends nothing and returns the reject.
     public func decode(_ message: Message, into rows: inout Batch, ignored: inout IgnoredFields) -> Reject? {
         if let reject = PayloadChecks.tooLarge(message, maxBytes: maxBytes) { return reject }
-        guard let (topicDevice, _) = template.match(message.topic) else {
-            return Reject(message, reason: .topicMismatch, detail: "topic does not match \(template)")
+        var topicDevice: String?
+        if let template {
+            guard let (device, _) = template.match(message.topic) else {
+                return Reject(message, reason: .topicMismatch, detail: "topic does not match \(template)")
+            }
+            topicDevice = device
         }
         var readings: [Reading] = []
         var texts: [TextReading] = []
@@ -88,7 +93,7 @@ public final class InfluxLineDecoder: PayloadFormat {
         let tagged = deviceTag.flatMap { tag in line.tags.last { $0.key == tag }?.value }
         guard let device = tagged ?? topicDevice else {
             return (.invalidLineProtocol, "line \(number): no device id (" + (deviceTag.map { "no tag \($0), " } ?? "")
-                    + "and the topic template has no {device_id})")
+                    + "and no {device_id} in a topic template)")
         }
         let time: Int64
         if let stamp = line.timestamp {

@@ -42,7 +42,7 @@ final class Daemon: HealthSource {
         spoolReplayer = SpoolReplayer(spool: spool, applier: PostgresSpoolApplier(url: db.url, table: db.table,
                                                                                  dedupe: db.dedupe),
                                       logger: logger)
-        subscriber = try MQTTSubscriber(settings: c.mqtt, stats: stats, logger: logger)
+        subscriber = try MQTTSubscriber(settings: c.mqtt, subscriptions: c.subscriptions, stats: stats, logger: logger)
         pipeline = IngestPipeline(
             configuration: c, source: subscriber, sink: writer, spool: spool, journal: journal,
             ledger: PostgresJournalLedger(url: db.url, logger: logger),

@@ -85,6 +85,38 @@ struct PipelineEndToEndTests {
         }
     }
 
+    /// SPEC 4a and 4c: a JSON route and a line protocol route on one broker at once, each
+    /// topic read by its own format; the subscriptions are both routes' filters.
+    @Test func jsonAndLineProtocolRoutesOnOneBroker() async throws {
+        try await dropping(try await TestDatabase.create()) { db in
+            let p = prefix()
+            let routes = "[{topics: [\(p)/+/telemetry], topic_template: \"\(p)/{device_id}/telemetry\"}, "
+                + "{topics: [\(p)lp/#], format: influx_line, device_tag: host}]"
+            let daemon = try DaemonProcess(database: db, settings: ["routes": routes, "payload.influx_precision": "s"])
+            try await daemon.waitFor("ingest_started")
+            try await Publish.lines([#"{"ts": 1700000000, "temperature": 21.5}"#], topic: "\(p)/j1/telemetry")
+            try await Publish.lines(["cpu,host=h1,dc=eu usage=0.5,state=\"ok\" 1700000000",
+                                     "mem,host=h2 free=3i 1700000001"], topic: "\(p)lp/agent/metrics")
+            try await Publish.lines(["cpu usage=1 1700000000"], topic: "\(p)lp/nohost")
+            try await waitUntil(20, "3 numeric rows, 2 text rows and a reject") {
+                let numeric = try await db.count("SELECT count(*) FROM readings")
+                let texts = try await db.count("SELECT count(*) FROM readings_text")
+                let rejects = try await db.count("SELECT count(*) FROM ingest_rejects")
+                return numeric >= 3 && texts >= 2 && rejects >= 1
+            }
+            #expect(try await daemon.stop() == 0)
+            #expect(try await db.query("""
+                SELECT string_agg(format('%s %s=%s', device_id, metric, value), '; ' ORDER BY device_id, metric) FROM readings
+                """) == "h1 cpu.usage=0.5; h2 mem.free=3; j1 temperature=21.5")
+            #expect(try await db.query("""
+                SELECT string_agg(format('%s %s=%s', device_id, metric, value), '; ' ORDER BY metric) FROM readings_text
+                """) == "h1 cpu.dc=eu; h1 cpu.state=ok")
+            #expect(try await db.query("SELECT reason FROM ingest_rejects") == "invalid_line_protocol")
+            let subscribed = daemon.event("subscribed")?["topics"] as? [String]
+            #expect(subscribed == ["\(p)/+/telemetry", "\(p)lp/#"], "\(String(describing: subscribed))")
+        }
+    }
+
     @Test func eachPayloadFormLandsAsSpecified() async throws {
         try await dropping(try await TestDatabase.create()) { db in
             let p = prefix()

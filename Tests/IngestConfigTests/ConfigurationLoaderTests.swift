@@ -109,7 +109,7 @@ struct ConfigurationLoaderTests {
 
     @Test func sharedGroupPrefixesSubscriptions() throws {
         let c = try load(set: [("mqtt.shared_group", "ingest"), ("mqtt.topics", "a/+,b/+")])
-        #expect(c.mqtt.subscriptions == ["$share/ingest/a/+", "$share/ingest/b/+"])
+        #expect(c.subscriptions == ["$share/ingest/a/+", "$share/ingest/b/+"])
     }
 
     @Test func aChangedSecretIsSeenByReloadThoughItIsMasked() throws {
@@ -191,6 +191,7 @@ struct ConfigurationLoaderTests {
             case .choice(let options): return options.first { $0 != key.defaultValue }
             case .interval(let off): return off && key.defaultValue != "off" ? "off" : "3 days"
             case .intervals: return "5 minutes"
+            case .routes: return #"[{topics: ["other/+"], format: influx_line, device_tag: host}]"#
             }
         }
         func core(_ c: IngestConfiguration) -> IngestConfiguration {

@@ -45,7 +45,7 @@ import Testing
         let configuration = try ConfigurationLoader.load(.init(environment: [:], overrides: [
             ("database.url", "postgres://unused/unused"), ("mqtt.topics", topics), ("mqtt.client_id", "c1"),
         ]))
-        return try MQTTSubscriber(settings: configuration.mqtt, stats: stats, logger: log.logger, client: client)
+        return try MQTTSubscriber(settings: configuration.mqtt, subscriptions: configuration.subscriptions, stats: stats, logger: log.logger, client: client)
     }
 
     @Test func connectsSubscribesToEveryTopicAndFiresTheFirstSubscriptionOnce() throws {
@@ -116,7 +116,7 @@ import Testing
         let configuration = try ConfigurationLoader.load(.init(environment: [:], overrides: [
             ("database.url", "postgres://unused/unused"),
         ]))
-        let t = try MQTTSubscriber(settings: configuration.mqtt, stats: stats, logger: log.logger, client: connected)
+        let t = try MQTTSubscriber(settings: configuration.mqtt, subscriptions: configuration.subscriptions, stats: stats, logger: log.logger, client: connected)
         try t.start(delivering: Inlet())
         connected.network.connected(code: 0)
         t.stop()

@@ -10,7 +10,7 @@ struct InfluxLineDecoderTests {
     static let template = try! TopicTemplate("agents/{device_id}/metrics")
 
     func decoder(tag: String? = "host", precision: InfluxLineDecoder.Precision = .nanoseconds, maxReadings: Int = 1000,
-                 storeStrings: Bool = true, template: TopicTemplate = template) -> InfluxLineDecoder {
+                 storeStrings: Bool = true, template: TopicTemplate? = template) -> InfluxLineDecoder {
         InfluxLineDecoder(template: template, deviceTag: tag, precision: precision, maxBytes: 1 << 16,
                           maxReadings: maxReadings, storeStrings: storeStrings)
     }

@@ -1,0 +1,75 @@
+import Foundation
+@testable import IngestConfig
+import PayloadFormats
+import Testing
+
+/// `routes` (SPEC 4a): parsed from YAML, env and `--set`, validated route by route, one JSON
+/// route when absent (every earlier configuration unchanged), overlaps refused naming both.
+@Suite("Configuration: routes")
+struct RouteSettingsTests {
+    let loader = ConfigurationLoaderTests()
+
+    @Test func withoutRoutesTheOldKeysMakeOneJSONRoute() throws {
+        let c = try loader.load(set: [("mqtt.topics", "a/+,b/+"), ("payload.topic_template", "a/{device_id}")])
+        #expect(c.routes == [.init(topics: ["a/+", "b/+"], format: .json, topicTemplate: try TopicTemplate("a/{device_id}"))])
+        #expect(c.subscriptions == ["a/+", "b/+"])
+        #expect(c.warnings.isEmpty)
+        let json = c.nestedJSON.pretty()
+        #expect(json.contains("\"routes\""), "check-config prints the effective routes: \(json)")
+    }
+
+    @Test func routesFromTheFile() throws {
+        let path = try loader.file("""
+            mqtt:
+              shared_group: ingest
+            routes:
+              - topics: ["devices/+/telemetry"]
+                format: json
+              - topics: ["agents/+/metrics", "gw/#"]
+                format: influx_line
+                topic_template: "agents/{device_id}/metrics"
+                device_tag: host
+              - topics: "sensors/+/+"
+                topic_template: "sensors/{device_id}/{metric}"
+            """)
+        let c = try loader.load(path)
+        #expect(c.routes.map(\.format) == [.json, .influxLine, .json])
+        #expect(c.routes[0].topicTemplate?.description == "devices/{device_id}/telemetry", "payload.topic_template by default")
+        #expect(c.routes[1].deviceTag == "host" && c.routes[2].topics == ["sensors/+/+"])
+        #expect(c.subscriptions == ["$share/ingest/devices/+/telemetry", "$share/ingest/agents/+/metrics",
+                                    "$share/ingest/gw/#", "$share/ingest/sensors/+/+"])
+    }
+
+    @Test func routesFromTheEnvironmentInFlowStyle() throws {
+        let c = try loader.load(env: ["INGEST_ROUTES": "[{topics: [lp/#], format: influx_line, device_tag: host}]"])
+        #expect(c.routes == [.init(topics: ["lp/#"], format: .influxLine, topicTemplate: nil, deviceTag: "host")])
+    }
+
+    @Test func overlappingRoutesAreRefusedNamingBoth() {
+        let problems = loader.problems(set: [("routes", "[{topics: [a/+/x]}, {topics: [b/#]}, {topics: [a/b/+], format: influx_line}]")])
+        #expect(problems.map(\.key) == ["routes"])
+        #expect(problems.first?.reason == "route 1's 'a/+/x' and route 3's 'a/b/+' can match the same topic", "\(problems)")
+    }
+
+    @Test(arguments: [
+        ("[{topics: [a/#], format: xml}]", "route 1: format must be one of json, sparkplug_b, influx_line"),
+        ("[{topics: [a/#], format: sparkplug_b}]", "route 1: sparkplug_b is not supported by this build yet"),
+        ("[{topics: [a/#], colour: red}]", "route 1: unknown key 'colour'"),
+        ("[{format: json}]", "route 1 needs topics"),
+        ("[{topics: [a/#/b]}]", "route 1: 'a/#/b' is not a valid MQTT topic filter"),
+        ("[{topics: [a/#], device_tag: host}]", "route 1: device_tag is for influx_line routes"),
+        ("[{topics: [a/#], topic_template: \"a/{x}\"}]", "route 1: topic_template:"),
+        ("{topics: [a/#]}", "expected a list of routes"),
+    ])
+    func aBadRouteIsAProblemNamingIt(value: String, reason: String) {
+        let problems = loader.problems(set: [("routes", value)])
+        #expect(problems.map(\.key) == ["routes"], "\(problems)")
+        #expect(problems.first?.reason.hasPrefix(reason) == true, "\(problems)")
+    }
+
+    @Test func mqttTopicsBesideRoutesIsAWarning() throws {
+        let c = try loader.load(set: [("mqtt.topics", "x/+"), ("routes", "[{topics: [a/+]}]")])
+        #expect(c.subscriptions == ["a/+"])
+        #expect(c.warnings == ["mqtt.topics is not used: routes name the topics"])
+    }
+}
