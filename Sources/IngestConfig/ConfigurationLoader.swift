@@ -319,6 +319,7 @@ public enum ConfigurationLoader {
     /// `routes`: each a mapping of `topics` (a list or one filter), `format` (default json),
     /// `topic_template` and, for line protocol, `device_tag`; every problem names the route.
     private static func parseRoutes(_ node: Node) throws(Why) -> Value {
+        if node.null != nil { return .routes([]) }  // `routes:` left empty: none
         guard let items = node.sequence else { throw Why(why: "expected a list of routes") }
         var routes: [IngestConfiguration.Route] = []
         for (n, item) in items.enumerated() {
@@ -331,22 +332,42 @@ public enum ConfigurationLoader {
                 }
                 fields[key] = value
             }
-            let topics = fields["topics"].map { $0.sequence.map { $0.compactMap(\.string) } ?? [$0.string].compactMap { $0 } } ?? []
-            guard !topics.isEmpty else { throw Why(why: "\(name) needs topics") }
-            for topic in topics where TopicFilter(topic) == nil {
-                throw Why(why: "\(name): '\(topic)' is not a valid MQTT topic filter")
+            /// A plain value, or the problem naming the field.
+            func scalar(_ key: String) throws(Why) -> String? {
+                guard let node = fields[key] else { return nil }
+                guard case .scalar(let value) = node else { throw Why(why: "\(name): \(key) must be a single value") }
+                return value.string
             }
-            let formatName = fields["format"]?.string ?? "json"
+            var topics: [String] = []
+            if let list = fields["topics"]?.sequence {
+                for element in list {
+                    guard case .scalar(let value) = element else { throw Why(why: "\(name): topics must be filters") }
+                    topics.append(value.string)
+                }
+            } else if let one = try scalar("topics") {
+                topics = [one]
+            }
+            guard !topics.isEmpty else { throw Why(why: "\(name) needs topics") }
+            for topic in topics {
+                guard TopicFilter(topic) != nil else { throw Why(why: "\(name): '\(topic)' is not a valid MQTT topic filter") }
+                if topic.hasPrefix("$share/") || topic.hasPrefix("$queue/") {
+                    throw Why(why: "\(name): '\(topic)': set mqtt.shared_group instead (topics never carry the prefix)")
+                }
+            }
+            let formatName = try scalar("format") ?? "json"
             guard let format = IngestConfiguration.Route.Format(rawValue: formatName) else {
                 throw Why(why: "\(name): format must be one of json, sparkplug_b, influx_line")
             }
             if format == .sparkplugB { throw Why(why: "\(name): sparkplug_b is not supported by this build yet") }
             var template: TopicTemplate?
-            if let text = fields["topic_template"]?.string {
+            if let text = try scalar("topic_template") {
                 do { template = try TopicTemplate(text) } catch { throw Why(why: "\(name): topic_template: \(error)") }
             }
-            let deviceTag = fields["device_tag"]?.string
+            let deviceTag = try scalar("device_tag")
             if deviceTag != nil, format != .influxLine { throw Why(why: "\(name): device_tag is for influx_line routes") }
+            if format == .influxLine, deviceTag == nil, template?.hasDeviceID != true {
+                throw Why(why: "\(name): an influx_line route needs a device_tag or a topic_template with {device_id}")
+            }
             routes.append(.init(topics: topics, format: format, topicTemplate: template, deviceTag: deviceTag))
         }
         return .routes(routes)
@@ -402,6 +423,21 @@ public enum ConfigurationLoader {
         }
         for (i, route) in routes.enumerated() where route.format == .json && route.topicTemplate == nil {
             routes[i].topicTemplate = template
+        }
+        for (i, route) in routes.enumerated() where v.explicit.contains("routes") {
+            // The broker delivers a message once per matching subscription: overlapping
+            // filters in one route would store it twice.
+            let filters = route.filters
+            for (x, a) in filters.enumerated() {
+                if let b = filters[(x + 1)...].first(where: { a.overlaps($0) }) {
+                    fail("routes", nil, "route \(i + 1)'s '\(a)' and '\(b)' can match the same topic (it would arrive twice)")
+                }
+            }
+            // A template no topic of the route can have would reject every message.
+            if let template = route.topicTemplate, let shape = TopicFilter(template.filterShape),
+               let never = filters.first(where: { !$0.overlaps(shape) }) {
+                fail("routes", nil, "route \(i + 1)'s '\(never)' never matches its topic template '\(template)'")
+            }
         }
         for (i, a) in routes.enumerated() {
             for (j, b) in routes.enumerated() where j > i {

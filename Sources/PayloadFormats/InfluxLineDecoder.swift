@@ -104,9 +104,20 @@ public final class InfluxLineDecoder: PayloadFormat {
         } else {
             time = message.receivedAt
         }
-        let extra = line.fields.count + line.tags.count - (tagged == nil ? 0 : 1)
+        // Rows this line will add: numbers always, strings and tags only when stored.
+        var extra = 0
+        for (_, value) in line.fields {
+            if case .string = value { if storeStrings { extra += 1 } } else { extra += 1 }
+        }
+        if storeStrings { extra += line.tags.count { !(tagged != nil && $0.key == deviceTag) } }
         guard readings.count + texts.count + extra <= maxReadings else {
             return (.tooManyReadings, "more than \(maxReadings) readings (line \(number))")
+        }
+        // Checked before a name is built: a hostile 256 KiB measurement times 1,000 fields
+        // would otherwise cost 256 MB of names, only to be refused afterwards.
+        let longestKey = max(line.fields.map(\.key.utf8.count).max() ?? 0, line.tags.map(\.key.utf8.count).max() ?? 0)
+        guard line.measurement.utf8.count + 1 + longestKey <= 255, device.utf8.count <= 255 else {
+            return (.invalidField, "line \(number): a device id or metric over 255 bytes")
         }
         for (key, value) in line.fields {
             let metric = line.measurement + "." + key

@@ -83,6 +83,14 @@ struct InfluxLineParser {
 
     private func fail(_ reason: String) -> Failure { Failure(line: lineNumber, reason: reason) }
 
+    /// At most 64 bytes of a token or name for a reject's detail and the log (a hostile
+    /// payload's key may be as long as the payload).
+    static func excerpt(_ bytes: some Collection<UInt8>) -> String {
+        bytes.count <= 64 ? String(decoding: bytes, as: UTF8.self) : String(decoding: bytes.prefix(64), as: UTF8.self) + "…"
+    }
+
+    static func excerpt(_ text: String) -> String { excerpt(Array(text.utf8)) }
+
     private mutating func line() throws(Failure) -> Line {
         let measurement = try key(endingAt: [Self.comma, Self.space], escapable: [Self.comma, Self.space], what: "measurement")
         var tags: [(key: String, value: String)] = []
@@ -90,7 +98,7 @@ struct InfluxLineParser {
             i += 1
             let tag = try pairKey("tag key")
             let value = try key(endingAt: [Self.comma, Self.space], escapable: [Self.comma, Self.equals, Self.space],
-                                what: "tag value of \(tag)")
+                                what: "tag value")
             tags.append((tag, value))
         }
         guard peek == Self.space else { throw fail("no fields after \(tags.isEmpty ? "the measurement" : "the tags")") }
@@ -123,7 +131,7 @@ struct InfluxLineParser {
     private mutating func pairKey(_ what: String) throws(Failure) -> String {
         let name = try key(endingAt: [Self.comma, Self.space, Self.equals], escapable: [Self.comma, Self.equals, Self.space],
                            what: what)
-        guard peek == Self.equals else { throw fail("\(what) \(name) has no '='") }
+        guard peek == Self.equals else { throw fail("\(what) \(Self.excerpt(name)) has no '='") }
         i += 1
         return name
     }
@@ -150,14 +158,14 @@ struct InfluxLineParser {
 
     private mutating func fieldValue(of field: String) throws(Failure) -> FieldValue {
         guard let first = peek, first != Self.comma, first != Self.space, first != Self.newline else {
-            throw fail("field \(field) has no value")
+            throw fail("field \(Self.excerpt(field)) has no value")
         }
         if first == Self.quote { return .string(try quoted(field)) }
         let start = i
         while let c = peek, c != Self.comma, c != Self.space, c != Self.newline, c != Self.carriage { i += 1 }
         let token = UnsafeBufferPointer(rebasing: bytes[start..<i])
         guard let value = Self.scalar(token) else {
-            throw fail("field \(field) has the value '\(String(decoding: token, as: UTF8.self))', which is no float, "
+            throw fail("field \(Self.excerpt(field)) has the value '\(Self.excerpt(token))', which is no float, "
                        + "integer (i), unsigned (u), boolean or quoted string")
         }
         return value
@@ -181,7 +189,7 @@ struct InfluxLineParser {
             out.append(c)
             i += 1
         }
-        throw fail("string field \(field) has no closing quote")
+        throw fail("string field \(Self.excerpt(field)) has no closing quote")
     }
 
     private mutating func timestamp() throws(Failure) -> Int64 {
@@ -190,7 +198,7 @@ struct InfluxLineParser {
         let token = UnsafeBufferPointer(rebasing: bytes[start..<i])
         skipSpaces()
         guard let value = Self.integer(token) else {
-            throw fail("timestamp '\(String(decoding: token, as: UTF8.self))' is not an integer")
+            throw fail("timestamp '\(Self.excerpt(token))' is not an integer")
         }
         return value
     }

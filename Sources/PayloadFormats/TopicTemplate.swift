@@ -35,6 +35,15 @@ public struct TopicTemplate: Sendable, Equatable, CustomStringConvertible {
         public let description: String
     }
 
+    /// The template as a topic filter, each placeholder a `+`: the topics it can match (the
+    /// loader checks that a route's filters can reach it).
+    public var filterShape: String {
+        segments.map { segment -> String in
+            if case .literal(let bytes) = segment { return String(decoding: bytes, as: UTF8.self) }
+            return "+"
+        }.joined(separator: "/")
+    }
+
     /// Parses `template` once, at load: segments split on `/`, each a literal, `{device_id}` or
     /// `{metric}`. Throws on wildcards, stray braces or a repeated placeholder.
     public init(_ template: String) throws(Invalid) {

@@ -11,7 +11,7 @@ import Testing
         ("devices/+/telemetry", "devices/telemetry", false), ("spBv1.0/#", "spBv1.0/g/NDATA/n", true),
         ("spBv1.0/#", "spBv1.0", true), ("#", "a/b/c", true), ("#", "$SYS/x", false), ("+/x", "$SYS/x", false),
         ("$SYS/#", "$SYS/x", true), ("a/b", "a/b", true), ("a/b", "a/b/", false), ("a/+", "a/", true),
-        ("+", "a", true), ("+", "a/b", false),
+        ("+", "a", true), ("+", "a/b", false), ("+/#", "a", true), ("$SYS/#", "$SYS", true),
     ])
     func matching(filter text: String, topic: String, matches: Bool) {
         #expect(filter(text).matches(topic) == matches)
@@ -21,7 +21,7 @@ import Testing
         ("devices/+/telemetry", "devices/d1/+", true), ("devices/+/telemetry", "agents/+/metrics", false),
         ("a/#", "a", true), ("a/#", "a/b/c", true), ("a/+", "a/b/c", false), ("#", "x/y", true),
         ("a/b", "a/c", false), ("+/+", "a/b", true), ("+/+", "a", false), ("#", "$SYS/x", false),
-        ("$SYS/+", "$SYS/x", true),
+        ("$SYS/+", "$SYS/x", true), ("a/+", "a", false), ("a/b/#", "a", false), ("a//b", "a/+/b", true),
     ])
     func overlapping(_ a: String, _ b: String, overlap: Bool) {
         #expect(filter(a).overlaps(filter(b)) == overlap)

@@ -98,7 +98,7 @@ struct InfluxLineDecoderTests {
         ("m f=1\nm f=\nm f=2", "line 2: field f has no value"),
         ("m f=1\nm\n", "line 2: no fields after the measurement"),
         ("m f=1\n\nm,t f=1", "line 3: tag key t has no '='"),
-        ("m,t= f=1", "line 1: empty tag value of t"),
+        ("m,t= f=1", "line 1: empty tag value"),
         (",t=1 f=1", "line 1: empty measurement"),
         ("m f=9223372036854775808i", "line 1: field f has the value '9223372036854775808i'"),
         ("m f=-1u", "line 1: field f has the value '-1u'"),
@@ -134,6 +134,25 @@ struct InfluxLineDecoderTests {
         #expect(out.rows == ["a1 m.f=1.0 @1700000000000000"])
         #expect(out.ignored.counts.first(where: { $0 > 0 }) == 2)
         #expect(decode(#"m s="x""#, with: decoder(storeStrings: false)).reject?.reason == .noReadings)
+    }
+
+    /// A measurement as long as the payload times many fields is refused before any name is
+    /// built (it would be 256 MB of names), as is a repeated device tag counted once.
+    @Test func hostileNamesAreRefusedBeforeTheyAreBuilt() {
+        let long = String(repeating: "m", count: 50_000)
+        let fields = (0..<1000).map { "f\($0)=1" }.joined(separator: ",")
+        let out = decode(long + " " + fields)
+        #expect(out.reject?.reason == .invalidField && out.reject?.detail == "line 1: a device id or metric over 255 bytes")
+        let detail = decode("m f=" + String(repeating: "x", count: 5_000)).reject?.detail ?? ""
+        #expect(detail.utf8.count < 200, "the detail quotes at most 64 bytes of the token")
+        #expect(decode(#"m,k=a\\,b f=1"#).rows.last == #"a1 m.k="a\,b" @1700000000000000"#,
+                "a backslash before an escaped comma is itself")
+        #expect(decode("m f=1\r2").reject?.reason == .invalidLineProtocol, "a lone CR is not a line end")
+    }
+
+    @Test func maxReadingsCountsOnlyWhatIsStored() {
+        let out = decode(#"m,host=h,host=h,a=1,b=2 f=1,s="x""#, with: decoder(maxReadings: 1, storeStrings: false))
+        #expect(out.reject == nil && out.rows == ["h m.f=1.0 @1700000000000000"], "\(String(describing: out.reject))")
     }
 
     @Test func tooManyReadingsRejectsWhole() {
