@@ -446,7 +446,7 @@ public enum ConfigurationLoader {
                 }
             }
         }
-        for topic in v.list("mqtt.topics") where !isTopicFilter(topic) {
+        for topic in v.list("mqtt.topics") where TopicFilter(topic) == nil {
             fail("mqtt.topics", topic, "not a valid MQTT topic filter")
         }
         if let group = v.optional("mqtt.shared_group"), group.contains(where: { "/+#".contains($0) }) {
@@ -563,15 +563,6 @@ public enum ConfigurationLoader {
         guard let first = s.unicodeScalars.first, first == "_" || (first.isASCII && first.properties.isAlphabetic)
         else { return false }
         return s.unicodeScalars.allSatisfy { $0 == "_" || ($0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0))) }
-    }
-
-    static func isTopicFilter(_ s: String) -> Bool {
-        let levels = s.split(separator: "/", omittingEmptySubsequences: false)
-        for (i, level) in levels.enumerated() {
-            if level.contains("#") && (level != "#" || i != levels.count - 1) { return false }
-            if level.contains("+") && level != "+" { return false }
-        }
-        return !s.isEmpty
     }
 }
 

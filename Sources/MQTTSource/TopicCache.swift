@@ -12,7 +12,7 @@ import IngestModel
 /// Our own rather than a `Dictionary`: a dictionary lookup needs a `String` key, which is
 /// the allocation this exists to avoid.
 final class TopicCache: @unchecked Sendable {
-    // @unchecked: one thread calls `string(_:)`, one call at a time: its `MessageReceiver`'s
+    // @unchecked: one thread calls `string(_:)` and `routed(_:route:)`, one call at a time: its `MessageReceiver`'s
     // (libmosquitto's network thread in the daemon, which the subscriber joins before the
     // context holding the receiver is released).
     private var slots: [(topic: String, route: Int32)?]

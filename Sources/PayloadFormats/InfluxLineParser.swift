@@ -56,6 +56,10 @@ struct InfluxLineParser {
     private static let comma = UInt8(ascii: ","), space = UInt8(ascii: " "), equals = UInt8(ascii: "=")
     private static let newline = UInt8(ascii: "\n"), carriage = UInt8(ascii: "\r"), quote = UInt8(ascii: "\"")
     private static let backslash = UInt8(ascii: "\\"), hash = UInt8(ascii: "#")
+    /// What ends a measurement or a tag value, what ends a key, and what a backslash makes
+    /// literal in keys: built once, not per token.
+    private static let endOfName: [UInt8] = [comma, space], endOfKey: [UInt8] = [comma, space, equals]
+    private static let keyEscapes: [UInt8] = [comma, equals, space]
 
     private var atEnd: Bool { i >= bytes.count }
     private var peek: UInt8? { i < bytes.count ? bytes[i] : nil }
@@ -92,13 +96,12 @@ struct InfluxLineParser {
     static func excerpt(_ text: String) -> String { excerpt(Array(text.utf8)) }
 
     private mutating func line() throws(Failure) -> Line {
-        let measurement = try key(endingAt: [Self.comma, Self.space], escapable: [Self.comma, Self.space], what: "measurement")
+        let measurement = try key(endingAt: Self.endOfName, escapable: Self.endOfName, what: "measurement")
         var tags: [(key: String, value: String)] = []
         while peek == Self.comma {
             i += 1
             let tag = try pairKey("tag key")
-            let value = try key(endingAt: [Self.comma, Self.space], escapable: [Self.comma, Self.equals, Self.space],
-                                what: "tag value")
+            let value = try key(endingAt: Self.endOfName, escapable: Self.keyEscapes, what: "tag value")
             tags.append((tag, value))
         }
         guard peek == Self.space else { throw fail("no fields after \(tags.isEmpty ? "the measurement" : "the tags")") }
@@ -129,8 +132,7 @@ struct InfluxLineParser {
 
     /// A tag or field key and its `=`, which is read.
     private mutating func pairKey(_ what: String) throws(Failure) -> String {
-        let name = try key(endingAt: [Self.comma, Self.space, Self.equals], escapable: [Self.comma, Self.equals, Self.space],
-                           what: what)
+        let name = try key(endingAt: Self.endOfKey, escapable: Self.keyEscapes, what: what)
         guard peek == Self.equals else { throw fail("\(what) \(Self.excerpt(name)) has no '='") }
         i += 1
         return name
@@ -222,13 +224,15 @@ struct InfluxLineParser {
     }
 
     /// `true`, `True`, `TRUE`, `false`, `False`, `FALSE` (one letter is handled by the caller).
+    /// Compared as bytes: no `String` for every numeric field.
     static func boolean(_ token: UnsafeBufferPointer<UInt8>) -> Bool? {
-        switch String(decoding: token, as: UTF8.self) {
-        case "true", "True", "TRUE": true
-        case "false", "False", "FALSE": false
-        default: nil
-        }
+        guard token.count == 4 || token.count == 5 else { return nil }
+        for (word, value) in words where token.elementsEqual(word) { return value }
+        return nil
     }
+
+    private static let words: [([UInt8], Bool)] = ["true", "True", "TRUE", "false", "False", "FALSE"]
+        .map { (Array($0.utf8), $0.first!.lowercased() == "t") }
 
     /// `-?[0-9]+` within Int64.
     static func integer(_ token: UnsafeBufferPointer<UInt8>) -> Int64? {
