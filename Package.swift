@@ -30,6 +30,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
     ],
     targets: [
         .systemLibrary(name: "CMosquitto", pkgConfig: "libmosquitto",
@@ -41,8 +42,18 @@ let package = Package(
         // The nouns and the edges: messages, readings, batches, rejects, and the protocols the
         // pipeline talks to its source, sink, spool, journal and ledger through.
         .target(name: "IngestModel", dependencies: ["Concurrency"], swiftSettings: strict),
-        // Bytes in, readings or a reject out: the PayloadFormat protocol and JSON.
-        .target(name: "PayloadFormats", dependencies: ["IngestModel"], swiftSettings: strict),
+        // Eclipse Tahu's Sparkplug B payload: the .proto, its licence and the code generated from
+        // it (scripts/gen-sparkplug.sh regenerates it; nothing else in this module).
+        .target(
+            name: "SparkplugB",
+            dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")],
+            exclude: ["sparkplug_b.proto", "LICENSE-EPL-2.0.html"]),
+        // Bytes in, readings or a reject out: the PayloadFormat protocol, JSON, Influx line
+        // protocol and Sparkplug B (the one stateful format).
+        .target(
+            name: "PayloadFormats",
+            dependencies: ["Concurrency", "IngestModel", "SparkplugB", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict),
         // The key table, the loader (the only Yams user), validation, redaction, reload diff.
         .target(
             name: "IngestConfig",
@@ -106,7 +117,7 @@ let package = Package(
             name: "iot-loadgen",
             dependencies: [
                 "Concurrency", "IngestModel", "IngestConfig", "IngestCore", "MQTTSource", "Durability",
-                "PostgresSink", "Observability",
+                "PostgresSink", "Observability", "PayloadFormats", "SparkplugB",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -119,7 +130,9 @@ let package = Package(
         // Unit tests mirror the modules; EndToEndTests run the built daemon.
         .testTarget(name: "ConcurrencyTests", dependencies: ["Concurrency"], swiftSettings: strict),
         .testTarget(name: "IngestModelTests", dependencies: ["IngestModel"], swiftSettings: strict),
-        .testTarget(name: "PayloadFormatsTests", dependencies: ["IngestModel", "PayloadFormats"], swiftSettings: strict),
+        .testTarget(name: "PayloadFormatsTests", dependencies: ["IngestModel", "PayloadFormats", "SparkplugB", "Concurrency",
+                                                               .product(name: "Logging", package: "swift-log")],
+                    swiftSettings: strict),
         .testTarget(name: "IngestConfigTests", dependencies: ["IngestConfig", "IngestModel", "PayloadFormats"], swiftSettings: strict),
         .testTarget(
             name: "IngestCoreTests",

@@ -31,6 +31,13 @@ public enum CopyText {
             + (r.detail.map(escape) ?? "\\N") + "\n"
     }
 
+    /// One text-format COPY line for `sparkplug_metrics` (`device_id, name, alias, datatype,
+    /// born_at`; no alias is `\N`).
+    public static func line(_ d: MetricDefinition) -> String {
+        escape(d.deviceID) + "\t" + escape(d.name) + "\t" + (d.alias.map { String($0) } ?? "\\N") + "\t"
+            + String(d.datatype) + "\t" + Timestamp.copyText(d.bornAt) + "\n"
+    }
+
     /// Escapes a field for text COPY (backslash, tab, newline, carriage return).
     public static func escape(_ s: String) -> String {
         guard s.utf8.contains(where: { $0 == ASCII.backslash || $0 == ASCII.tab || $0 == ASCII.lineFeed || $0 == ASCII.carriageReturn }) else { return s }

@@ -27,7 +27,8 @@ public final class Spool: BatchSpool {
         /// Which table its rows go to, from the name (files of earlier versions, with no
         /// `-text` kind, keep their meaning).
         public var kind: SpoolFileKind {
-            name.hasSuffix(Spool.rejectsSuffix) ? .rejects : name.hasSuffix(Spool.textSuffix) ? .texts : .readings
+            name.hasSuffix(Spool.rejectsSuffix) ? .rejects : name.hasSuffix(Spool.textSuffix) ? .texts
+                : name.hasSuffix(Spool.catalogSuffix) ? .definitions : .readings
         }
         /// Name order, which is write order: replay goes oldest first.
         public static func < (a: File, b: File) -> Bool { a.name < b.name }
@@ -79,6 +80,11 @@ public final class Spool: BatchSpool {
             for r in batch.texts { text += CopyText.line(r) }
             files.append((base + Self.textSuffix, text, true))
         }
+        if !batch.definitions.isEmpty {
+            var text = ""
+            for d in batch.definitions { text += CopyText.line(d) }
+            files.append((base + Self.catalogSuffix, text, true))
+        }
         if !batch.rejects.isEmpty {
             var text = ""
             for r in batch.rejects { text += CopyText.line(r) }
@@ -106,9 +112,10 @@ public final class Spool: BatchSpool {
 
     static let sidecarSuffix = ".journal"
     static let textSuffix = "-text.copy"
+    static let catalogSuffix = "-catalog.copy"
     static let rejectsSuffix = "-rejects.copy"
     /// Every data file a batch's base name may have.
-    static let dataSuffixes = [".copy", textSuffix, rejectsSuffix]
+    static let dataSuffixes = [".copy", textSuffix, rejectsSuffix, catalogSuffix]
 
     /// A journal sidecar: the entries whose rows are in the spool files of the same base name.
     public struct Sidecar: Sendable {

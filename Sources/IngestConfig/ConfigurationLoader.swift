@@ -358,10 +358,12 @@ public enum ConfigurationLoader {
             guard let format = IngestConfiguration.Route.Format(rawValue: formatName) else {
                 throw Why(why: "\(name): format must be one of json, sparkplug_b, influx_line")
             }
-            if format == .sparkplugB { throw Why(why: "\(name): sparkplug_b is not supported by this build yet") }
             var template: TopicTemplate?
             if let text = try scalar("topic_template") {
                 do { template = try TopicTemplate(text) } catch { throw Why(why: "\(name): topic_template: \(error)") }
+            }
+            if format == .sparkplugB, template != nil {
+                throw Why(why: "\(name): a sparkplug_b route takes no topic_template (device ids come from the Sparkplug topic)")
             }
             let deviceTag = try scalar("device_tag")
             if deviceTag != nil, format != .influxLine { throw Why(why: "\(name): device_tag is for influx_line routes") }
@@ -449,6 +451,9 @@ public enum ConfigurationLoader {
         for topic in v.list("mqtt.topics") where TopicFilter(topic) == nil {
             fail("mqtt.topics", topic, "not a valid MQTT topic filter")
         }
+        if let host = v.optional("sparkplug.host_id"), host.isEmpty || host.contains(where: { "/+#".contains($0) }) {
+            fail("sparkplug.host_id", host, "must be non-empty and not contain '/', '+' or '#'")
+        }
         if let group = v.optional("mqtt.shared_group"), group.contains(where: { "/+#".contains($0) }) {
             fail("mqtt.shared_group", group, "must not contain '/', '+' or '#'")
         }
@@ -515,6 +520,9 @@ public enum ConfigurationLoader {
             database: .init(url: v.string("database.url"), poolSize: v.int("database.pool_size"), table: table,
                             createSchema: v.bool("database.create_schema"), dedupe: v.bool("database.dedupe")),
             timescale: timescale,
+            sparkplug: .init(requestRebirth: v.bool("sparkplug.request_rebirth"),
+                             rebirthIntervalSeconds: v.double("sparkplug.rebirth_interval_s"),
+                             hostID: v.optional("sparkplug.host_id")),
             routes: routes,
             queue: .init(capacity: v.int("queue.capacity"),
                          fullPolicy: .init(rawValue: v.string("queue.full_policy")) ?? .block),

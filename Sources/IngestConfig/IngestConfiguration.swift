@@ -215,6 +215,29 @@ public struct IngestConfiguration: Sendable, Equatable {
         public static let reservedFields: Set<String> = lineFields.union(["instance"])
     }
 
+    /// The `sparkplug.*` keys (SPEC 4b): how the daemon acts as a Sparkplug B host application.
+    /// Used only when a route has `format: sparkplug_b`; none is reloadable.
+    public struct Sparkplug: Sendable, Equatable {
+        /// `sparkplug.request_rebirth` (default true): publish NCMD `Node Control/Rebirth` on a
+        /// sequence gap or an unknown alias.
+        public var requestRebirth = true
+        /// `sparkplug.rebirth_interval_s` (default 30): at most one request per edge node in this time.
+        public var rebirthIntervalSeconds = 30.0
+        /// `sparkplug.host_id` (default none): publish the Sparkplug 3.0 STATE birth and death
+        /// as this primary host application.
+        public var hostID: String?
+
+        /// The defaults (SPEC 3).
+        public init(requestRebirth: Bool = true, rebirthIntervalSeconds: Double = 30, hostID: String? = nil) {
+            self.requestRebirth = requestRebirth
+            self.rebirthIntervalSeconds = rebirthIntervalSeconds
+            self.hostID = hostID
+        }
+
+        /// `spBv1.0/STATE/<host_id>`, when a host id is set.
+        public var stateTopic: String? { hostID.map { "spBv1.0/STATE/\($0)" } }
+    }
+
     /// `mqtt.*`: broker connection and subscription.
     public var mqtt: MQTT
     /// `payload.*`: topic template and size limit.
@@ -223,6 +246,8 @@ public struct IngestConfiguration: Sendable, Equatable {
     public var database: Database
     /// `timescale.*`: chunk interval, compression, retention and roll-ups.
     public var timescale: Timescale = .defaults
+    /// `sparkplug.*`: the Sparkplug B host application's options.
+    public var sparkplug = Sparkplug()
     /// `routes` in effect (SPEC 4a), never empty: the configured ones, or the one JSON route
     /// of `mqtt.topics` and `payload.topic_template`.
     public var routes: [Route] = []

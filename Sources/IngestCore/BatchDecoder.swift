@@ -1,3 +1,4 @@
+import Concurrency
 import IngestModel
 import PayloadFormats
 
@@ -26,15 +27,39 @@ public struct BatchDecoder: Sendable {
     /// nowhere (`fields_ignored_total{kind}`) once for all of them.
     public func decode(_ messages: some Sequence<Message>, into batch: inout Batch) {
         var ignored = IgnoredFields()
-        for message in messages {
-            if message.journalSeq != 0 { batch.entries.append(message.journalSeq) }
-            if let reject = decoder.decode(message, into: &batch, ignored: &ignored) {
-                batch.rejects.append(reject)
-                stats.rejected(reject.reason)
-                rejectLog.record(reject)
+        for message in messages { decode(message, into: &batch, ignored: &ignored) }
+        stats.ignored(ignored)
+    }
+
+    /// As `decode(_:into:)` for a worker's take numbered `ticket`, when the format is
+    /// `ordered`: the messages that need delivery order are decoded on `turnstile`'s turn
+    /// for `ticket` (after every earlier take's), the rest at once, in parallel with the
+    /// other workers.
+    func decode(_ messages: [Message], ticket: UInt64, turnstile: Turnstile, into batch: inout Batch) async {
+        var ignored = IgnoredFields()
+        var inOrder: [Int] = []
+        for i in messages.indices {
+            if decoder.isOrdered(messages[i]) {
+                inOrder.append(i)
+            } else {
+                decode(messages[i], into: &batch, ignored: &ignored)
             }
         }
+        if !inOrder.isEmpty {
+            await turnstile.turn(ticket)
+            for i in inOrder { decode(messages[i], into: &batch, ignored: &ignored) }
+        }
+        turnstile.done(ticket)
         stats.ignored(ignored)
+    }
+
+    private func decode(_ message: Message, into batch: inout Batch, ignored: inout IgnoredFields) {
+        if message.journalSeq != 0 { batch.entries.append(message.journalSeq) }
+        if let reject = decoder.decode(message, into: &batch, ignored: &ignored) {
+            batch.rejects.append(reject)
+            stats.rejected(reject.reason)
+            rejectLog.record(reject)
+        }
     }
 
     /// The messages as a fresh batch, their journal sequence numbers included.

@@ -19,7 +19,9 @@ public final class BoundedQueue<Element: Sendable>: @unchecked Sendable {
     private let lock = ConditionLock()
     private var items = Deque<Element>()
     private var closed = false
-    private var asyncTakers = Deque<(max: Int, continuation: CheckedContinuation<[Element], Never>)>()
+    private var asyncTakers = Deque<(max: Int, continuation: CheckedContinuation<Taken, Never>)>()
+    /// Hand-outs to tasks so far (non-empty ones): the next one's number.
+    private var handOuts: UInt64 = 0
     private var asyncPutters: [CheckedContinuation<Void, Never>] = []
     private var emptyWaiters: [Int: CheckedContinuation<Void, Never>] = [:]
     private var nextWaiterID = 0
@@ -79,7 +81,7 @@ public final class BoundedQueue<Element: Sendable>: @unchecked Sendable {
             lock.unlock()
             return
         }
-        let batch = removeLocked(max: taker.max)
+        let batch = handOutLocked(max: taker.max)
         lastHandoff = Timestamp.monotonicSeconds()
         let wake = removedLocked()
         lock.unlock()
@@ -137,9 +139,16 @@ public final class BoundedQueue<Element: Sendable>: @unchecked Sendable {
     /// Suspends until at least one item is there and returns up to `max` of them, oldest
     /// first; returns an empty array once the queue is closed and empty.
     public func take(max: Int) async -> [Element] {
+        await takeNumbered(max: max).items
+    }
+
+    /// Up to `max` items, as `take(max:)`, and the hand-out's number: tasks' non-empty
+    /// hand-outs are numbered 0, 1, 2... in the order the items left the queue, so takers
+    /// that run in parallel can still put something in queue order (`Turnstile`).
+    public func takeNumbered(max: Int) async -> Taken {
         lock.lock()
         if !items.isEmpty || closed {
-            let batch = removeLocked(max: max)
+            let batch = handOutLocked(max: max)
             lastHandoff = Timestamp.monotonicSeconds()
             let wake = removedLocked()
             lock.unlock()
@@ -150,6 +159,14 @@ public final class BoundedQueue<Element: Sendable>: @unchecked Sendable {
             asyncTakers.append((max, continuation))
             lock.unlock()
         }
+    }
+
+    /// What a task's take gets: the items, and the hand-out's number (meaningless when empty).
+    public struct Taken: Sendable {
+        /// In queue order; empty only once the queue is closed and empty.
+        public var items: [Element]
+        /// The hand-out's place among all non-empty hand-outs to tasks.
+        public var ticket: UInt64
     }
 
     /// Blocking take for threads the daemon owns: up to `max` items, or empty once closed and
@@ -207,7 +224,7 @@ public final class BoundedQueue<Element: Sendable>: @unchecked Sendable {
         lock.lock()
         closed = true
         // A waiting task may still be owed items held back for batching: give them out.
-        let handed = asyncTakers.map { ($0.continuation, removeLocked(max: $0.max)) }
+        let handed = asyncTakers.map { ($0.continuation, handOutLocked(max: $0.max)) }
         asyncTakers.removeAll()
         let wake = removedLocked()
         lock.broadcast()
@@ -244,7 +261,7 @@ public final class BoundedQueue<Element: Sendable>: @unchecked Sendable {
         items.append(item)
         if !asyncTakers.isEmpty, handoffDue() {
             let taker = asyncTakers.removeFirst()
-            let batch = removeLocked(max: taker.max)
+            let batch = handOutLocked(max: taker.max)
             let wake = removedLocked()
             return {
                 taker.continuation.resume(returning: batch)
@@ -261,6 +278,14 @@ public final class BoundedQueue<Element: Sendable>: @unchecked Sendable {
         guard now - lastHandoff >= handoffDelay else { return false }
         lastHandoff = now
         return true
+    }
+
+    /// Removes up to `max` items for a task, numbering the hand-out if it is not empty.
+    private func handOutLocked(max: Int) -> Taken {
+        let items = removeLocked(max: max)
+        guard !items.isEmpty else { return Taken(items: items, ticket: handOuts) }
+        defer { handOuts += 1 }
+        return Taken(items: items, ticket: handOuts)
     }
 
     private func removeLocked(max: Int) -> [Element] {

@@ -104,10 +104,15 @@ public final class IngestPipeline: Sendable {
     public convenience init(configuration c: IngestConfiguration, source: any MessageSource, sink: any BatchSink,
                             spool: any BatchSpool, journal: (any MessageJournal)? = nil,
                             ledger: (any JournalLedger)? = nil, background: [any BackgroundWork] = [],
-                            stats: IngestStats = IngestStats(), logger: Logger) {
+                            stats: IngestStats = IngestStats(), controls: (any ControlPublisher)? = nil,
+                            logger: Logger) {
+        let sparkplug = c.routes.contains { $0.format == .sparkplugB } ? SparkplugSessions() : nil
+        let rebirths = SparkplugRebirths(enabled: c.sparkplug.requestRebirth,
+                                         interval: c.sparkplug.rebirthIntervalSeconds,
+                                         publisher: controls, stats: stats, logger: logger)
         self.init(settings: .init(queueCapacity: c.queue.capacity, workers: c.workers, tuning: PipelineTuning(c)),
                   source: source, sink: sink,
-                  decoder: Self.format(c),
+                  decoder: Self.format(c, sparkplug: sparkplug.map { ($0, rebirths) }),
                   spool: spool, journal: journal, ledger: ledger, background: background, stats: stats,
                   logger: logger)
     }
@@ -115,12 +120,18 @@ public final class IngestPipeline: Sendable {
     /// The payload format of the configuration's routes (SPEC 4a): the one route's own, or a
     /// `PayloadRouter` over several (the source then routes each topic once, see
     /// `PipelineInlet.route(for:)`).
-    static func format(_ c: IngestConfiguration) -> any PayloadFormat {
+    static func format(_ c: IngestConfiguration,
+                       sparkplug: (SparkplugSessions, SparkplugRebirths)? = nil) -> any PayloadFormat {
         let p = c.payload
         let formats: [PayloadRouter.Route] = c.routes.map { route in
             let format: any PayloadFormat
             switch route.format {
-            case .json, .sparkplugB:  // sparkplug_b is refused at load until its decoder lands
+            case .sparkplugB:
+                let (sessions, rebirths) = sparkplug ?? (SparkplugSessions(), SparkplugRebirths(
+                    enabled: false, interval: 30, publisher: nil, stats: IngestStats(), logger: Logger(label: "sparkplug")))
+                format = SparkplugDecoder(maxBytes: p.maxBytes, maxReadings: p.maxReadings, storeStrings: p.storeStrings,
+                                          sessions: sessions, rebirths: rebirths)
+            case .json:
                 format = PayloadDecoder(template: route.topicTemplate ?? p.topicTemplate, maxBytes: p.maxBytes,
                                         maxReadings: p.maxReadings, storeStrings: p.storeStrings)
             case .influxLine:
@@ -133,6 +144,16 @@ public final class IngestPipeline: Sendable {
         return formats.count == 1 ? formats[0].format : PayloadRouter(routes: formats)
     }
 
+    /// The Sparkplug B host's memory (births, sequences), when a route reads Sparkplug B: the
+    /// daemon seeds it from `sparkplug_metrics` before `start()`.
+    public var sparkplugSessions: SparkplugSessions? {
+        func find(_ format: any PayloadFormat) -> SparkplugSessions? {
+            if let sparkplug = format as? SparkplugDecoder { return sparkplug.sessions }
+            return (format as? PayloadRouter)?.routes.lazy.compactMap { find($0.format) }.first
+        }
+        return find(decoder.decoder)
+    }
+
     /// SPEC 11's order from the stages on, the one start-up path of the daemon and the tests:
     /// lanes, workers and the flush tick; the journal's recovery (`journal_replayed`); the
     /// background loops; the journal's fsync thread; the source last, so by the time a
@@ -140,11 +161,15 @@ public final class IngestPipeline: Sendable {
     public func start() async throws {
         lanes.start()
         let workers = WorkerPool(messages: messages, batcher: batcher, decoder: decoder, forwarder: forwarder,
-                                 carried: carried)
+                                 carried: carried, turnstile: Turnstile())
         let count = workerCount
         workersTask.withLock { $0 = Task { await workers.run(count: count) } }
         tickerTask.withLock { $0 = Task { await self.tick() } }
-        if let recovery { try await recovery.run(into: self) }
+        if let recovery {
+            decoder.decoder.replaying(true)
+            defer { decoder.decoder.replaying(false) }
+            try await recovery.run(into: self)
+        }
         for work in background { work.start() }
         journal?.startSyncing()
         try source.start(delivering: inlet)

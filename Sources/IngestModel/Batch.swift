@@ -7,6 +7,9 @@ public struct Batch: Sendable {
     public var texts: [TextReading] = []
     /// Rows for `ingest_rejects`, written in the same transaction as the readings.
     public var rejects: [Reject]
+    /// Rows for `sparkplug_metrics` (SPEC 4b's birth catalog), committed with the readings of
+    /// the births that define them, so a birth is on record exactly when its journal entry is done.
+    public var definitions: [MetricDefinition] = []
     /// The journal entries of the messages whose every row (reading or reject) is in this
     /// batch: once it is committed or spooled, they are done. A message's rows never span
     /// two batches (the batcher takes a worker's output whole).
@@ -25,13 +28,16 @@ public struct Batch: Sendable {
         readings += other.readings
         texts += other.texts
         rejects += other.rejects
+        definitions += other.definitions
         entries += other.entries
     }
 
     /// True only with no rows and no journal entries: a batch of entries alone still has to be
     /// marked done.
-    public var isEmpty: Bool { readings.isEmpty && texts.isEmpty && rejects.isEmpty && entries.isEmpty }
+    public var isEmpty: Bool {
+        readings.isEmpty && texts.isEmpty && rejects.isEmpty && definitions.isEmpty && entries.isEmpty
+    }
 
-    /// Readings, text readings and rejects: the rows this batch puts in the database.
-    public var rowCount: Int { readings.count + texts.count + rejects.count }
+    /// Readings, text readings, rejects and metric definitions: the rows this batch puts in the database.
+    public var rowCount: Int { readings.count + texts.count + rejects.count + definitions.count }
 }

@@ -31,6 +31,8 @@ public final class IngestStats: Sendable {
     public let journalReplayed = Atomic<Int>(0)
     /// Reconnections to the broker after a lost connection (`mqtt_reconnects_total`).
     public let mqttReconnects = Atomic<Int>(0)
+    /// Sparkplug rebirth requests published (`sparkplug_rebirths_requested_total`, SPEC 4b).
+    public let sparkplugRebirths = Atomic<Int>(0)
     /// Microseconds since the epoch of the last successful commit, 0 before the first.
     public let lastFlushAt = Atomic<Int64>(0)
 

@@ -13,6 +13,10 @@ public enum RejectReason: String, Sendable, CaseIterable {
     case tooManyReadings = "too_many_readings"
     /// An Influx line protocol payload with a line that does not parse (SPEC 4c).
     case invalidLineProtocol = "invalid_line_protocol"
+    /// A Sparkplug B payload that is not a valid Tahu protobuf, or a metric that contradicts its datatype (SPEC 4b).
+    case invalidSparkplug = "invalid_sparkplug"
+    /// A Sparkplug B metric whose alias no known birth defines (SPEC 4b): kept whole, a rebirth asked for.
+    case unknownAlias = "unknown_alias"
     case refusedByDB = "refused_by_db"
 }
 

@@ -51,6 +51,8 @@ public enum SpoolFileKind: Sendable, Equatable {
     case texts
     /// `ingest_rejects` (`<base>-rejects.copy`).
     case rejects
+    /// `sparkplug_metrics`, the Sparkplug birth catalog (`<base>-catalog.copy`, v4): upserted.
+    case definitions
 }
 
 /// What applying one spool file did.

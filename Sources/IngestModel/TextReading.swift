@@ -40,6 +40,23 @@ public enum IgnoredKind: String, Sendable, CaseIterable {
     case string
     /// A field beside `metric`/`value`: metadata of that one reading.
     case besideValue = "beside_value"
+    /// A Sparkplug metric marked `is_transient`: not meant to be stored (SPEC 4b).
+    case transient
+    /// A Sparkplug NDEATH whose `bdSeq` is not the last NBIRTH's: an old session's will.
+    case staleDeath = "stale_death"
+    /// Sparkplug values the tables cannot hold, by Tahu datatype.
+    case sparkplugDataSet = "sparkplug_dataset"
+    case sparkplugTemplate = "sparkplug_template"
+    case sparkplugBytes = "sparkplug_bytes"
+    case sparkplugFile = "sparkplug_file"
+    /// PropertySet and PropertySetList.
+    case sparkplugPropertySet = "sparkplug_propertyset"
+    /// Every array datatype (Int8Array ... DateTimeArray).
+    case sparkplugArray = "sparkplug_array"
+    /// A datatype this build does not know (Unknown, or one added after Tahu 3.0).
+    case sparkplugUnknown = "sparkplug_unknown"
+    /// A whole Sparkplug message that is not telemetry: a host's STATE, an NCMD or DCMD (ours included).
+    case sparkplugControl = "sparkplug_control"
 }
 
 /// Ignored leaves by kind, tallied per decode and added to the stats once per worker take.
@@ -79,6 +96,16 @@ public struct IgnoredFields: Sendable, Equatable {
         case .empty: 1
         case .string: 2
         case .besideValue: 3
+        case .transient: 4
+        case .staleDeath: 5
+        case .sparkplugDataSet: 6
+        case .sparkplugTemplate: 7
+        case .sparkplugBytes: 8
+        case .sparkplugFile: 9
+        case .sparkplugPropertySet: 10
+        case .sparkplugArray: 11
+        case .sparkplugUnknown: 12
+        case .sparkplugControl: 13
         }
     }
 }

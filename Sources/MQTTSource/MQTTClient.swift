@@ -12,7 +12,7 @@ public protocol MQTTClient: AnyObject, Sendable {
     /// Asks for a subscription; the grant arrives as `subscribed(granted:)`.
     func subscribe(_ topic: String, qos: Int) throws(MQTTError)
     /// Queues one message; with QoS > 0 its acknowledgement arrives as `published(mid:)`.
-    func publish(topic: String, payload: UnsafeRawBufferPointer, qos: Int) throws(MQTTError)
+    func publish(topic: String, payload: UnsafeRawBufferPointer, qos: Int, retain: Bool) throws(MQTTError)
     /// Sends DISCONNECT (the loop writes it and ends).
     func disconnect()
     /// Joins the network thread; `force` wakes one sleeping between reconnect attempts.

@@ -12,7 +12,12 @@ import Synchronization
 /// `reconnect_max_s`); we re-subscribe in every connect callback, so a broker restart or a
 /// network cut heals without us. With `clean_session: false` and a stable client id the
 /// broker keeps our subscription and queues QoS >= 1 messages while we are away.
-public final class MQTTSubscriber: MessageSource {
+///
+/// It is also the daemon's one publisher (`ControlPublisher`): Sparkplug B rebirth requests,
+/// and, with `sparkplug.host_id`, the Sparkplug 3.0 host STATE — its death set as the will,
+/// its birth published retained after each connection's first granted subscription, its
+/// death published explicitly when `stop()` begins.
+public final class MQTTSubscriber: MessageSource, ControlPublisher {
     /// What `/ready` reports for the `mqtt` component (SPEC 9), read without touching the broker.
     public struct Status: Sendable {
         /// A CONNACK accepted the connection and it has not been lost since.
@@ -54,6 +59,9 @@ public final class MQTTSubscriber: MessageSource {
 
     private let client: any MQTTClient
     private let settings: IngestConfiguration.MQTT
+    /// `spBv1.0/STATE/<host_id>` and the timestamp its birth and will share (Sparkplug 3.0:
+    /// the birth carries the will's timestamp), when `sparkplug.host_id` is set.
+    private let hostState: (topic: String, timestamp: Int64)?
     /// Every route's filters, shared-group prefix applied (`IngestConfiguration.subscriptions`).
     private let subscriptions: [String]
     private let stats: IngestStats
@@ -67,11 +75,12 @@ public final class MQTTSubscriber: MessageSource {
     /// Creates the client (libmosquitto's unless the tests give a fake) and sets its options;
     /// nothing connects before `start`.
     public init(settings: IngestConfiguration.MQTT, subscriptions: [String], stats: IngestStats, logger: Logger,
-                client: (any MQTTClient)? = nil) throws(MQTTError) {
+                hostStateTopic: String? = nil, client: (any MQTTClient)? = nil) throws(MQTTError) {
         self.settings = settings
         self.subscriptions = subscriptions
         self.stats = stats
         self.logger = logger
+        hostState = hostStateTopic.map { ($0, Timestamp.now() / 1000) }
         if let client {
             self.client = client
         } else {
@@ -84,6 +93,9 @@ public final class MQTTSubscriber: MessageSource {
             options.certFile = settings.tls.certFile
             options.keyFile = settings.tls.keyFile
             options.tlsInsecure = settings.tls.insecure
+            if let hostState {
+                options.will = (hostState.topic, Self.statePayload(online: false, timestamp: hostState.timestamp), 1)
+            }
             self.client = try MosquittoClient(options)
         }
     }
@@ -134,6 +146,8 @@ public final class MQTTSubscriber: MessageSource {
             return s.stopping
         }
         guard !alreadyStopping else { return }
+        // Sparkplug 3.0: the host's death before the DISCONNECT (which suppresses the will).
+        publishHostState(online: false)
         client.disconnect()
         // If we were never connected the loop thread is sleeping between reconnect attempts:
         // force wakes it; otherwise let it write the DISCONNECT and exit by itself.
@@ -191,8 +205,43 @@ public final class MQTTSubscriber: MessageSource {
                 "topics": .array(subscriptions.map { .string($0) }),
                 "qos": .stringConvertible(settings.qos),
             ])
+            publishHostState(online: true)
             firstSubscription.fire()
         }
+    }
+
+    // MARK: - Publishing
+
+    /// Queues one message on the subscriber's connection (`ControlPublisher`); false when
+    /// there is no connection or libmosquitto refuses it. Never waits for the broker.
+    @discardableResult
+    public func publish(topic: String, payload: [UInt8], qos: Int, retain: Bool) -> Bool {
+        guard state.withLock({ $0.connected }) else { return false }
+        let result = payload.withUnsafeBytes { bytes in
+            Result { () throws(MQTTError) in try client.publish(topic: topic, payload: bytes, qos: qos, retain: retain) }
+        }
+        do throws(MQTTError) {
+            try result.get()
+            return true
+        } catch {
+            logger.warning("mqtt_publish_failed", metadata: ["topic": .string(topic), "error": .string(error.reason)])
+            return false
+        }
+    }
+
+    /// `{"online":<bool>,"timestamp":<ms>}`: the Sparkplug 3.0 STATE payload.
+    static func statePayload(online: Bool, timestamp: Int64) -> [UInt8] {
+        Array("{\"online\":\(online),\"timestamp\":\(timestamp)}".utf8)
+    }
+
+    /// Publishes the host's STATE birth or death (retained, QoS 1), when `sparkplug.host_id` is set.
+    private func publishHostState(online: Bool) {
+        guard let hostState else { return }
+        let sent = publish(topic: hostState.topic, payload: Self.statePayload(online: online, timestamp: hostState.timestamp),
+                           qos: 1, retain: true)
+        logger.info("sparkplug_state_published", metadata: [
+            "topic": .string(hostState.topic), "online": .stringConvertible(online), "sent": .stringConvertible(sent),
+        ])
     }
 
     func didDisconnect(code: Int32) {

@@ -26,6 +26,9 @@ public final class MosquittoClient: MQTTClient {
         public var tlsInsecure = false
         /// QoS > 0 messages in flight at once (0: libmosquitto's default).
         public var maxInflight = 0
+        /// The will: what the broker publishes for us if the connection ends without a
+        /// DISCONNECT (Sparkplug's STATE death). Retained.
+        public var will: (topic: String, payload: [UInt8], qos: Int)?
 
         /// Options for a client `clientID`; the rest keep their defaults.
         public init(clientID: String?, cleanSession: Bool) {
@@ -65,6 +68,12 @@ public final class MosquittoClient: MQTTClient {
             if options.maxInflight > 0 {
                 try MQTTError.check(mosquitto_max_inflight_messages_set(mosq, UInt32(options.maxInflight)),
                                     "mosquitto_max_inflight_messages_set")
+            }
+            if let will = options.will {
+                let code = will.payload.withUnsafeBytes { bytes in
+                    mosquitto_will_set(mosq, will.topic, Int32(bytes.count), bytes.baseAddress, Int32(will.qos), true)
+                }
+                try MQTTError.check(code, "mosquitto_will_set")
             }
             if let user = options.username {
                 try MQTTError.check(mosquitto_username_pw_set(mosq, user, options.password), "mosquitto_username_pw_set")
@@ -109,10 +118,10 @@ public final class MosquittoClient: MQTTClient {
         try MQTTError.check(mosquitto_subscribe(mosq, nil, topic, Int32(qos)), "mosquitto_subscribe")
     }
 
-    /// `mosquitto_publish`, never retained; libmosquitto copies `payload` before it returns.
-    public func publish(topic: String, payload: UnsafeRawBufferPointer, qos: Int) throws(MQTTError) {
+    /// `mosquitto_publish`; libmosquitto copies `payload` before it returns.
+    public func publish(topic: String, payload: UnsafeRawBufferPointer, qos: Int, retain: Bool) throws(MQTTError) {
         try MQTTError.check(
-            mosquitto_publish(mosq, nil, topic, Int32(payload.count), payload.baseAddress, Int32(qos), false),
+            mosquitto_publish(mosq, nil, topic, Int32(payload.count), payload.baseAddress, Int32(qos), retain),
             "mosquitto_publish")
     }
 

@@ -23,7 +23,8 @@ public final class IngestMetrics: Sendable {
 
     static let counters = [
         "messages_received_total", "messages_dropped_total", "queue_full_total",
-        "batches_flushed_total", "db_errors_total", "mqtt_reconnects_total", "spooled_rows_total",
+        "batches_flushed_total", "db_errors_total", "mqtt_reconnects_total", "sparkplug_rebirths_requested_total",
+        "spooled_rows_total",
         "spool_replayed_rows_total", "journal_replayed_total", "journal_blocked_appends_total", "lost_rows_total",
     ]
 
@@ -87,6 +88,7 @@ public final class IngestMetrics: Sendable {
             "batches_flushed_total": stats.batchesFlushed.load(ordering: .relaxed),
             "db_errors_total": stats.dbErrors.load(ordering: .relaxed),
             "mqtt_reconnects_total": stats.mqttReconnects.load(ordering: .relaxed),
+            "sparkplug_rebirths_requested_total": stats.sparkplugRebirths.load(ordering: .relaxed),
             "spooled_rows_total": stats.spooledRows.load(ordering: .relaxed),
             "spool_replayed_rows_total": stats.spoolReplayedRows.load(ordering: .relaxed),
             "journal_replayed_total": stats.journalReplayed.load(ordering: .relaxed),

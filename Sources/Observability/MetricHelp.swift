@@ -16,6 +16,7 @@ enum MetricHelp {
         "iot_ingest_batches_flushed_total": "Batches committed to the database in full.",
         "iot_ingest_db_errors_total": "Batch write attempts that failed and left rows unwritten (each retry counts).",
         "iot_ingest_mqtt_reconnects_total": "Reconnections to the MQTT broker after the first connection.",
+        "iot_ingest_sparkplug_rebirths_requested_total": "Sparkplug B rebirth requests (NCMD) published after a sequence gap or an unknown alias.",
         "iot_ingest_spooled_rows_total": "Rows written to spool files because the database refused them or was unavailable.",
         "iot_ingest_spool_replayed_rows_total": "Rows replayed from spool files into the database.",
         "iot_ingest_journal_replayed_total": "Journal entries left unwritten by an earlier run and written at start-up.",

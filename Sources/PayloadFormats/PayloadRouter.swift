@@ -30,11 +30,27 @@ public final class PayloadRouter: PayloadFormat {
     private let cache = Mutex<[String: Int32]>([:])
     private static let cacheLimit = 4096
 
+    /// Whether any route's format is ordered (Sparkplug B).
+    public let ordered: Bool
+
     /// At least one route.
     public init(routes: [Route]) {
         precondition(!routes.isEmpty, "a router needs a route")
         self.routes = routes
         maxBytes = routes.map(\.format.maxBytes).max()!
+        ordered = routes.contains { $0.format.ordered }
+    }
+
+    /// Whether the message's route has an ordered format.
+    public func isOrdered(_ message: Message) -> Bool {
+        guard ordered else { return false }
+        let index = routeIndex(of: message)
+        return index < routes.count && routes[Int(index)].format.ordered
+    }
+
+    /// Tells every route's format.
+    public func replaying(_ on: Bool) {
+        for route in routes { route.format.replaying(on) }
     }
 
     /// The index of the first route matching `topic`, or `routes.count` when none does.
@@ -44,19 +60,23 @@ public final class PayloadRouter: PayloadFormat {
 
     /// Decodes with the message's route's format.
     public func decode(_ message: Message, into rows: inout Batch, ignored: inout IgnoredFields) -> Reject? {
-        var index = message.route
-        if index < 0 {
-            index = cache.withLock { cached in
-                if let known = cached[message.topic] { return known }
-                if cached.count >= Self.cacheLimit { cached.removeAll(keepingCapacity: true) }
-                let found = route(for: message.topic)
-                cached[message.topic] = found
-                return found
-            }
-        }
+        let index = routeIndex(of: message)
         guard index < routes.count else {
             return Reject(message, reason: .topicMismatch, detail: "no route's topics match the topic")
         }
         return routes[Int(index)].format.decode(message, into: &rows, ignored: &ignored)
+    }
+
+    /// The message's route: the one the source found, or (unrouted, a journal replay) the
+    /// cached `route(for:)` of its topic.
+    private func routeIndex(of message: Message) -> Int32 {
+        guard message.route < 0 else { return message.route }
+        return cache.withLock { cached in
+            if let known = cached[message.topic] { return known }
+            if cached.count >= Self.cacheLimit { cached.removeAll(keepingCapacity: true) }
+            let found = route(for: message.topic)
+            cached[message.topic] = found
+            return found
+        }
     }
 }

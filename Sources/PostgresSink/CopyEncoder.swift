@@ -11,6 +11,8 @@ public struct CopyEncoder {
     static let readingColumns = "(time, device_id, metric, value)"
     /// The rejects' columns, in the order `encode(rejects:)` writes them.
     static let rejectColumns = "(received_at, topic, payload, reason, detail)"
+    /// The Sparkplug catalog's columns, in the order `encode(definitions:)` writes them.
+    static let definitionColumns = "(device_id, name, alias, datatype, born_at)"
 
     /// The last `encode` call's complete COPY data (header to trailer), ready to send.
     public private(set) var buffer: [UInt8] = []
@@ -68,6 +70,28 @@ public struct CopyEncoder {
                 r.payload.withUnsafeBytes { out.put(bytes: $0) }
                 out.put(text: r.reason.rawValue)
                 if let detail = r.detail { out.put(text: detail) } else { out.put32(UInt32(bitPattern: -1)) }
+            }
+        }
+    }
+
+    /// Encodes Sparkplug metric definitions for `sparkplug_metrics` (`definitionColumns`).
+    public mutating func encode<C: Collection>(definitions: C) where C.Element == MetricDefinition {
+        var size = 0
+        for d in definitions { size += 2 + 4 + d.deviceID.utf8.count + 4 + d.name.utf8.count + 4 + (d.alias == nil ? 0 : 8) + 8 + 12 }
+        write(rowBytes: size) { out in
+            for d in definitions {
+                out.put16(5)
+                out.put(text: d.deviceID)
+                out.put(text: d.name)
+                if let alias = d.alias {
+                    out.put32(8)
+                    out.put64(alias)
+                } else {
+                    out.put32(UInt32(bitPattern: -1))
+                }
+                out.put32(4)
+                out.put32(UInt32(bitPattern: d.datatype))
+                Self.put(timestamp: d.bornAt, to: &out)
             }
         }
     }

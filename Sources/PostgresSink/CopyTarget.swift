@@ -22,6 +22,8 @@ struct CopyTarget: Sendable {
     static let rejectColumns = CopyEncoder.rejectColumns
     static let stagingTable = "ingest_staging"
     static let textStagingTable = "ingest_staging_text"
+    static let catalogStagingTable = "ingest_staging_catalog"
+    static let definitionColumns = CopyEncoder.definitionColumns
 
     /// The text table (`<table>_text`).
     var textTable: String { TextReading.table(for: table) }
@@ -64,6 +66,27 @@ struct CopyTarget: Sendable {
             FROM \(staging) ON CONFLICT DO NOTHING
             """)
         try connection.execute("DELETE FROM \(staging)")
+    }
+
+    /// Upserts Sparkplug metric definitions into `sparkplug_metrics` through a staging table:
+    /// a name's row takes the newest birth's alias and datatype, never an older one's (a
+    /// spool replayed late), and two births of one device in one batch keep the newer.
+    /// Inside a transaction.
+    func upsertDefinitions(_ data: [UInt8], format: Format, on connection: PostgresConnection) throws(PostgresError) {
+        try connection.execute("""
+            CREATE TEMP TABLE IF NOT EXISTS \(Self.catalogStagingTable) (device_id text NOT NULL, name text NOT NULL, \
+            alias bigint, datatype int NOT NULL, born_at timestamptz NOT NULL) ON COMMIT DELETE ROWS
+            """)
+        try connection.copy("COPY \(Self.catalogStagingTable) \(Self.definitionColumns) FROM STDIN (FORMAT \(format.rawValue))",
+                            data: data)
+        try connection.execute("""
+            INSERT INTO sparkplug_metrics AS m \(Self.definitionColumns) \
+            SELECT DISTINCT ON (device_id, name) device_id, name, alias, datatype, born_at \
+            FROM \(Self.catalogStagingTable) ORDER BY device_id, name, born_at DESC \
+            ON CONFLICT (device_id, name) DO UPDATE SET alias = EXCLUDED.alias, datatype = EXCLUDED.datatype, \
+            born_at = EXCLUDED.born_at WHERE m.born_at <= EXCLUDED.born_at
+            """)
+        try connection.execute("DELETE FROM \(Self.catalogStagingTable)")
     }
 
     /// COPYs rejects into `ingest_rejects`.

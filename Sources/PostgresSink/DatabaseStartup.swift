@@ -86,11 +86,11 @@ public enum DatabaseStartup {
     /// With `database.create_schema: false`, the tables the writer needs that the database
     /// lacks (the text table after an upgrade without `migrate`, say): one attempt, nil
     /// when the server cannot be reached (the writers will find out, and spool). Blocking.
-    public static func missingTables(_ settings: IngestConfiguration.Database) -> [String]? {
+    public static func missingTables(_ settings: IngestConfiguration.Database, also extra: [String] = []) -> [String]? {
         guard let connection = try? PostgresConnection(url: settings.url) else { return nil }
         defer { connection.close() }
         var missing: [String] = []
-        for table in [settings.table, TextReading.table(for: settings.table), "ingest_rejects"] {
+        for table in [settings.table, TextReading.table(for: settings.table), "ingest_rejects"] + extra {
             guard let found = try? connection.scalar("SELECT to_regclass($1) IS NULL",
                                                      [SchemaMigrator.quoted(table)]) else { return nil }
             if found == "t" { missing.append(table) }

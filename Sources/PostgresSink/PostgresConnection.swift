@@ -94,15 +94,22 @@ public final class PostgresConnection {
     /// Runs a query and returns its first row as text, a nil per NULL column; nil when
     /// there is no row (so "no row" and "a NULL" can be told apart).
     public func row(_ sql: String, _ parameters: [String?] = []) throws(PostgresError) -> [String?]? {
+        try rows(sql, parameters).first
+    }
+
+    /// Runs a query and returns every row as text, a nil per NULL column.
+    public func rows(_ sql: String, _ parameters: [String?] = []) throws(PostgresError) -> [[String?]] {
         let c = try handle()
         let result: OpaquePointer? = withOptionalCStrings(parameters) { params in
             PQexecParams(c, sql, Int32(parameters.count), nil, params, nil, nil, 0)
         }
         defer { PQclear(result) }
         try check(result, expecting: [PGRES_TUPLES_OK, PGRES_COMMAND_OK])
-        guard PQntuples(result) > 0 else { return nil }
-        return (0..<PQnfields(result)).map { column in
-            PQgetisnull(result, 0, column) == 0 ? String(cString: PQgetvalue(result, 0, column)) : nil
+        let columns = PQnfields(result)
+        return (0..<PQntuples(result)).map { row in
+            (0..<columns).map { column in
+                PQgetisnull(result, row, column) == 0 ? String(cString: PQgetvalue(result, row, column)) : nil
+            }
         }
     }
 

@@ -79,6 +79,7 @@ final class PostgresSpoolSession: SpoolSession {
                 case .rejects: try target.copyRejects(bytes, format: .text, on: c)
                 case .texts: try target.copyTexts(bytes, format: .text, on: c)
                 case .readings: try target.copyReadings(bytes, format: .text, on: c)
+                case .definitions: try target.upsertDefinitions(bytes, format: .text, on: c)
                 }
                 return nil
             } catch where error.code == .data {

@@ -103,6 +103,7 @@ public struct SchemaMigrator {
             // Which content a name stood for: names can repeat (replicas sharing a database,
             // a clock stepped back), and replay must never skip a file it did not apply.
             try connection.execute("ALTER TABLE ingest_spool_applied ADD COLUMN IF NOT EXISTS checksum bigint")
+            try connection.execute(SparkplugCatalog.create)
             try connection.execute(JournalDoneTable.create)
             try connection.execute(JournalDoneTable.index)
             try connection.execute("""

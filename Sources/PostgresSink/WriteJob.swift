@@ -2,7 +2,7 @@ import IngestModel
 import Logging
 
 /// One attempt at one batch, in one transaction: the readings, the text readings, the
-/// rejects and the batch's journal entries commit together or not at all, so a crash never leaves rows without their
+/// rejects, the Sparkplug metric definitions and the batch's journal entries commit together or not at all, so a crash never leaves rows without their
 /// done-record (which would double them on replay) or the other way round (which would lose
 /// them).
 ///
@@ -51,6 +51,16 @@ struct WriteJob {
                 } catch where error.code == .data {
                     // A reject row the server will not take (it carries the original bytes as
                     // bytea, so this means a broken table): keep the batch for the spool.
+                    throw PostgresError(code: .transient, sqlState: error.sqlState, message: error.message,
+                                        connectionLost: false)
+                }
+            }
+            if !batch.definitions.isEmpty {
+                encoder.encode(definitions: batch.definitions)
+                do throws(PostgresError) {
+                    try target.upsertDefinitions(encoder.buffer, format: .binary, on: connection)
+                } catch where error.code == .data {
+                    // The decoder checked every name and alias: this means a broken table. Spool it.
                     throw PostgresError(code: .transient, sqlState: error.sqlState, message: error.message,
                                         connectionLost: false)
                 }

@@ -42,19 +42,38 @@ final class Daemon: HealthSource {
         spoolReplayer = SpoolReplayer(spool: spool, applier: PostgresSpoolApplier(url: db.url, table: db.table,
                                                                                  dedupe: db.dedupe),
                                       logger: logger)
-        subscriber = try MQTTSubscriber(settings: c.mqtt, subscriptions: c.subscriptions, stats: stats, logger: logger)
+        subscriber = try MQTTSubscriber(settings: c.mqtt, subscriptions: c.subscriptions, stats: stats, logger: logger,
+                                        hostStateTopic: c.sparkplug.stateTopic)
         pipeline = IngestPipeline(
             configuration: c, source: subscriber, sink: writer, spool: spool, journal: journal,
             ledger: PostgresJournalLedger(url: db.url, logger: logger),
             background: [probe, StuckWriteWatchdog(probe: probe, writer: writer, logger: logger),
                          SpoolReplayLoop(replayer: spoolReplayer, stats: stats)],
-            stats: stats, logger: logger)
+            stats: stats, controls: subscriber, logger: logger)
         shutdown = PipelineShutdown(pipeline)
     }
 
-    /// SPEC 11's order from here is the pipeline's (`IngestPipeline.start`).
+    /// SPEC 11's order from here is the pipeline's (`IngestPipeline.start`), after the
+    /// Sparkplug birth catalog is loaded (journal replay resolves aliases through it).
     func start() async throws {
+        await loadSparkplugCatalog()
         try await pipeline.start()
+    }
+
+    /// Seeds the Sparkplug sessions from `sparkplug_metrics` (SPEC 4b), when a route reads
+    /// Sparkplug B. A database that cannot be read now only costs rebirth requests later.
+    private func loadSparkplugCatalog() async {
+        guard let sessions = pipeline.sparkplugSessions else { return }
+        let url = configuration.current.database.url
+        do {
+            let catalog = try await DedicatedThread.run { () throws(PostgresError) in try SparkplugCatalog.load(url: url) }
+            let (devices, metrics) = sessions.seed(catalog)
+            logger.info("sparkplug_catalog_loaded", metadata: [
+                "devices": .stringConvertible(devices), "metrics": .stringConvertible(metrics),
+            ])
+        } catch {
+            logger.warning("sparkplug_catalog_unavailable", metadata: ["error": .string("\(error)")])
+        }
     }
 
     /// Applies a reloaded configuration's live keys (SPEC 3).

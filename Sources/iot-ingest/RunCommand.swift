@@ -78,7 +78,8 @@ struct RunCommand: AsyncParsableCommand {
         guard configuration.database.createSchema else {
             // Tables nobody creates would send every batch to the spool for ever: say so now.
             let settings = configuration.database
-            let missing = try await DedicatedThread.run { DatabaseStartup.missingTables(settings) }
+            let sparkplug = configuration.routes.contains { $0.format == .sparkplugB } ? ["sparkplug_metrics"] : []
+            let missing = try await DedicatedThread.run { DatabaseStartup.missingTables(settings, also: sparkplug) }
             if let missing, !missing.isEmpty {
                 let why = "tables missing: \(missing.joined(separator: ", ")) (run `iot-ingest migrate`)"
                 Console.error("invalid configuration:\n  - database.create_schema: \(why) (value: \"false\")")

@@ -75,7 +75,7 @@ final class Publisher: MQTTClientEvents, @unchecked Sendable {
         while true {
             let failure = payload.withUnsafeBytes { bytes -> MQTTError? in
                 do throws(MQTTError) {
-                    try client.publish(topic: topic, payload: bytes, qos: Int(qos))
+                    try client.publish(topic: topic, payload: bytes, qos: Int(qos), retain: false)
                     return nil
                 } catch {
                     return error

@@ -24,7 +24,9 @@ import Testing
         func subscribe(_ topic: String, qos: Int) throws(MQTTError) {
             calls.withLock { $0.append("subscribe \(topic) \(qos)") }
         }
-        func publish(topic: String, payload: UnsafeRawBufferPointer, qos: Int) throws(MQTTError) {}
+        func publish(topic: String, payload: UnsafeRawBufferPointer, qos: Int, retain: Bool) throws(MQTTError) {
+            calls.withLock { $0.append("publish \(topic) \(String(decoding: payload, as: UTF8.self)) \(qos) \(retain)") }
+        }
         func disconnect() { calls.withLock { $0.append("disconnect") } }
         func stopLoop(force: Bool) { calls.withLock { $0.append("stopLoop force=\(force)") } }
 
