@@ -136,7 +136,7 @@ let package = Package(
         .testTarget(name: "IngestConfigTests", dependencies: ["IngestConfig", "IngestModel", "PayloadFormats"], swiftSettings: strict),
         .testTarget(
             name: "IngestCoreTests",
-            dependencies: ["Concurrency", "IngestModel", "PayloadFormats", "IngestCore", "TestSupport",
+            dependencies: ["Concurrency", "IngestModel", "PayloadFormats", "IngestCore", "TestSupport", "SparkplugB",
                            .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict),
         .testTarget(

@@ -55,6 +55,7 @@ public final class Batcher: Sendable {
             s.open.readings.append(contentsOf: rows.readings)
             if !rows.texts.isEmpty { s.open.texts.append(contentsOf: rows.texts) }
             s.open.rejects.append(contentsOf: rows.rejects)
+            if !rows.definitions.isEmpty { s.open.definitions.append(contentsOf: rows.definitions) }
             s.open.entries.append(contentsOf: rows.entries)
             let readings = s.open.readings.count + s.open.texts.count
             guard readings >= s.limits.maxRows || s.open.rejects.count >= s.limits.maxRows else { return nil }

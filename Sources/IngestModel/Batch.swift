@@ -16,10 +16,12 @@ public struct Batch: Sendable {
     public var entries: [UInt64] = []
 
     /// The caller keeps each message whole: all its rows and its entry in one batch (see `entries`).
-    public init(readings: [Reading] = [], texts: [TextReading] = [], rejects: [Reject] = [], entries: [UInt64] = []) {
+    public init(readings: [Reading] = [], texts: [TextReading] = [], rejects: [Reject] = [],
+                definitions: [MetricDefinition] = [], entries: [UInt64] = []) {
         self.readings = readings
         self.texts = texts
         self.rejects = rejects
+        self.definitions = definitions
         self.entries = entries
     }
 

@@ -10,6 +10,8 @@ public final class FakeSink: BatchSink {
         public var readings: [Reading] = []
         public var texts: [TextReading] = []
         public var rejects: [Reject] = []
+        /// Sparkplug metric definitions received (`Batch.definitions`).
+        public var definitions = 0
         public var entries: [UInt64] = []
         public var attempts = 0
         public var hanging: Set<Int> = []
@@ -47,6 +49,7 @@ public final class FakeSink: BatchSink {
                 s.readings += good
                 s.texts += batch.texts
                 s.rejects += batch.rejects + refused
+                s.definitions += batch.definitions.count
                 s.entries += batch.entries
             }
             return SinkOutcome(written: good.count, writtenText: batch.texts.count, refused: refused)
