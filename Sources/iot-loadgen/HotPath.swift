@@ -28,17 +28,23 @@ struct HotPath {
     func run() throws -> (readings: Int, seconds: Double, cpuSeconds: Double) {
         let directory = try Self.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let configuration = try ConfigurationLoader.load(.init(
-            environment: [:],
-            overrides: [("database.url", "postgres://unused/unused"), ("spool.dir", directory + "/spool"),
-                        ("payload.topic_template", "\(telemetry.topicPrefix)/{device_id}/telemetry")]))
+        var overrides = [("database.url", "postgres://unused/unused"), ("spool.dir", directory + "/spool"),
+                         ("payload.topic_template", "\(telemetry.topicPrefix)/{device_id}/telemetry")]
+        switch telemetry.format {
+        case .json: break
+        case .sparkplugB: overrides.append(("routes", #"[{topics: ["spBv1.0/#"], format: sparkplug_b}]"#))
+        case .influx:
+            let p = telemetry.topicPrefix
+            overrides.append(("routes", #"[{topics: ["\#(p)/+/telemetry"], format: influx_line, topic_template: "\#(p)/{device_id}/telemetry"}]"#))
+        }
+        let configuration = try ConfigurationLoader.load(.init(environment: [:], overrides: overrides))
         let logger = Logger(label: "iot-loadgen.hot-path", factory: { _ in SwiftLogNoOpLogHandler() })
         let journal = try Journal(settings: .init(directory: directory + "/journal",
                                                   maxBytes: configuration.journal.maxBytes,
                                                   fsyncIntervalMs: configuration.journal.fsyncIntervalMs),
                                   logger: logger)
         try Spool.prepare(directory: directory + "/spool")
-        let expected = messages * (telemetry.numericPerMessage + telemetry.textPerMessage)
+        let expected = telemetry.rows(messages)
         let sink = EncodingSink(lanes: configuration.database.poolSize, expected: expected)
         let source = SyntheticSource(telemetry: telemetry, messages: messages)
         // The daemon's own factory and start-up path, so what is measured is what runs.

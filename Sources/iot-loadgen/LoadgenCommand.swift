@@ -5,6 +5,8 @@ import ArgumentParser
 import IngestModel
 import Observability
 
+extension Telemetry.Format: ExpressibleByArgument {}
+
 /// `iot-loadgen`: publishes synthetic telemetry for tests, demos and benchmarks (SPEC 2).
 struct LoadgenCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -23,7 +25,11 @@ struct LoadgenCommand: ParsableCommand {
     var connections = 1
     @Option(name: .customLong("readings-per-message")) var readingsPerMessage = 2
     @Flag(help: "Mixed payloads: a string and a 3-element array beside the numbers (SPEC 4 v4).") var mixed = false
-    @Option(name: .customLong("invalid-fraction"), help: "Share of messages that are not JSON.") var invalidFraction = 0.0
+    @Option(help: "Payload format: json, sparkplug_b (each device an edge node of group <topic-prefix>: an NBIRTH, then NDATA with aliases) or influx (line protocol).")
+    var format = Telemetry.Format.json
+    @Option(name: .customLong("gap-fraction"), help: "sparkplug_b: share of data messages with a wrong sequence number.")
+    var gapFraction = 0.0
+    @Option(name: .customLong("invalid-fraction"), help: "Share of messages that are not valid payloads.") var invalidFraction = 0.0
     @Option(name: .customLong("topic-prefix")) var topicPrefix = "devices"
     @Option(name: .customLong("client-id")) var clientID: String?
     @Option(help: "MQTT user name; the password is read from $IOT_LOADGEN_PASSWORD (never from the command line).")
@@ -44,7 +50,9 @@ struct LoadgenCommand: ParsableCommand {
             throw ValidationError("--devices and --readings-per-message must be >= 1, --messages and --rate >= 0")
         }
         guard window >= 1, connections >= 1 else { throw ValidationError("--window and --connections must be >= 1") }
-        guard (0...1).contains(invalidFraction) else { throw ValidationError("--invalid-fraction must be in 0...1") }
+        guard (0...1).contains(invalidFraction), (0...1).contains(gapFraction) else {
+            throw ValidationError("--invalid-fraction and --gap-fraction must be in 0...1")
+        }
     }
 
     func run() throws {
@@ -52,6 +60,8 @@ struct LoadgenCommand: ParsableCommand {
         var telemetry = Telemetry(devices: devices, readingsPerMessage: readingsPerMessage, topicPrefix: topicPrefix,
                                   tsBaseMs: tsBaseMs ?? Timestamp.now() / 1000)
         telemetry.mixed = mixed
+        telemetry.format = format
+        telemetry.gapFraction = gapFraction
         if hotPath {
             let (readings, seconds, cpu) = try HotPath(telemetry: telemetry, messages: messages).run()
             Console.out(JSONValue.object([
