@@ -159,7 +159,7 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["Concurrency", "IngestModel", "Durability", "TestSupport"],
+            dependencies: ["Concurrency", "IngestModel", "Durability", "TestSupport", "SparkplugB"],
             swiftSettings: strict),
     ]
 )
