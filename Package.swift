@@ -47,7 +47,10 @@ let package = Package(
         .target(
             name: "SparkplugB",
             dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")],
-            exclude: ["sparkplug_b.proto", "LICENSE-EPL-2.0.html"]),
+            exclude: ["sparkplug_b.proto", "LICENSE-EPL-2.0.html"],
+            // The generated messages keep their fields in a class: every access was a runtime
+            // exclusivity check (~3,300 of ~44,000 instructions per Sparkplug message).
+            swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]),
         // Bytes in, readings or a reject out: the PayloadFormat protocol, JSON, Influx line
         // protocol and Sparkplug B (the one stateful format).
         .target(

@@ -19,7 +19,13 @@ A.add_argument("--out", default="bench/results")
 A.add_argument("--top", type=int, default=25)
 A.add_argument("--mixed", action="store_true",
                help="v4 mixed payloads (2 numbers, a string, a 3-array: 6 rows a message) instead of 2 numbers")
+A.add_argument("--format", default="json", choices=["json", "sparkplug_b", "influx"],
+               help="payload format (`iot-loadgen --format`); Sparkplug's births (one per device) cancel out")
 args = A.parse_args()
+DEVICES = 1000
+# Rows a message makes, and the births' extra two rows per device (Sparkplug).
+ROWS = {"json": 6 if args.mixed else 2}.get(args.format, 3 if args.mixed else 2)
+BIRTH_ROWS = 2 * DEVICES if args.format == "sparkplug_b" else 0
 
 work = tempfile.mkdtemp(prefix="iot-ingest-callgrind.")
 binary = os.path.join(work, "iot-loadgen")
@@ -29,10 +35,11 @@ subprocess.run(["objcopy", "--strip-debug", os.path.join(args.bin, "iot-loadgen"
 def profile(messages):
     out = os.path.join(work, f"callgrind.{messages}")
     run = subprocess.run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", binary, "--hot-path",
-                          "--messages", str(messages), "--topic-prefix", "bench"] + (["--mixed"] if args.mixed else []),
+                          "--messages", str(messages), "--topic-prefix", "bench", "--format", args.format,
+                          "--devices", str(DEVICES)] + (["--mixed"] if args.mixed else []),
                          capture_output=True, text=True, timeout=1800)
     summary = json.loads(run.stdout.strip().splitlines()[-1])
-    assert run.returncode == 0 and summary["readings"] == (6 if args.mixed else 2) * messages, (run.returncode, run.stdout, run.stderr[-2000:])
+    assert run.returncode == 0 and summary["readings"] == ROWS * messages + BIRTH_ROWS, (run.returncode, run.stdout, run.stderr[-2000:])
     text = subprocess.run(["callgrind_annotate", "--threshold=100", out], capture_output=True, text=True,
                           check=True).stdout
     total, functions = None, {}
@@ -60,12 +67,12 @@ names = subprocess.run(["swift", "demangle", "--simplified"], input="\n".join(k[
                        capture_output=True, text=True).stdout.splitlines()
 top = [{"function": name, "library": k[1], "instructions": round(v)} for (v, k), name in zip(rows, names)]
 result = {"date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "messages": [n, 2 * n],
-          "readings_per_message": 2, "instructions_per_message": round(per_message), "top": top}
+          "format": args.format, "readings_per_message": ROWS, "instructions_per_message": round(per_message), "top": top}
 os.makedirs(args.out, exist_ok=True)
 with open(os.path.join(args.out, "callgrind.json"), "w") as f:
     json.dump(result, f, indent=1)
 lines = [f"# Instructions per message, daemon's own code ({result['date']})", "",
-         f"`iot-loadgen --hot-path` under callgrind, ({2 * n:,} - {n:,} messages) / {n:,}, 2 readings "
+         f"`iot-loadgen --hot-path --format {args.format}` under callgrind, ({2 * n:,} - {n:,} messages) / {n:,}, {ROWS} readings "
          "per message: **{:,} instructions per message**.".format(round(per_message)), "",
          "| instructions / message | function | library |", "|---:|---|---|"]
 lines += [f"| {t['instructions']:,} | `{t['function'][:110]}` | {t['library']} |" for t in top]

@@ -88,6 +88,9 @@ struct HotPath {
 private final class SyntheticSource: MessageSource {
     private let prepared: [(topic: [CChar], payload: [UInt8])]
     private let messages: Int
+    /// Where the second and later passes over `prepared` start: after the Sparkplug births,
+    /// so each device is born once (as a fleet is), whatever the run's length.
+    private let repeatFrom: Int
     private let thread = Mutex<DedicatedThread?>(nil)
 
     init(telemetry: Telemetry, messages: Int) {
@@ -98,16 +101,19 @@ private final class SyntheticSource: MessageSource {
             return (Array(topic.utf8CString), payload)
         }
         self.messages = messages
+        repeatFrom = telemetry.format == .sparkplugB ? min(telemetry.devices, prepared.count - 1) : 0
     }
 
     func start(delivering inlet: any MessageInlet) throws {
         let receiver = MessageReceiver(inlet: inlet)
         let prepared = prepared
         let messages = messages
+        let repeatFrom = repeatFrom
         thread.withLock {
             $0 = DedicatedThread {
                 for i in 0..<messages {
-                    let message = prepared[i % prepared.count]
+                    let index = i < prepared.count ? i : repeatFrom + (i - prepared.count) % (prepared.count - repeatFrom)
+                    let message = prepared[index]
                     message.topic.withUnsafeBufferPointer { topic in
                         message.payload.withUnsafeBytes { payload in
                             receiver.receive(topic: topic.baseAddress!, payload: payload.baseAddress, length: payload.count)

@@ -1,5 +1,6 @@
 import IngestModel
 import SparkplugB
+import Synchronization
 
 /// Sparkplug B as a payload format (SPEC 4b): the daemon as a host application. Births define
 /// each metric's name, alias and datatype (kept in `SparkplugSessions` and, through the
@@ -30,6 +31,26 @@ public final class SparkplugDecoder: PayloadFormat {
     /// Where rebirth requests go.
     public let rebirths: SparkplugRebirths
 
+    /// Topics already split, with their ids built.
+    private let topics = TopicCache()
+
+    /// Split topics by name: a fleet publishes on a few thousand topics, each many times.
+    /// Bounded: a flood of distinct topics empties it and starts again.
+    final class TopicCache: Sendable {
+        private let cache = Mutex<[String: Result<SparkplugTopic, SparkplugTopic.Refusal>]>([:])
+        static let limit = 16_384
+
+        func topic(_ name: String) throws(SparkplugTopic.Refusal) -> SparkplugTopic {
+            if let known = cache.withLock({ $0[name] }) { return try known.get() }
+            let parsed = Result { () throws(SparkplugTopic.Refusal) in try SparkplugTopic(name) }
+            cache.withLock { c in
+                if c.count >= Self.limit { c.removeAll(keepingCapacity: true) }
+                c[name] = parsed
+            }
+            return try parsed.get()
+        }
+    }
+
     /// The reading births (1) and deaths (0) make.
     public static let onlineMetric = "sparkplug.online"
     /// The largest timestamp accepted, in epoch milliseconds (the end of year 9999).
@@ -57,7 +78,7 @@ public final class SparkplugDecoder: PayloadFormat {
         if let reject = PayloadChecks.tooLarge(message, maxBytes: maxBytes) { return reject }
         let topic: SparkplugTopic
         do {
-            topic = try SparkplugTopic(message.topic)
+            topic = try topics.topic(message.topic)
         } catch {
             switch error {
             case .hostState:
