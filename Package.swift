@@ -55,7 +55,7 @@ let package = Package(
         // protocol and Sparkplug B (the one stateful format).
         .target(
             name: "PayloadFormats",
-            dependencies: ["Concurrency", "IngestModel", "SparkplugB", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["IngestModel", "SparkplugB", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict),
         // The key table, the loader (the only Yams user), validation, redaction, reload diff.
         .target(

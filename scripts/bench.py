@@ -32,12 +32,29 @@ A.add_argument("--out", default="bench/results")
 A.add_argument("--quick-cpu", action="store_true", help="only one QoS 1 flood; print msg/s and CPU (for profiling)")
 A.add_argument("--mixed", action="store_true",
                help="with --quick-cpu: v4 mixed payloads (2 numbers, a string, a 3-array: 6 rows a message)")
+A.add_argument("--format", default="json", choices=["json", "sparkplug_b", "influx"],
+               help="with --quick-cpu: the payload format published and routed (`iot-loadgen --format`)")
 A.add_argument("--perf", metavar="FILE", help="with --quick-cpu: `perf record -g` the daemon's floods into FILE.N")
 args = A.parse_args()
-if args.mixed and not args.quick_cpu:
-    A.error("--mixed goes with --quick-cpu")
-# Rows a message makes: 2 numbers by default; with --mixed 5 numeric rows and a text row.
-ROWS = 6 if args.mixed else 2
+if (args.mixed or args.format != "json") and not args.quick_cpu:
+    A.error("--mixed and --format go with --quick-cpu")
+# Rows a message makes: 2 numbers by default; with --mixed 5 numeric rows and a text row
+# (line protocol and Sparkplug: 2 numbers and a text row, no array).
+ROWS = (6 if args.format == "json" else 3) if args.mixed else 2
+DEVICES = 1000
+# Sparkplug births: bdSeq and sparkplug.online, once per device.
+BIRTH_ROWS = 2 * DEVICES if args.format == "sparkplug_b" else 0
+FORMAT = ["--format", args.format]
+
+
+def routes(prefix):
+    """The daemon's route for --format (none for JSON: the default route of mqtt.topics)."""
+    if args.format == "sparkplug_b":
+        return {"routes": f'[{{topics: ["spBv1.0/{prefix}/#"], format: sparkplug_b}}]'}
+    if args.format == "influx":
+        return {"routes": f'[{{topics: ["{prefix}/+/telemetry"], format: influx_line, '
+                          f'topic_template: "{prefix}/{{device_id}}/telemetry"}}]'}
+    return {}
 PERF_RUNS = itertools.count(1)
 
 from benchlib import WORK, Daemon, broker_cpu, loadgen, machine_cpu, new_db, postgres_cpu, psql, reaped_children_cpu, stats
@@ -46,7 +63,8 @@ from benchlib import WORK, Daemon, broker_cpu, loadgen, machine_cpu, new_db, pos
 def ceiling(qos):
     """The bare subscriber: msg/s and its CPU seconds per 1M readings."""
     prefix = "ceil" + uuid.uuid4().hex[:6]
-    sub = loadgen("--count-only", "--messages", args.messages, "--qos", qos, "--topic-prefix", prefix, wait=False)
+    sub = loadgen("--count-only", "--messages", args.messages, "--qos", qos, "--topic-prefix", prefix, *FORMAT,
+                  wait=False)
     line = sub.stderr.readline()
     assert "subscribed" in line, line
     machine0, broker0, children0 = machine_cpu(), broker_cpu(), reaped_children_cpu()
@@ -64,17 +82,18 @@ def ceiling(qos):
 
 def publish(qos, prefix, wait=True):
     mixed = ["--mixed"] if args.mixed else []
-    return loadgen("--messages", args.messages, "--qos", qos, "--topic-prefix", prefix, "--devices", 1000,
-                   "--window", args.window, "--connections", args.connections, *mixed, wait=wait)
+    return loadgen("--messages", args.messages, "--qos", qos, "--topic-prefix", prefix, "--devices", DEVICES,
+                   "--window", args.window, "--connections", args.connections, *mixed, *FORMAT, wait=wait)
 
 
 def hot_path():
     """The daemon's own per-message work alone (`iot-loadgen --hot-path`: callback copy,
     journal, queue, decoding, batching, COPY encoding; no MQTT I/O, no libpq): its CPU
     seconds per 1M readings, the part of the daemon's cost the bare subscriber never pays."""
-    result = loadgen("--hot-path", "--messages", args.messages, "--topic-prefix", "bench", *(["--mixed"] if args.mixed else []))
-    assert result["readings"] == ROWS * args.messages, result
-    return result["cpu_s"] / (result["readings"] / 1e6)
+    result = loadgen("--hot-path", "--messages", args.messages, "--topic-prefix", "bench", "--devices", DEVICES,
+                     *(["--mixed"] if args.mixed else []), *FORMAT)
+    assert result["readings"] == ROWS * args.messages + BIRTH_ROWS, result
+    return result["cpu_s"] / (ROWS * args.messages / 1e6)
 
 
 def flood(qos, samples=None, journal=True):
@@ -83,8 +102,8 @@ def flood(qos, samples=None, journal=True):
     flush interval counts), first-to-last-commit msg/s, CPU s per 1M readings, peak RSS MB."""
     url = new_db()
     prefix = "fl" + uuid.uuid4().hex[:6]
-    d = Daemon(url, prefix, **{"mqtt.qos": qos, "journal.enabled": str(journal).lower()})
-    expected = ROWS * args.messages
+    d = Daemon(url, prefix, **{"mqtt.qos": qos, "journal.enabled": str(journal).lower(), **routes(prefix)})
+    expected = ROWS * args.messages + BIRTH_ROWS
     cpu0, machine0, pg0, broker0, children0 = d.cpu_seconds(), machine_cpu(), postgres_cpu(), broker_cpu(), reaped_children_cpu()
     pub = publish(qos, prefix, wait=False)
     perf = None
@@ -122,7 +141,7 @@ def flood(qos, samples=None, journal=True):
     t10, r10 = next((t, r) for t, r in points if r >= 0.1 * expected)
     t90, r90 = next((t, r) for t, r in points if r >= 0.9 * expected)
     steady_rows = (r90 - r10) / (t90 - t10)
-    millions = expected / 1e6
+    millions = ROWS * args.messages / 1e6  # per message's rows, as the bare subscriber's (births aside)
     return steady_rows / ROWS, steady_rows, args.messages / (points[-1][0] - first), cpu / millions, hwm, \
         machine / millions, pg / millions, broker / millions, publisher / millions
 

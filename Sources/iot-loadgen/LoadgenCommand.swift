@@ -38,7 +38,7 @@ struct LoadgenCommand: ParsableCommand {
     @Option(help: "Seconds to wait for the broker and for the last acknowledgements.") var timeout = 120.0
     @Flag(help: "No progress line on stderr.") var quiet = false
     @Flag(name: .customLong("count-only"),
-          help: "Do not publish: subscribe to <topic-prefix>/+/telemetry and count --messages arrivals (benchmark ceiling).")
+          help: "Do not publish: subscribe to <topic-prefix>/+/telemetry (sparkplug_b: spBv1.0/<topic-prefix>/#) and count --messages arrivals (benchmark ceiling).")
     var countOnly = false
     @Flag(name: .customLong("hot-path"),
           help: "No broker, no database: run --messages messages through the daemon's own per-message code in this process and print its CPU seconds (the benchmark's floor; under valgrind --tool=callgrind, its instructions).")
@@ -125,7 +125,8 @@ struct LoadgenCommand: ParsableCommand {
     /// system CPU seconds from subscribed to the last message (the floor a libmosquitto
     /// client pays per message, for the benchmark's CPU ratio).
     func count() throws {
-        let subscriber = try BareSubscriber(host: host, port: port, topic: "\(topicPrefix)/+/telemetry", qos: qos)
+        let topic = format == .sparkplugB ? "spBv1.0/\(topicPrefix)/#" : "\(topicPrefix)/+/telemetry"
+        let subscriber = try BareSubscriber(host: host, port: port, topic: topic, qos: qos)
         guard subscriber.waitSubscribed(timeout: timeout) else {
             Console.error("iot-loadgen: could not subscribe")
             throw ExitCode(1)

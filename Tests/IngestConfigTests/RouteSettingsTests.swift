@@ -61,7 +61,8 @@ struct RouteSettingsTests {
 
     @Test(arguments: [
         ("[{topics: [a/#], format: xml}]", "route 1: format must be one of json, sparkplug_b, influx_line"),
-        ("[{topics: [a/#], format: sparkplug_b}]", "route 1: sparkplug_b is not supported by this build yet"),
+        (#"[{topics: [spBv1.0/#], format: sparkplug_b, topic_template: "a/{device_id}"}]"#,
+         "route 1: a sparkplug_b route takes no topic_template"),
         ("[{topics: [a/#], colour: red}]", "route 1: unknown key 'colour'"),
         ("[{format: json}]", "route 1 needs topics"),
         ("[{topics: [a/#/b]}]", "route 1: 'a/#/b' is not a valid MQTT topic filter"),
@@ -85,5 +86,21 @@ struct RouteSettingsTests {
         let c = try loader.load(set: [("mqtt.topics", "x/+"), ("routes", "[{topics: [devices/+/telemetry]}]")])
         #expect(c.subscriptions == ["devices/+/telemetry"])
         #expect(c.warnings == ["mqtt.topics is not used: routes name the topics"])
+    }
+
+    /// SPEC 4b's keys: defaults, values, and a host id that would break the STATE topic.
+    @Test func sparkplugRoutesAndTheirKeys() throws {
+        let c = try loader.load(set: [("routes", "[{topics: [spBv1.0/plant/#], format: sparkplug_b}]")])
+        #expect(c.routes == [.init(topics: ["spBv1.0/plant/#"], format: .sparkplugB, topicTemplate: nil)])
+        #expect(c.sparkplug == .init(requestRebirth: true, rebirthIntervalSeconds: 30, hostID: nil))
+        #expect(c.sparkplug.stateTopic == nil)
+        let set = try loader.load(set: [("sparkplug.request_rebirth", "false"), ("sparkplug.rebirth_interval_s", "2.5"),
+                                        ("sparkplug.host_id", "scada-1")])
+        #expect(set.sparkplug == .init(requestRebirth: false, rebirthIntervalSeconds: 2.5, hostID: "scada-1"))
+        #expect(set.sparkplug.stateTopic == "spBv1.0/STATE/scada-1")
+        for bad in ["a/b", "a+", "#"] {
+            #expect(loader.problems(set: [("sparkplug.host_id", bad)]).map(\.key) == ["sparkplug.host_id"], "\(bad)")
+        }
+        #expect(loader.problems(set: [("sparkplug.rebirth_interval_s", "0")]).map(\.key) == ["sparkplug.rebirth_interval_s"])
     }
 }

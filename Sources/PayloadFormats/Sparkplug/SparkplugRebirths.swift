@@ -38,6 +38,8 @@ public final class SparkplugRebirths: Sendable {
     }
 
     /// Publishes the request for `topic`'s edge node (the caller has checked the throttle).
+    /// Called on a worker task: the publish only queues the packet for libmosquitto's own
+    /// network thread (threaded mode), it never waits for the socket or the broker.
     func request(_ topic: SparkplugTopic, reason: String) {
         guard let publisher else { return }
         let target = "\(SparkplugTopic.namespace)/\(topic.group)/NCMD/\(topic.node)"
