@@ -58,7 +58,8 @@ public final class Batcher: Sendable {
             if !rows.definitions.isEmpty { s.open.definitions.append(contentsOf: rows.definitions) }
             s.open.entries.append(contentsOf: rows.entries)
             let readings = s.open.readings.count + s.open.texts.count
-            guard readings >= s.limits.maxRows || s.open.rejects.count >= s.limits.maxRows else { return nil }
+            guard readings >= s.limits.maxRows || s.open.rejects.count >= s.limits.maxRows
+                    || s.open.definitions.count >= s.limits.maxRows else { return nil }
             return Self.seal(&s)
         }
     }

@@ -68,6 +68,8 @@ public final class BoundedQueue<Element: Sendable>: @unchecked Sendable {
     /// Threads blocked in `put` or `takeBlocking` right now (tests wait for a producer to
     /// be really parked before they check that it is woken).
     public var blockedThreadCount: Int { lock.withLock { blockedThreads } }
+    /// Non-empty hand-outs to tasks so far: the number the next one gets.
+    public var handedOut: UInt64 { lock.withLock { handOuts } }
     /// Tasks suspended in `take` right now.
     public var waitingTakerCount: Int { lock.withLock { asyncTakers.count } }
     /// Tasks suspended in `put` right now.

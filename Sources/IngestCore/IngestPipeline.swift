@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Concurrency
 import IngestConfig
 import IngestModel
@@ -36,6 +39,8 @@ public final class IngestPipeline: Sendable {
     /// forced shutdown waits for them to land before its last sweep.
     let carried = InFlight()
     let forwarder: BatchForwarder
+    /// The order of the workers' takes for an ordered format (Sparkplug B).
+    let turnstile = Turnstile()
     /// What an earlier run left in the journal, replayed by `start()` before the source.
     let recovery: JournalRecovery?
     /// Loops beside the pipeline (the database probe, the spool replay): started with it,
@@ -161,7 +166,7 @@ public final class IngestPipeline: Sendable {
     public func start() async throws {
         lanes.start()
         let workers = WorkerPool(messages: messages, batcher: batcher, decoder: decoder, forwarder: forwarder,
-                                 carried: carried, turnstile: Turnstile())
+                                 carried: carried, turnstile: turnstile)
         let count = workerCount
         workersTask.withLock { $0 = Task { await workers.run(count: count) } }
         tickerTask.withLock { $0 = Task { await self.tick() } }
@@ -193,6 +198,16 @@ public final class IngestPipeline: Sendable {
         }
         if !batch.isEmpty { await forwarder.send(batch) }
         return rows
+    }
+
+    /// Before a shutdown sweep decodes what is left in the queue: waits (bounded, polling; on
+    /// a thread the daemon owns) until every take the workers made has had its ordered turn,
+    /// so no Sparkplug message left in the queue is decoded before an earlier one a worker
+    /// holds (a birth before its data). A format without order does not wait.
+    func awaitOrderedTakes(timeout: Double) {
+        guard decoder.decoder.ordered else { return }
+        let deadline = Timestamp.monotonicSeconds() + timeout
+        while turnstile.next < messages.handedOut && Timestamp.monotonicSeconds() < deadline { usleep(1_000) }
     }
 
     /// Applies reloaded settings (SPEC 3): the full-queue policy, the retry limit and the

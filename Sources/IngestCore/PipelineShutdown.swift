@@ -57,6 +57,7 @@ public final class PipelineShutdown: ShutdownSteps {
         return try await DedicatedThread.run {
             p.lanes.lower(to: .spoolOnly)
             let taken = p.messages.removeAll()
+            p.awaitOrderedTakes(timeout: 1)
             p.spooler.keep(p.decoder.decode(taken), reason: "drain timeout")
             p.lanes.cancelUntilIdle(timeout: 2)
             return taken.count
@@ -117,7 +118,9 @@ public final class PipelineShutdown: ShutdownSteps {
 
     private func sweepToSpool() {
         let p = pipeline
-        var batch = p.decoder.decode(p.messages.removeAll())
+        let taken = p.messages.removeAll()
+        p.awaitOrderedTakes(timeout: 0.5)
+        var batch = p.decoder.decode(taken)
         for b in [p.batcher.sealAll()].compactMap({ $0 }) + p.batches.removeAll() { batch.absorb(b) }
         p.spooler.keep(batch, reason: "forced shutdown")
     }

@@ -1,12 +1,12 @@
 /// Deterministic mutations of a seed corpus, for the decoders' fuzz replays: each input is a
 /// seed with one to four bytes inserted, removed or replaced from `alphabet`. Async and
-/// yielding every 500 inputs: seconds of CPU on one of the cooperative pool's two threads
+/// yielding every 100 inputs: seconds of CPU on one of the cooperative pool's two threads
 /// starved the timers of the shutdown tests running beside it.
 func forEachMutation(of seeds: [[UInt8]], alphabet: [UInt8], count: Int, seed: UInt64,
                      _ check: ([UInt8]) -> Void) async {
     var rng = SplitMix64(seed: seed)
     for n in 0..<count {
-        if n % 500 == 0 { await Task.yield() }
+        if n % 100 == 0 { await Task.yield() }
         var input = seeds[Int(rng.next() % UInt64(seeds.count))]
         for _ in 0..<(1 + rng.next() % 4) {
             let at = input.isEmpty ? 0 : Int(rng.next() % UInt64(input.count + 1))

@@ -264,11 +264,51 @@ struct SparkplugDecoderTests {
             == .invalidSparkplug)
     }
 
-    @Test func aRefusedBirthLeavesThePreviousOneInPlace() {
+    /// The node has moved on to aliases the daemon refused: its data must not resolve through
+    /// the previous birth (they could be named wrongly), and the node is asked again.
+    @Test func aRefusedBirthForgetsThePreviousOneAndAsksAgain() {
+        _ = birth(bdSeq: 7)
+        let refused = decode(Self.nbirth, Tahu.payload(seq: 0, [Tahu.metric("bdSeq", type: 8, .longValue(8)),
+                                                               Tahu.metric("pressure", alias: 1, type: 10, .doubleValue(.nan))]))
+        #expect(refused.reject?.reason == .nonFinite)
+        #expect(sessions.latestBirth(of: "plant/edge1") == nil)
+        #expect(publisher.topics == ["spBv1.0/plant/NCMD/edge1"])
+        let data = decode(Self.ndata, Tahu.payload(seq: 1, [Tahu.metric(alias: 1, .doubleValue(5))]))
+        #expect(data.reject?.reason == .unknownAlias, "never stored as temperature")
+        let death = decode("spBv1.0/plant/NDEATH/edge1", Tahu.payload([Tahu.metric("bdSeq", type: 8, .longValue(8))]))
+        #expect(death.rows.count == 1, "the refused birth's bdSeq is unknown, not the old one: the death is stored")
+    }
+
+    @Test func aHostileSequenceNumberIsAGapNotACrash() {
         _ = birth()
-        let refused = decode(Self.nbirth, Tahu.payload(seq: 0, [Tahu.metric("other", alias: 1, type: 9, .stringValue("x"))]))
-        #expect(refused.reject?.reason == .invalidSparkplug)
-        #expect(sessions.latestBirth(of: "plant/edge1")?.byAlias[1]?.name == "temperature")
+        #expect(decode(Self.ndata, Tahu.payload(seq: UInt64.max, [Tahu.metric(alias: 1, .doubleValue(1))])).reject == nil)
+        #expect(decode(Self.ndata, Tahu.payload(seq: 0, [Tahu.metric(alias: 1, .doubleValue(1))])).reject == nil,
+                "2^64 - 1 is 255 mod 256: 0 follows")
+        #expect(decode(Self.ndata, Tahu.payload(seq: 300, [Tahu.metric(alias: 1, .doubleValue(1))])).reject == nil)
+        #expect(publisher.topics == ["spBv1.0/plant/NCMD/edge1"], "2^64 - 1 after 0 was the gap")
+    }
+
+    @Test func aNameGivenTwiceInABirthIsDefinedOnceTheLastWay() {
+        let out = decode(Self.dbirth, Tahu.payload(seq: 0, [Tahu.metric("x", alias: 1, type: 10, .doubleValue(1)),
+                                                           Tahu.metric("x", alias: 2, type: 3, .intValue(2))]))
+        #expect(out.reject == nil)
+        #expect(out.definitions.map { "\($0.name) \($0.alias ?? 0) \($0.datatype)" } == ["x 2 3"])
+        #expect(sessions.latestBirth(of: "plant/edge1/pump")?.byName["x"] == 3)
+    }
+
+    @Test func aBirthDefinesAtMostMaxReadingsMetrics() {
+        let many = (0..<5).map { Tahu.metric("m\($0)", type: 10, null: true) }
+        let out = decode(Self.nbirth, Tahu.payload(seq: 0, many), with: decoder(maxReadings: 4))
+        #expect(out.reject?.reason == .tooManyReadings, "null values make no reading, but five definitions")
+    }
+
+    /// Live, the last birth delivered wins, even if the wall clock stepped back before it.
+    @Test func liveTheLastBirthDeliveredWinsWhateverTheClock() {
+        _ = birth(at: Self.received)
+        _ = decode(Self.nbirth, Tahu.payload(seq: 0, [Tahu.metric("pressure", alias: 1, type: 10, .doubleValue(1))]),
+                   at: Self.received - 60_000_000)
+        let out = decode(Self.ndata, Tahu.payload(seq: 1, [Tahu.metric(alias: 1, .doubleValue(2))]), at: Self.received - 59_000_000)
+        #expect(out.rows == ["plant/edge1 pressure=2.0 @\(Self.received - 59_000_000)"])
     }
 
     @Test func tooManyReadingsIsWhole() {

@@ -18,6 +18,9 @@ public struct SparkplugBirth: Sendable {
     public private(set) var byAlias: [UInt64: Metric] = [:]
     /// By name, for data messages that name the metric but leave out its datatype.
     public private(set) var byName: [String: UInt32] = [:]
+    /// Loaded from `sparkplug_metrics` at start-up rather than received by this process: it
+    /// resolves only messages received at or after `bornAt` (older ones came before it).
+    public var fromCatalog = false
 
     /// An empty birth received at `bornAt`; `define` fills it.
     public init(bornAt: Int64) {

@@ -10,11 +10,13 @@ import Synchronization
 /// Stateful, unlike JSON and line protocol: a message's meaning depends on the births and
 /// sequence numbers before it, so `ordered` is true and the pipeline decodes its messages in
 /// delivery order. A message stores whole or not at all, and changes the state only when it
-/// is stored (a refused birth leaves the previous one in place; the node is asked again).
+/// is stored — except a refused birth, which also forgets the previous one (its aliases may
+/// no longer hold) and asks the node to be born again.
 ///
 /// Decisions where SPEC 4b is silent: a death's `sparkplug.online` = 0 is stamped with the
 /// receive time (a will's payload is written when the node connected, so its timestamp says
-/// nothing about the death); an NDEATH after a restart, before any NBIRTH, is stored (its
+/// nothing about the death); a birth defines at most `payload.max_readings` metrics; an
+/// NDEATH after a restart, before any NBIRTH, is stored (its
 /// `bdSeq` cannot be checked); NDEATH's own `bdSeq` metric is session bookkeeping, not a
 /// reading; a data message without metrics is `no_readings`; STATE, NCMD and DCMD messages
 /// are counted (kind `sparkplug_control`); a value of the wrong kind for its datatype (a
@@ -37,15 +39,23 @@ public final class SparkplugDecoder: PayloadFormat {
     /// Split topics by name: a fleet publishes on a few thousand topics, each many times.
     /// Bounded: a flood of distinct topics empties it and starts again.
     final class TopicCache: Sendable {
-        private let cache = Mutex<[String: Result<SparkplugTopic, SparkplugTopic.Refusal>]>([:])
+        private let cache = Mutex<(topics: [String: Result<SparkplugTopic, SparkplugTopic.Refusal>], bytes: Int)>(([:], 0))
+        /// At most this many topics, holding at most `byteLimit` bytes of topic (MQTT allows
+        /// 65,535-byte topics: a count alone would let long ones pin gigabytes).
         static let limit = 16_384
+        static let byteLimit = 4 << 20
 
         func topic(_ name: String) throws(SparkplugTopic.Refusal) -> SparkplugTopic {
-            if let known = cache.withLock({ $0[name] }) { return try known.get() }
+            if let known = cache.withLock({ $0.topics[name] }) { return try known.get() }
             let parsed = Result { () throws(SparkplugTopic.Refusal) in try SparkplugTopic(name) }
+            let size = 3 * name.utf8.count  // the topic and its two ids
             cache.withLock { c in
-                if c.count >= Self.limit { c.removeAll(keepingCapacity: true) }
-                c[name] = parsed
+                if c.topics.count >= Self.limit || c.bytes + size > Self.byteLimit {
+                    c.topics.removeAll(keepingCapacity: true)
+                    c.bytes = 0
+                }
+                c.topics[name] = parsed
+                c.bytes += size
             }
             return try parsed.get()
         }
@@ -118,6 +128,7 @@ public final class SparkplugDecoder: PayloadFormat {
         guard let reason, rebirths.enabled, !state.replaying else { return nil }
         let now = Timestamp.monotonicSeconds()
         let key = topic.nodeID
+        guard state.nodes[key] != nil || state.nodes.count < SparkplugSessions.maxTracked else { return nil }
         if let last = state.nodes[key]?.lastRebirthRequest, now - last < rebirths.interval { return nil }
         state.nodes[key, default: .init()].lastRebirthRequest = now
         return reason
@@ -148,7 +159,9 @@ public final class SparkplugDecoder: PayloadFormat {
         /// Applies the message to `state` and builds its rows; returns the reject, or nil.
         mutating func run(_ state: inout SparkplugSessions.State, maxReadings: Int) -> (RejectReason, String)? {
             let nodeID = topic.nodeID
-            checkSequence(&state.nodes[nodeID, default: .init()], replaying: state.replaying)
+            if state.nodes[nodeID] != nil || state.nodes.count < SparkplugSessions.maxTracked {
+                checkSequence(&state.nodes[nodeID, default: .init()], replaying: state.replaying)
+            }
             guard !payload.hasTimestamp || payload.timestamp <= SparkplugDecoder.maxMilliseconds else {
                 return (.badTimestamp, "payload timestamp \(payload.timestamp) ms is beyond year 9999")
             }
@@ -156,29 +169,40 @@ public final class SparkplugDecoder: PayloadFormat {
             switch topic.kind {
             case .nodeBirth, .deviceBirth:
                 var birth = SparkplugBirth(bornAt: message.receivedAt)
-                if let failure = define(into: &birth) { return failure }
-                if let failure = store(birth: birth, defaultTime: payloadTime) { return failure }
-                online(true, at: payloadTime)
-                if let failure = check(maxReadings: maxReadings) { return failure }
+                let failure = define(into: &birth, maxDefinitions: maxReadings)
+                    ?? store(birth: birth, defaultTime: payloadTime)
+                    ?? { online(true, at: payloadTime); return check(maxReadings: maxReadings) }()
+                if let failure {
+                    // The node has moved on to aliases we refused: resolving its data through
+                    // the previous birth could name them wrongly. Forget it and ask again.
+                    state.births[deviceID] = nil
+                    if topic.kind == .nodeBirth { state.nodes[nodeID]?.bdSeq = nil }
+                    rebirthReason = "birth refused (\(failure.0.rawValue))"
+                    return failure
+                }
+                guard state.admits(device: deviceID) else {
+                    rebirthReason = "too many devices"
+                    return (.unknownAlias, "more than \(SparkplugSessions.maxTracked) devices born: \(deviceID) is not tracked")
+                }
                 state.install(birth, for: deviceID)
-                if topic.kind == .nodeBirth { state.nodes[nodeID, default: .init()].bdSeq = bdSeq }
+                if topic.kind == .nodeBirth { state.nodes[nodeID]?.bdSeq = bdSeq }
             case .nodeDeath:
                 if let known = state.nodes[nodeID]?.bdSeq, let seq = bdSeq, seq != known {
                     tally.add(.staleDeath)
                     return nil
                 }
-                let birth = state.birth(of: deviceID, at: message.receivedAt)
+                let birth = state.birth(of: deviceID, receivedAt: message.receivedAt)
                 if let failure = store(birth: birth, defaultTime: payloadTime, skipping: "bdSeq") { return failure }
                 online(false, at: message.receivedAt)
                 if let failure = check(maxReadings: maxReadings) { return failure }
                 state.nodes[nodeID, default: .init()].lastSeq = nil
             case .deviceDeath:
-                let birth = state.birth(of: deviceID, at: message.receivedAt)
+                let birth = state.birth(of: deviceID, receivedAt: message.receivedAt)
                 if let failure = store(birth: birth, defaultTime: payloadTime) { return failure }
                 online(false, at: message.receivedAt)
                 if let failure = check(maxReadings: maxReadings) { return failure }
             case .nodeData, .deviceData:
-                let birth = state.birth(of: deviceID, at: message.receivedAt)
+                let birth = state.birth(of: deviceID, receivedAt: message.receivedAt)
                 if let failure = store(birth: birth, defaultTime: payloadTime) { return failure }
                 if readings.isEmpty && texts.isEmpty {
                     return (.noReadings, payload.metrics.isEmpty ? "no metrics" : "only ignored metrics")
@@ -195,7 +219,8 @@ public final class SparkplugDecoder: PayloadFormat {
         private mutating func checkSequence(_ node: inout SparkplugSessions.Node, replaying: Bool) {
             guard topic.kind != .nodeDeath, !replaying else { return }
             let seq = payload.hasSeq ? payload.seq : nil
-            defer { node.lastSeq = seq }
+            // Kept mod 256: a hostile seq of 2^64 - 1 must not overflow the next check.
+            defer { node.lastSeq = seq.map { $0 % 256 } }
             guard topic.kind != .nodeBirth, let last = node.lastSeq, let seq else { return }
             let expected = (last + 1) % 256
             if seq != expected { rebirthReason = "sequence gap: expected \(expected), got \(seq)" }
@@ -212,7 +237,10 @@ public final class SparkplugDecoder: PayloadFormat {
         }
 
         /// A birth's definitions: every metric needs a name and a datatype; aliases must fit `bigint`.
-        private mutating func define(into birth: inout SparkplugBirth) -> (RejectReason, String)? {
+        private mutating func define(into birth: inout SparkplugBirth, maxDefinitions: Int) -> (RejectReason, String)? {
+            guard payload.metrics.count <= maxDefinitions else {
+                return (.tooManyReadings, "\(payload.metrics.count) metrics defined (payload.max_readings is \(maxDefinitions))")
+            }
             for (i, metric) in payload.metrics.enumerated() {
                 guard metric.hasName, metric.hasDatatype else {
                     return (.invalidSparkplug, "birth metric \(i) has no \(metric.hasName ? "datatype" : "name")")
@@ -223,6 +251,8 @@ public final class SparkplugDecoder: PayloadFormat {
                     return (.invalidSparkplug, "birth metric \(metric.name.prefix(64)): alias \(alias) over 2^63 - 1")
                 }
                 birth.define(name: metric.name, alias: alias, datatype: metric.datatype)
+                // A name given twice: the last one counts, here as in `birth`.
+                definitions.removeAll { $0.name == metric.name }
                 definitions.append(MetricDefinition(deviceID: deviceID, name: metric.name, alias: alias,
                                                     datatype: Int32(bitPattern: metric.datatype),
                                                     bornAt: message.receivedAt))

@@ -30,15 +30,30 @@ public final class SparkplugSessions: Sendable {
         /// are not replayed, so the replayed ones have gaps) and nobody is asked to rebirth.
         var replaying = false
 
-        /// The birth that defined the aliases of a message received at `receivedAt`: the
-        /// latest one received at or before it. A birth loaded from the catalog can be newer than a
-        /// replayed message; the message then resolves through an older birth replayed before it,
-        /// or not at all (never through the wrong one).
-        func birth(of deviceID: String, at receivedAt: Int64) -> SparkplugBirth? {
-            births[deviceID]?.last { $0.bornAt <= receivedAt }
+        /// The birth that defined the aliases of a message received at `receivedAt`. Live, the
+        /// newest installed one (decoding follows delivery order, whatever the wall clock does).
+        /// In journal replay, the newest received at or before the message: a birth loaded from
+        /// the catalog can be newer than a replayed message, which then resolves through an
+        /// older birth replayed before it, or not at all (never through the wrong one).
+        func birth(of deviceID: String, receivedAt: Int64) -> SparkplugBirth? {
+            guard let list = births[deviceID] else { return nil }
+            if !replaying, let newest = list.last, !newest.fromCatalog || newest.bornAt <= receivedAt { return newest }
+            return list.last { $0.bornAt <= receivedAt }
         }
 
+        /// Whether a birth of `deviceID` may be kept: one already known, or room for one more.
+        func admits(device deviceID: String) -> Bool {
+            births[deviceID] != nil || births.count < SparkplugSessions.maxTracked
+        }
+
+        /// Live, a birth replaces the device's others (it is the newest by delivery order,
+        /// whatever the wall clock says); in replay and from the catalog, births are kept in
+        /// time order so each replayed message finds the one before it.
         mutating func install(_ birth: SparkplugBirth, for deviceID: String) {
+            guard replaying || birth.fromCatalog else {
+                births[deviceID] = [birth]
+                return
+            }
             var list = births[deviceID] ?? []
             list.removeAll { $0.bornAt == birth.bornAt }
             list.append(birth)
@@ -50,6 +65,10 @@ public final class SparkplugSessions: Sendable {
 
     /// Births kept per device: the newest, and a few older ones for journal replay.
     static let birthsKept = 4
+    /// Devices with births, and edge nodes with sequence state, tracked at most: a bound on
+    /// what a publisher inventing ids can make the daemon hold. Beyond it a new device's
+    /// birth is refused (`unknown_alias`, payload kept) and a new node's sequence unchecked.
+    public static let maxTracked = 100_000
     let state = Mutex(State())
 
     /// No births, no sequences.
@@ -63,7 +82,9 @@ public final class SparkplugSessions: Sendable {
         return state.withLock { s in
             for (device, rows) in byDevice {
                 let newest = rows.map(\.bornAt).max()!
-                s.install(SparkplugBirth(definitions: rows.lazy.filter { $0.bornAt == newest }, bornAt: newest), for: device)
+                var birth = SparkplugBirth(definitions: rows.lazy.filter { $0.bornAt == newest }, bornAt: newest)
+                birth.fromCatalog = true
+                s.install(birth, for: device)
             }
             return (s.births.count, s.births.values.reduce(0) { $0 + ($1.last?.count ?? 0) })
         }
