@@ -195,7 +195,7 @@ public final class SparkplugDecoder: PayloadFormat {
                 if let failure = store(birth: birth, defaultTime: payloadTime, skipping: "bdSeq") { return failure }
                 online(false, at: message.receivedAt)
                 if let failure = check(maxReadings: maxReadings) { return failure }
-                state.nodes[nodeID, default: .init()].lastSeq = nil
+                state.nodes[nodeID]?.lastSeq = nil
             case .deviceDeath:
                 let birth = state.birth(of: deviceID, receivedAt: message.receivedAt)
                 if let failure = store(birth: birth, defaultTime: payloadTime) { return failure }
