@@ -43,11 +43,38 @@ import Testing
     let stats = IngestStats()
     let client = FakeClient()
 
-    func subscriber(topics: String = "a/+/t,b/#") throws -> MQTTSubscriber {
+    func subscriber(topics: String = "a/+/t,b/#", hostState: String? = nil) throws -> MQTTSubscriber {
         let configuration = try ConfigurationLoader.load(.init(environment: [:], overrides: [
             ("database.url", "postgres://unused/unused"), ("mqtt.topics", topics), ("mqtt.client_id", "c1"),
         ]))
-        return try MQTTSubscriber(settings: configuration.mqtt, subscriptions: configuration.subscriptions, stats: stats, logger: log.logger, client: client)
+        return try MQTTSubscriber(settings: configuration.mqtt, subscriptions: configuration.subscriptions, stats: stats,
+                                  logger: log.logger, hostStateTopic: hostState, client: client)
+    }
+
+    /// Sparkplug 3.0 host STATE: the birth after each connection's first granted subscription
+    /// (retained, QoS 1, the will's timestamp), the death before the DISCONNECT; nothing is
+    /// published while not connected.
+    @Test func theHostStateIsBornOnEverySubscriptionAndDiesBeforeTheDisconnect() throws {
+        let s = try subscriber(topics: "spBv1.0/#", hostState: "spBv1.0/STATE/h1")
+        try s.start(delivering: Inlet())
+        #expect(!s.publish(topic: "x", payload: [1], qos: 0, retain: false), "not connected yet")
+        client.network.connected(code: 0)
+        client.network.subscribed(granted: [1])
+        let births = client.calls.withLock { $0 }.filter { $0.hasPrefix("publish ") }
+        #expect(births.count == 1)
+        let birth = try #require(births.first)
+        #expect(birth.hasPrefix(#"publish spBv1.0/STATE/h1 {"online":true,"timestamp":"#) && birth.hasSuffix("} 1 true"))
+        client.network.disconnected(code: 7)
+        client.network.connected(code: 0)
+        client.network.subscribed(granted: [1])
+        #expect(client.calls.withLock { $0 }.filter { $0.hasPrefix("publish ") } == [birth, birth], "the same timestamp again")
+        s.stop()
+        let calls = client.calls.withLock { $0 }
+        let death = try #require(calls.firstIndex { $0.hasPrefix(#"publish spBv1.0/STATE/h1 {"online":false"#) })
+        #expect(calls[death + 1] == "disconnect")
+        #expect(calls[death].dropFirst(#"publish spBv1.0/STATE/h1 {"online":false,"#.count)
+                == birth.dropFirst(#"publish spBv1.0/STATE/h1 {"online":true,"#.count), "death and birth share the timestamp")
+        #expect(log.names.filter { $0 == "sparkplug_state_published" }.count == 3)
     }
 
     @Test func connectsSubscribesToEveryTopicAndFiresTheFirstSubscriptionOnce() throws {
