@@ -64,6 +64,12 @@ struct Telemetry {
         return (centi / 100, centi % 100)
     }
 
+    /// `value(valid, k)` as JSON and line protocol write it: `12.05`.
+    private func valueText(_ valid: Int, _ k: Int) -> String {
+        let (whole, frac) = value(valid, k)
+        return "\(whole).\(frac < 10 ? "0" : "")\(frac)"
+    }
+
     private func metricName(_ k: Int) -> String { k < Self.metricNames.count ? Self.metricNames[k] : "metric_\(k)" }
 
     private static let statuses = ["charging", "idle", "driving", "fault"]
@@ -73,8 +79,7 @@ struct Telemetry {
         let ts = tsBaseMs + Int64(valid / devices)
         var line = "env "
         for k in 0..<readingsPerMessage {
-            let (whole, frac) = value(valid, k)
-            line += "\(k == 0 ? "" : ",")\(metricName(k))=\(whole).\(frac < 10 ? "0" : "")\(frac)"
+            line += "\(k == 0 ? "" : ",")\(metricName(k))=\(valueText(valid, k))"
         }
         if mixed { line += ",status=\"\(Self.statuses[valid % 4])\"" }
         line += " \(ts)000000"
@@ -124,8 +129,7 @@ struct Telemetry {
         let ts = tsBaseMs + Int64(valid / devices)
         var json = "{\"ts\":\(ts)"
         for k in 0..<readingsPerMessage {
-            let (whole, frac) = value(valid, k)
-            json += ",\"\(metricName(k))\":\(whole).\(frac < 10 ? "0" : "")\(frac)"
+            json += ",\"\(metricName(k))\":\(valueText(valid, k))"
         }
         if mixed {
             json += ",\"status\":\"\(["charging", "idle", "driving", "fault"][valid % 4])\""

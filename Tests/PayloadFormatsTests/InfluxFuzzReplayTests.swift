@@ -30,16 +30,7 @@ import Testing
         #expect((reject == nil) != (produced == 0), "rows and a reject, or neither")
         #expect(reject == nil || ignored.isEmpty)
         #expect(produced <= decoder.maxReadings)
-        for text in batch.texts {
-            #expect(PayloadChecks.unstorable(text.deviceID) == nil && PayloadChecks.unstorable(text.metric) == nil)
-            #expect(!PayloadChecks.holdsNUL(text.value))
-            #expect(text.time >= 0 && text.time < Timestamp.endOfYear9999)
-        }
-        for row in batch.readings {
-            #expect(PayloadChecks.unstorable(row.deviceID) == nil && PayloadChecks.unstorable(row.metric) == nil)
-            #expect(row.value.isFinite)
-            #expect(row.time >= 0 && row.time < Timestamp.endOfYear9999)
-        }
+        expectStorableRows(batch)
     }
 
     @Test func everyFileOfTheCorpusKeepsTheInvariants() {

@@ -1,3 +1,23 @@
+@testable import IngestModel
+@testable import PayloadFormats
+import Testing
+
+/// The row invariants every fuzz replay checks (as Fuzz/FuzzInvariants.swift does for
+/// libFuzzer): every name storable, every text free of U+0000, every value finite, every time
+/// between 1970 and 9999.
+func expectStorableRows(_ batch: Batch) {
+    for text in batch.texts {
+        #expect(PayloadChecks.unstorable(text.deviceID) == nil && PayloadChecks.unstorable(text.metric) == nil)
+        #expect(!PayloadChecks.holdsNUL(text.value))
+        #expect(text.time >= 0 && text.time < Timestamp.endOfYear9999)
+    }
+    for row in batch.readings {
+        #expect(PayloadChecks.unstorable(row.deviceID) == nil && PayloadChecks.unstorable(row.metric) == nil)
+        #expect(row.value.isFinite)
+        #expect(row.time >= 0 && row.time < Timestamp.endOfYear9999)
+    }
+}
+
 /// Deterministic mutations of a seed corpus, for the decoders' fuzz replays: each input is a
 /// seed with one to four bytes inserted, removed or replaced from `alphabet`. Async and
 /// yielding every 100 inputs: seconds of CPU on one of the cooperative pool's two threads

@@ -42,16 +42,7 @@ import Testing
         for d in batch.definitions {
             #expect(PayloadChecks.unstorable(d.name) == nil && (d.alias ?? 0) <= UInt64(Int64.max))
         }
-        for text in batch.texts {
-            #expect(PayloadChecks.unstorable(text.deviceID) == nil && PayloadChecks.unstorable(text.metric) == nil)
-            #expect(!PayloadChecks.holdsNUL(text.value))
-            #expect(text.time >= 0 && text.time < Timestamp.endOfYear9999)
-        }
-        for row in batch.readings {
-            #expect(PayloadChecks.unstorable(row.deviceID) == nil && PayloadChecks.unstorable(row.metric) == nil)
-            #expect(row.value.isFinite)
-            #expect(row.time >= 0 && row.time < Timestamp.endOfYear9999)
-        }
+        expectStorableRows(batch)
     }
 
     @Test func everyFileOfTheCorpusKeepsTheInvariants() {
