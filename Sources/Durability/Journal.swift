@@ -16,7 +16,10 @@ import Synchronization
 /// source's); writer lanes and the spool mark entries done; a segment whose entries are all
 /// done, and that is no longer appended to, is deleted. The files never exceed `maxBytes`: an
 /// append that needs a new segment past that waits for one to be freed (back-pressure, like a
-/// full queue). A `flock` on `journal.dir/lock` keeps a second process out.
+/// full queue). A disk that refuses a new segment (full, failing) is back-pressure too: the
+/// append waits and retries every half second, `/ready` names `journal.dir` and the error
+/// (`writeFailure`), and the journal resumes by itself when a segment can be made again.
+/// A `flock` on `journal.dir/lock` keeps a second process out.
 public final class Journal: MessageJournal {
     /// The `journal.*` keys of SPEC 3.
     public struct Settings: Sendable {
@@ -89,8 +92,16 @@ public final class Journal: MessageJournal {
     private let logger: Logger
     private let syncer = Locked<PeriodicThread?>(nil)
     private let recovered = Locked<[JournalEntry]>([])
-    /// Appends that had to wait for a segment to be freed.
+    /// Appends that had to wait for a segment to be freed, or for the disk to take one.
     public let blockedAppends = Atomic<Int>(0)
+    /// Segments the disk refused to create (`journal_write_failures_total`).
+    public let failedCreations = Atomic<Int>(0)
+    /// Flushes the disk refused (`journal_sync_failures_total`): an I/O error under the journal.
+    public let failedSyncs = Atomic<Int>(0)
+    /// Why the disk refuses new segments, and since when (monotonic seconds); nil while it takes them.
+    private let refusal = Locked<(error: String, since: Double)?>(nil)
+    /// At most one `journal_write_blocked` / `journal_sync_failed` line per 10 s.
+    private let failureLog = RateLimit<String>(interval: 10)
 
     /// Opens (creating if needed) and locks the directory, and reads what an earlier run left.
     public init(settings: Settings, logger: Logger) throws(OpenError) {
@@ -143,6 +154,10 @@ public final class Journal: MessageJournal {
     /// Bytes of segment files on disk.
     public var bytes: Int { state.withLock { $0.slots.reduce(0) { $0 + $1.segment.size } } }
 
+    /// Why appends are waiting on the disk (it refused a new segment: full, read-only, an
+    /// I/O error), nil while it takes them: `/ready` turns 503 with it.
+    public var writeFailure: String? { refusal.withLock { $0?.error } }
+
     /// Starts the periodic msync thread (unless every append syncs).
     public func startSyncing() {
         guard settings.fsyncIntervalMs > 0 else { return }
@@ -171,7 +186,7 @@ public final class Journal: MessageJournal {
         let need = JournalEntry.size(topic: topic.count, payload: payload.count, cut: cutFrom != nil)
         guard let (segment, seq) = reserve(need) else { return nil }
         segment.append(seq: seq, receivedAt: receivedAt, topic: topic, payload: payload, cutFrom: cutFrom)
-        if settings.fsyncIntervalMs == 0 { segment.sync() }
+        if settings.fsyncIntervalMs == 0 { syncChecked(segment) }
         return seq
     }
 
@@ -249,9 +264,16 @@ public final class Journal: MessageJournal {
                 do {
                     let segment = try JournalSegment.create(directory: settings.directory, firstSeq: firstSeq, size: size)
                     state.withLock { $0.slots.append(Slot(segment: segment)) }
+                    resumed()
                 } catch {
-                    logger.critical("journal_write_failed", metadata: ["error": .string(error.description)])
-                    return nil
+                    // Back-pressure, never a skipped entry: the callback waits here (the broker
+                    // holds the rest) until the disk takes a segment or the journal closes.
+                    refused(error)
+                    if !counted {
+                        counted = true
+                        blockedAppends.add(1, ordering: .relaxed)
+                    }
+                    room.withLock { _ = room.wait(seconds: 0.5) }
                 }
             case .full:
                 // Wait for markDone to free a segment (the broker holds the rest meanwhile).
@@ -264,6 +286,36 @@ public final class Journal: MessageJournal {
         }
     }
 
+    /// The disk refused a new segment: counted, remembered for `/ready`, logged when the
+    /// wait begins and then at most every 10 s, with how many refusals the line stands for.
+    private func refused(_ error: FileError) {
+        failedCreations.add(1, ordering: .relaxed)
+        let now = Timestamp.monotonicSeconds()
+        let earlier = refusal.withLock { r -> Double? in
+            defer { r = (error.description, r?.since ?? now) }
+            return r?.since
+        }
+        let admitted = failureLog.admit("write", now: now)
+        guard earlier == nil || admitted != nil else { return }
+        let quiet = earlier == nil ? 0 : admitted ?? 0
+        let since = earlier ?? now
+        logger.error("journal_write_blocked", metadata: [
+            "journal_dir": .string(settings.directory), "error": .string(error.description),
+            "errno": .stringConvertible(error.code), "blocked_s": .stringConvertible(Int(now - since)),
+            "refusals_since_last_line": .stringConvertible(quiet + 1),
+        ])
+    }
+
+    /// A segment was made: if the disk had refused one, say the journal takes appends again.
+    private func resumed() {
+        guard let (_, since) = refusal.withLock({ r in defer { r = nil }; return r }) else { return }
+        let seconds = Timestamp.monotonicSeconds() - since
+        logger.notice("journal_write_resumed", metadata: [
+            "journal_dir": .string(settings.directory),
+            "blocked_s": .stringConvertible((seconds * 10).rounded() / 10),
+        ])
+    }
+
     private func release(_ freed: [JournalSegment]) {
         guard !freed.isEmpty else { return }
         for segment in freed {
@@ -274,7 +326,20 @@ public final class Journal: MessageJournal {
     }
 
     private func syncAll() {
-        for slot in state.withLock({ $0.slots }) { slot.segment.sync() }
+        for slot in state.withLock({ $0.slots }) { syncChecked(slot.segment) }
+    }
+
+    /// msync, counting and logging (at most every 10 s) an I/O error: the pages stay dirty in
+    /// the page cache, so a crash of this process still loses nothing; a power cut could.
+    private func syncChecked(_ segment: JournalSegment) {
+        let code = segment.sync()
+        guard code != 0 else { return }
+        failedSyncs.add(1, ordering: .relaxed)
+        guard let quiet = failureLog.admit("sync", now: Timestamp.monotonicSeconds()) else { return }
+        logger.error("journal_sync_failed", metadata: [
+            "error": .string(FileError("sync", segment.path, code: code).description),
+            "failures_since_last_line": .stringConvertible(quiet + 1),
+        ])
     }
 
     /// Removes the sealed, all-done segments, except the newest: its name carries the
@@ -374,10 +439,18 @@ public final class Journal: MessageJournal {
         let id = (0..<4).map { _ in String(rng.next() as UInt32, radix: 16) }.joined(separator: "-")
         let fd = Glibc.open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o640)
         guard fd >= 0 else { throw OpenError(code: .unusable, file: FileError("write", path), directory: dir) }
+        defer { Glibc.close(fd) }
         let text = id + "\n"
-        _ = text.utf8CString.withUnsafeBufferPointer { write(fd, $0.baseAddress, text.utf8.count) }
-        fsync(fd)
-        Glibc.close(fd)
+        let written = text.utf8CString.withUnsafeBufferPointer { write(fd, $0.baseAddress, text.utf8.count) }
+        // A short or failed write (a full disk at first start) must not leave an empty id:
+        // the next start would take another, and miss the done-records of this one.
+        let failure: FileError? = written < 0 ? FileError("write", path)
+            : written < text.utf8.count ? FileError("write", path, code: ENOSPC)
+            : fsync(fd) != 0 ? FileError("sync", path) : nil
+        if let failure {
+            unlink(path)
+            throw OpenError(code: .unusable, file: failure, directory: dir)
+        }
         return id
     }
 

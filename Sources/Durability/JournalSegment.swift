@@ -37,16 +37,23 @@ final class JournalSegment: @unchecked Sendable {
         return String(repeating: "0", count: max(0, 20 - digits.count)) + digits + ".seg"
     }
 
-    /// Creates a new, zero-filled segment file of `size` bytes and maps it.
+    /// Creates a new, zero-filled segment file of `size` bytes, its blocks reserved, and maps it.
+    ///
+    /// The blocks are reserved with `posix_fallocate` before the mapping exists: a sparse
+    /// file (`ftruncate`) would take its blocks only when a store into the mapping first
+    /// touches a page, and on a full disk that store raises SIGBUS, which no Swift code can
+    /// catch. Reserved, a full disk is an ENOSPC here, which the journal turns into
+    /// back-pressure. (glibc emulates the call by writing a byte per block where the
+    /// filesystem has no `fallocate`; copy-on-write filesystems are the exception, README.)
     static func create(directory: String, firstSeq: UInt64, size: Int) throws(FileError) -> JournalSegment {
         let path = directory + "/" + name(firstSeq: firstSeq)
         let fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o640)
         guard fd >= 0 else { throw FileError("create", path) }
         defer { close(fd) }
-        guard ftruncate(fd, off_t(size)) == 0 else {
-            let failure = FileError("size", path)
+        let reserved = posix_fallocate(fd, 0, off_t(size))  // returns the error; errno is untouched
+        guard reserved == 0 else {
             unlink(path)
-            throw failure
+            throw FileError("reserve", path, code: reserved)
         }
         let segment = try JournalSegment(path: path, fd: fd, firstSeq: firstSeq, size: size, committed: dataStart)
         magic.withUnsafeBytes { segment.base.copyMemory(from: $0.baseAddress!, byteCount: 8) }
@@ -110,15 +117,21 @@ final class JournalSegment: @unchecked Sendable {
 
     /// Flushes what was appended since the last call to disk (msync), then releases the
     /// whole pages below the flushed end, which are never written again. Any thread.
-    func sync() {
-        mapped.withLock { m in
+    ///
+    /// Returns the errno of a failed msync (an I/O error writing the pages back), else 0.
+    /// The pages are then kept, dirty, in the page cache and this process's mapping (a
+    /// SIGKILL still loses nothing; a power cut could), and the next call tries them again.
+    @discardableResult
+    func sync() -> Int32 {
+        mapped.withLock { m -> Int32 in
             let end = committedBytes
-            guard m.isMapped, end > m.synced else { return }
+            guard m.isMapped, end > m.synced else { return 0 }
             let aligned = m.synced & ~(Self.page - 1)
-            _ = msync(base + aligned, end - aligned, MS_SYNC)
+            guard msync(base + aligned, end - aligned, MS_SYNC) == 0 else { return errno }
             let whole = end & ~(Self.page - 1)
             if whole > aligned { _ = madvise(base + aligned, whole - aligned, Int32(MADV_DONTNEED)) }
             m.synced = end
+            return 0
         }
     }
 

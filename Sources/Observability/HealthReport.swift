@@ -20,7 +20,7 @@ public struct HealthReport: Sendable {
 
     /// One entry of the detailed report's `components`.
     public struct Component: Sendable {
-        /// `mqtt`, `database`, `queue`, `writer` or `spool`: its key in `components`.
+        /// `mqtt`, `database`, `queue`, `writer`, `spool` or `journal`: its key in `components`.
         public var name: String
         /// This component's own judgement; the report's `status` is the worst of them.
         public var status: Status
@@ -32,7 +32,8 @@ public struct HealthReport: Sendable {
 
     /// The worst component's status, or `unhealthy` while shutting down.
     public let status: Status
-    /// Always all five, in SPEC 9's order: mqtt, database, queue, writer, spool.
+    /// SPEC 9's five in its order (mqtt, database, queue, writer, spool), then `journal` when
+    /// the journal is on.
     public let components: [Component]
     /// Microseconds since the epoch when the snapshot was judged (`checked_at`).
     public let checkedAt: Int64
@@ -75,7 +76,16 @@ public struct HealthReport: Sendable {
             message: s.spoolFailure.map { "cannot be written: " + $0 }
                 ?? (s.spoolFiles > 0 ? "files waiting for replay" : "empty"),
             metadata: [("files", .int(s.spoolFiles)), ("bytes", .int(s.spoolBytes))])
-        components = [mqtt, database, queue, writer, spool]
+        components = [mqtt, database, queue, writer, spool] + (s.journalDirectory.map { dir in
+            // Beyond SPEC 9's five: a journal whose disk refuses segments holds the callback,
+            // so nothing new is taken in; that is not ready.
+            Component(
+                name: "journal",
+                status: s.journalFailure != nil ? .unhealthy : .healthy,
+                message: s.journalFailure.map { "journal.dir \(dir) takes no appends (waiting): " + $0 } ?? "ok",
+                metadata: [("dir", .string(dir)), ("bytes", .int(s.journalBytes)),
+                           ("blocked_appends", .int(s.journalBlockedAppends))])
+        }.map { [$0] } ?? [])
         if s.shuttingDown || components.contains(where: { $0.status == .unhealthy }) {
             status = .unhealthy
         } else if components.contains(where: { $0.status == .degraded }) {

@@ -37,6 +37,12 @@ public struct HealthSnapshot: Sendable {
     public var journalBytes = 0
     /// Appends that waited for journal room (`journal_blocked_appends_total`).
     public var journalBlockedAppends = 0
+    /// `journal.dir`, nil when the journal is off (no `journal` component then).
+    public var journalDirectory: String?
+    /// Why the journal's disk refuses new segments (appends wait), nil while it takes them.
+    public var journalFailure: String?
+    /// Segment creations the disk refused, and flushes it failed (the two failure counters).
+    public var journalWriteFailures = 0, journalSyncFailures = 0
     /// Set once shutdown begins: /ready then answers 503 so traffic moves away.
     public var shuttingDown = false
     /// Microseconds since the epoch when the daemon started, for `uptime_seconds`.

@@ -25,7 +25,8 @@ public final class IngestMetrics: Sendable {
         "messages_received_total", "messages_dropped_total", "queue_full_total",
         "batches_flushed_total", "db_errors_total", "mqtt_reconnects_total", "sparkplug_rebirths_requested_total",
         "spooled_rows_total",
-        "spool_replayed_rows_total", "journal_replayed_total", "journal_blocked_appends_total", "lost_rows_total",
+        "spool_replayed_rows_total", "journal_replayed_total", "journal_blocked_appends_total", "journal_write_failures_total",
+        "journal_sync_failures_total", "lost_rows_total",
     ]
 
     /// Creates the registry and bootstraps swift-metrics with it (once per process). `table`
@@ -93,6 +94,8 @@ public final class IngestMetrics: Sendable {
             "spool_replayed_rows_total": stats.spoolReplayedRows.load(ordering: .relaxed),
             "journal_replayed_total": stats.journalReplayed.load(ordering: .relaxed),
             "journal_blocked_appends_total": snapshot.journalBlockedAppends,
+            "journal_write_failures_total": snapshot.journalWriteFailures,
+            "journal_sync_failures_total": snapshot.journalSyncFailures,
             "lost_rows_total": stats.lostRows.load(ordering: .relaxed),
         ]
         last.withLock { last in

@@ -107,6 +107,10 @@ final class Daemon: HealthSource {
         s.spoolFailure = pipeline.spoolFailure
         s.journalBytes = journal?.bytes ?? 0
         s.journalBlockedAppends = journal?.blockedAppends.load(ordering: .relaxed) ?? 0
+        s.journalDirectory = journal?.settings.directory
+        s.journalFailure = journal?.writeFailure
+        s.journalWriteFailures = journal?.failedCreations.load(ordering: .relaxed) ?? 0
+        s.journalSyncFailures = journal?.failedSyncs.load(ordering: .relaxed) ?? 0
         s.shuttingDown = pipeline.isShuttingDown
         s.startedAt = startedAt
         return s

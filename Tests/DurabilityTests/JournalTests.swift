@@ -133,6 +133,46 @@ struct JournalTests {
         try await writer.value
     }
 
+    /// SPEC 8a on a full disk: a segment's blocks are reserved when it is made, so a full
+    /// tmpfs is an ENOSPC at creation (it used to be a SIGBUS on a store into a sparse
+    /// mapping, which killed the process). The append waits, `writeFailure` says why, and it
+    /// goes on by itself once the disk has room; every entry is there after a reopen.
+    @Test(.enabled(if: getuid() == 0, "mounts a tmpfs"), .timeLimit(.minutes(1)))
+    func aFullDiskBlocksAppendsUntilItHasRoomAgain() async throws {
+        try await withSmallDisk("journal-disk-\(UUID().uuidString.prefix(6))", megabytes: 8) { disk in
+            let dir = disk.path + "/journal"
+            let open = { try Journal(settings: .init(directory: dir, maxBytes: 8 << 20, fsyncIntervalMs: 1000),
+                                     logger: self.log.logger) }  // 1 MiB segments
+            let journal = try open()
+            let payload = [UInt8](repeating: 0x41, count: 100_000)
+            #expect(append(journal, "t", payload) == 1)  // the first segment exists
+            try disk.fill()
+            let appended = Locked<[UInt64]>([])
+            let writer = Task {
+                try await DedicatedThread.run {
+                    for _ in 0..<30 {
+                        if let seq = append(journal, "t", payload) { appended.withLock { $0.append(seq) } }
+                    }
+                }
+            }
+            try await waitUntil(10, "the full disk to block an append") { journal.writeFailure != nil }
+            let stuck = appended.withLock { $0.count }
+            #expect(stuck < 30, "blocked once the first segment was full: \(stuck)")
+            #expect(journal.writeFailure?.contains("No space left") == true, "\(journal.writeFailure ?? "")")
+            #expect(journal.failedCreations.load(ordering: .relaxed) >= 1)
+            #expect(log.names.contains("journal_write_blocked"))
+            disk.free()
+            try await waitUntil(10, "all 30 appended once the disk has room") { appended.withLock { $0.count } == 30 }
+            try await writer.value
+            #expect(journal.writeFailure == nil)
+            #expect(log.names.contains("journal_write_resumed"))
+            journal.abandon()
+            let again = try open()
+            defer { again.close(); again.abandon() }
+            #expect(again.takeRecovered().map(\.journalSeq) == Array(1...31), "nothing skipped while blocked")
+        }
+    }
+
     @Test func aTornLastEntryIsIgnoredAndDamageElsewhereIsQuarantined() throws {
         do {
             let journal = try open(maxBytes: 8 << 20)  // 1 MiB segments

@@ -161,4 +161,64 @@ struct CrashJournalTests {
             #expect(try await first.stop() == 0)
         }
     }
+
+    /// `/ready?detailed=true` as JSON, with its status code.
+    func readiness(_ port: Int) async throws -> (Int, [String: Any]) {
+        let response = try await DedicatedThread.run { try HTTPClient.request(port: port, path: "/ready?detailed=true") }
+        return (response.status, try HTTPClient.json(response))
+    }
+
+    /// SPEC 8a and 12 with `journal.dir` on a disk that fills mid-flood (it used to die of
+    /// SIGBUS): the callback blocks, /ready answers 503 naming `journal.dir` and ENOSPC, the
+    /// failure is counted. Killed while blocked and started again on the still-full disk, the
+    /// daemon runs (replays, then pushes back again) rather than refusing to start; once the
+    /// disk has room it resumes by itself, and every reading is stored exactly once.
+    @Test(.enabled(if: getuid() == 0, "mounts a tmpfs"))
+    func aFullJournalDiskPushesBackAndLosesNothing() async throws {
+        try await dropping(try await TestDatabase.create()) { db in
+            let p = prefix(), spool = try scratchDirectory("crash-\(p)")
+            try await withSmallDisk("journal-\(p)", megabytes: 16) { disk in
+                let port = HTTPClient.freePort()
+                let all = settings(p, spool: spool, [
+                    "database.dedupe": "true", "journal.dir": disk.path + "/journal", "http.port": "\(port)",
+                    "journal.max_bytes": "\(16 << 20)",  // 2 MiB segments
+                ])
+                let first = try await start(db, all)
+                let base: Int64 = 1_700_000_000_000
+                _ = try await ChildProcess.loadgen(["--messages", "500", "--topic-prefix", p, "--ts-base-ms", "\(base)"])
+                try await waitUntil(30, "the first 1,000 readings") { try await distinct(db) >= 1000 }
+                try disk.fill()
+                let flood = Task {
+                    try await ChildProcess.loadgen(["--messages", "40000", "--topic-prefix", p,
+                                                    "--ts-base-ms", "\(base + 1_000_000)"])
+                }
+                defer { flood.cancel() }  // a throw below must not leave it publishing
+                try await first.waitFor("journal_write_blocked", timeout: 60)
+                let (status, body) = try await readiness(port)
+                let journal = (body["components"] as? [String: Any])?["journal"] as? [String: Any]
+                #expect(status == 503, "\(body)")
+                #expect(journal?["status"] as? String == "unhealthy", "\(body)")
+                let message = journal?["message"] as? String ?? ""
+                #expect(message.contains("journal.dir") && message.contains("No space left"), "\(message)")
+                let metrics = try await DedicatedThread.run { try HTTPClient.metrics(port: port) }
+                #expect((metrics["iot_ingest_journal_write_failures_total"] ?? 0) >= 1)
+                #expect((metrics["iot_ingest_journal_blocked_appends_total"] ?? 0) >= 1)
+                try await kill(first)
+                #expect(first.log.contains("Bus error") == false)
+
+                // The disk is still full: the restart replays, then blocks again (its segment
+                // from before is the newest, kept; the next one finds no room).
+                let second = try DaemonProcess(database: db, settings: all)
+                try await second.waitFor("journal_replayed", timeout: 60)
+                try await second.waitFor("journal_write_blocked", timeout: 60)
+                #expect(try await readiness(port).0 == 503)
+                disk.free()
+                try await second.waitFor("journal_write_resumed", timeout: 30)
+                let summary = try await flood.value
+                #expect(summary["acked"] == 40000)
+                try await waitUntil(30, "/ready back to 200") { try await readiness(port).0 == 200 }
+                try await expectEveryReadingOnce(db, stopping: second, rows: 81000, within: 90)
+            }
+        }
+    }
 }
