@@ -20,12 +20,51 @@ struct RunCommand: AsyncParsableCommand {
         logLoaded(configuration, logger)                           // config_loaded
         let (journal, spoolLock) = try claimDirectories(configuration, logger)
         defer { withExtendedLifetime(spoolLock) {} }
-        try await prepareSchema(configuration, logger)             // db_connected, schema_ready
         let metrics = IngestMetrics.bootstrap(table: configuration.database.table)
         let daemon = try makeDaemon(configuration, journal, metrics, logger)
-        await replayLeftoverSpool(daemon)                          // spool_replayed
-        let code = try await serve(daemon, metrics, logSettings)   // mqtt_connected, subscribed, ingest_started
-        if code != 0 { throw ExitCode(code) }
+        let reloader = ConfigurationReloader(inputs: options.inputs, daemon: daemon,
+                                             logSettings: logSettings, metrics: metrics, logger: logger)
+        let probes = try await startProbes(daemon, metrics, reloader)  // http_listening
+        do {
+            try await prepareSchema(configuration, logger)         // db_connected, schema_ready
+            if configuration.database.createSchema { daemon.probe.markReachable() }
+            await replayLeftoverSpool(daemon)                      // spool_replayed
+            let code = try await serve(daemon, probes, reloader)   // mqtt_connected, subscribed, ingest_started
+            await probes?.stop()
+            if code != 0 { throw ExitCode(code) }
+        } catch {
+            await probes?.stop()
+            throw error
+        }
+    }
+
+    /// The HTTP endpoints (SPEC 9), listening before the database and the broker are reached
+    /// (SPEC 11: `http_listening` as early as it can be), so a slow start answers /health and
+    /// says why /ready is 503. A port that cannot be served is fatal (exit 1) here, before
+    /// anything else was touched. Nil with `http.port: 0`.
+    private func startProbes(_ daemon: Daemon, _ metrics: IngestMetrics,
+                             _ reloader: ConfigurationReloader) async throws -> ProbeServer? {
+        let configuration = daemon.configuration.current
+        guard configuration.http.port != 0 else { return nil }
+        let logger = daemon.logger
+        let admin = configuration.http.adminToken.map { AdminReload(token: $0, reload: { reloader.reload() }) }
+        let endpoints = HTTPEndpoints(source: daemon, stats: daemon.stats, metrics: metrics, version: Version.string,
+                                      admin: admin)
+        let listened = Latch()
+        let http = HTTPServer.make(host: configuration.http.host, port: configuration.http.port, endpoints: endpoints,
+                                   logger: logger) { port in
+            logger.info("http_listening", metadata: ["host": .string(configuration.http.host),
+                                                     "port": .stringConvertible(port)])
+            listened.fire()
+        }
+        let server = ProbeServer(http, listened: listened)
+        do {
+            try await server.waitUntilListening()
+        } catch {
+            logger.critical("fatal", metadata: ["error": .string("\(error)")])
+            throw ExitCode(1)
+        }
+        return server
     }
 
     /// The spool directory, proven to take a file and locked, and the journal, opened and
@@ -99,9 +138,7 @@ struct RunCommand: AsyncParsableCommand {
     private func makeDaemon(_ configuration: IngestConfiguration, _ journal: Journal?, _ metrics: IngestMetrics,
                             _ logger: Logger) throws -> Daemon {
         do {
-            let daemon = try Daemon(configuration: configuration, journal: journal, metrics: metrics, logger: logger)
-            if configuration.database.createSchema { daemon.probe.markReachable() }
-            return daemon
+            return try Daemon(configuration: configuration, journal: journal, metrics: metrics, logger: logger)
         } catch {
             logger.critical("startup_failed", metadata: ["step": "mqtt", "error": .string("\(error)")])
             throw ExitCode(1)
@@ -120,39 +157,32 @@ struct RunCommand: AsyncParsableCommand {
         _ = try? await DedicatedThread.run { replayer.pass(stats: stats) }
     }
 
-    /// Runs the services until the shutdown sequence ends; returns its exit code.
-    private func serve(_ daemon: Daemon, _ metrics: IngestMetrics, _ logSettings: LogSettings) async throws -> Int32 {
+    /// Runs the services until the shutdown sequence ends; returns its exit code. A failure
+    /// of the HTTP server meanwhile (it is already listening) stops the daemon in order.
+    private func serve(_ daemon: Daemon, _ probes: ProbeServer?, _ reloader: ConfigurationReloader) async throws -> Int32 {
         let logger = daemon.logger
-        let configuration = daemon.configuration.current
         let coordinator = ShutdownCoordinator(
             steps: daemon.shutdown, logger: logger,
             drainTimeout: { daemon.configuration.current.shutdown.drainTimeoutSeconds },
             hardTimeout: { daemon.configuration.current.shutdown.timeoutSeconds })
         let groupBox = GroupBox()
-        let reloader = ConfigurationReloader(inputs: options.inputs, daemon: daemon,
-                                             logSettings: logSettings, metrics: metrics, logger: logger)
+        let httpFailed = Latch()
+        probes?.watch { error in
+            logger.critical("fatal", metadata: ["error": .string("\(error)")])
+            httpFailed.fire()
+            await groupBox.trigger()
+        }
         let signals = SignalService(coordinator: coordinator, logger: logger, group: groupBox,
                                     reload: { _ = try? await DedicatedThread.run { reloader.reload() } })
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: signals)]
-        if configuration.http.port != 0 {
-            let admin = configuration.http.adminToken.map { AdminReload(token: $0, reload: { reloader.reload() }) }
-            let endpoints = HTTPEndpoints(source: daemon, stats: daemon.stats, metrics: metrics, version: Version.string,
-                                          admin: admin)
-            let http = HTTPServer.make(host: configuration.http.host, port: configuration.http.port, endpoints: endpoints,
-                                       logger: logger) { port in
-                logger.info("http_listening", metadata: ["host": .string(configuration.http.host),
-                                                         "port": .stringConvertible(port)])
-            }
-            services.append(.init(service: http))
-        }
         services.append(.init(service: IngestService(daemon: daemon, coordinator: coordinator),
                               successTerminationBehavior: .gracefullyShutdownGroup,
                               failureTerminationBehavior: .gracefullyShutdownGroup))
         var quiet = Logger(label: "service-lifecycle")
         quiet.logLevel = .critical
         // Graceful shutdown runs in reverse order: ingest first (the whole SPEC 7 sequence),
-        // then HTTP (so /health and /metrics answer during the drain), signals last (so a
-        // second signal is still caught while ingest drains).
+        // signals last (so a second signal is still caught while ingest drains); HTTP is
+        // stopped after the group (so /health and /metrics answer during the drain).
         let group = ServiceGroup(configuration: .init(services: services, logger: quiet))
         groupBox.set(group)
         do {
@@ -161,6 +191,6 @@ struct RunCommand: AsyncParsableCommand {
             logger.critical("fatal", metadata: ["error": .string("\(error)")])
             throw ExitCode(1)
         }
-        return coordinator.exitCode ?? 0
+        return httpFailed.isFired ? 1 : coordinator.exitCode ?? 0
     }
 }

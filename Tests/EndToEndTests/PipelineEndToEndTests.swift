@@ -1,3 +1,4 @@
+import Concurrency
 import Foundation
 import TestSupport
 import Testing
@@ -37,6 +38,45 @@ struct PipelineEndToEndTests {
             let names = daemon.eventNames()
             #expect(names.filter(Self.startUpSequence.contains) == Self.startUpSequence, "\(names)")
             #expect(try await daemon.stop() == 0)
+        }
+    }
+
+    /// SPEC 11: `http_listening` before the database and the broker are reached, so a slow
+    /// start answers /health and says why /ready is 503. Under load: the broker holds 20,000
+    /// messages for the daemon's session, delivered the moment it subscribes.
+    @Test func probesAnswerBeforeTheDatabaseIsReachedAndTheOrderHoldsUnderLoad() async throws {
+        try await dropping(try await TestDatabase.create()) { db in
+            let p = prefix(), port = HTTPClient.freePort()
+            let settings = ["mqtt.topics": "\(p)/+/telemetry", "payload.topic_template": "\(p)/{device_id}/telemetry",
+                            "http.port": "\(port)", "mqtt.client_id": "client-\(p)"]
+            let first = try await start(db, prefix: p, settings)  // makes the broker keep a session
+            #expect(try await first.stop() == 0)
+            let summary = try await ChildProcess.loadgen(["--messages", "20000", "--topic-prefix", p])
+            #expect(summary["acked"] == 20000)
+            try await TestServices.control("stop-pg")
+            let daemon: DaemonProcess
+            do {
+                daemon = try DaemonProcess(database: db, settings: settings)
+                try await daemon.waitFor("http_listening")
+                let health = try await DedicatedThread.run { try HTTPClient.request(port: port, path: "/health") }
+                #expect(health.status == 200)
+                let ready = try await DedicatedThread.run { try HTTPClient.request(port: port, path: "/ready?detailed=true") }
+                #expect(ready.status == 503)
+                let database = (try HTTPClient.json(ready)["components"] as? [String: Any])?["database"] as? [String: Any]
+                #expect(database?["status"] as? String == "unhealthy", "\(ready.body)")
+                #expect(!daemon.eventNames().contains("db_connected"), "the database is stopped")
+            } catch {
+                try await TestServices.control("start-pg")
+                throw error
+            }
+            try await TestServices.control("start-pg")
+            try await daemon.waitFor("ingest_started", timeout: 90)
+            try await waitUntil(60, "40,000 rows") { try await db.count("SELECT count(*) FROM readings") >= 40000 }
+            #expect(try await daemon.stop() == 0)
+            let names = daemon.eventNames()
+            let order = ["config_loaded", "http_listening"] + Self.startUpSequence.dropFirst()
+            #expect(names.filter(order.contains) == order, "\(names)")
+            #expect(try await db.count("SELECT count(DISTINCT (device_id, metric, time)) FROM readings") == 40000)
         }
     }
 
