@@ -91,7 +91,15 @@ public final class Journal: MessageJournal {
     private let lock: DirectoryLock
     private let logger: Logger
     private let syncer = Locked<PeriodicThread?>(nil)
-    private let recovered = Locked<[JournalEntry]>([])
+    /// What an earlier run left, read a chunk at a time: the segments in order, where the
+    /// next read starts in the first, and those that are only kept for this (quarantined:
+    /// their file moved to `corrupt/`, their mapping still good for the entries before the
+    /// damage), to unmap once read.
+    private struct Recovery {
+        var segments: [(segment: JournalSegment, quarantined: Bool)] = []
+        var offset = JournalSegment.dataStart
+    }
+    private let recovery = Locked(Recovery())
     /// Appends that had to wait for a segment to be freed, or for the disk to take one.
     public let blockedAppends = Atomic<Int>(0)
     /// Segments the disk refused to create (`journal_write_failures_total`).
@@ -121,11 +129,11 @@ public final class Journal: MessageJournal {
         }
         id = try Self.identity(in: dir)  // on a throw, the lock is released with it
         var s = State()
-        let (slots, entries, nextSeq) = Self.load(dir, logger: logger)
+        let (slots, recovering, nextSeq) = Self.load(dir, logger: logger)
         s.slots = slots
         s.nextSeq = nextSeq
         state = Locked(s)
-        recovered.withLock { $0 = entries }
+        recovery.withLock { $0.segments = recovering }
     }
 
     /// Gives up the directory as a killed process would: nothing is closed or synced, and
@@ -136,12 +144,25 @@ public final class Journal: MessageJournal {
         lock.release()
     }
 
-    /// The entries an earlier run left, in sequence order, as messages carrying their
-    /// sequence numbers; handed out once (recovery).
-    public func takeRecovered() -> [Message] {
-        recovered.withLock { entries in
-            defer { entries = [] }
-            return entries.map(\.message)
+    /// The next entries an earlier run left, in sequence order, as messages carrying their
+    /// sequence numbers: about `maxBytes` of payload (at least one entry), read from the
+    /// mapping now, so a replay never holds the whole journal in memory. Empty once all
+    /// were handed out (each once). Reads mapped pages (may wait for the disk): call it on a
+    /// thread the daemon owns.
+    public func takeRecovered(maxBytes: Int) -> [Message] {
+        recovery.withLock { r in
+            while let (segment, quarantined) = r.segments.first {
+                let (entries, next) = segment.read(from: r.offset, maxBytes: maxBytes)
+                if let next {
+                    r.offset = next
+                } else {
+                    r.segments.removeFirst()
+                    r.offset = JournalSegment.dataStart
+                    if quarantined { segment.unmap() }
+                }
+                if !entries.isEmpty { return entries.map(\.message) }
+            }
+            return []
         }
     }
 
@@ -373,10 +394,11 @@ public final class Journal: MessageJournal {
     /// Reads the segments an earlier run left: whole entries are recovered; a damaged tail of
     /// the newest segment is a torn last append and ignored; damage anywhere else moves the
     /// segment to `corrupt/` (its whole entries before the damage are still recovered).
-    private static func load(_ dir: String, logger: Logger) -> ([Slot], [JournalEntry], UInt64) {
+    private static func load(_ dir: String, logger: Logger)
+        -> ([Slot], [(segment: JournalSegment, quarantined: Bool)], UInt64) {
         let names = Directory.names(dir).filter { $0.hasSuffix(".seg") }.sorted()
         var slots: [Slot] = []
-        var recovered: [JournalEntry] = []
+        var recovering: [(segment: JournalSegment, quarantined: Bool)] = []
         var nextSeq: UInt64 = 1
         for (index, name) in names.enumerated() {
             let path = dir + "/" + name
@@ -392,23 +414,24 @@ public final class Journal: MessageJournal {
                 continue
             }
             let scan = segment.scan()
-            recovered += scan.entries
-            if let last = scan.entries.last { nextSeq = max(nextSeq, last.seq + 1) }
+            if let last = scan.lastSeq { nextSeq = max(nextSeq, last + 1) }
             if let damage = scan.damage {
                 if index == names.count - 1 && !damage.hasPrefix("not a journal") {
                     logger.warning("journal_torn_entry_ignored", metadata: ["segment": .string(name), "detail": .string(damage)])
                 } else {
-                    segment.unmap()
+                    // Moved aside, but still mapped: its entries before the damage are replayed.
                     quarantine(dir, name, reason: damage, logger: logger)
+                    if scan.count > 0 { recovering.append((segment, true)) } else { segment.unmap() }
                     continue
                 }
             }
+            if scan.count > 0 { recovering.append((segment, false)) }
             var slot = Slot(segment: segment)
-            slot.appended = scan.entries.count
+            slot.appended = scan.count
             slot.sealed = true
             slots.append(slot)
         }
-        return (slots, recovered, nextSeq)
+        return (slots, recovering, nextSeq)
     }
 
     private static func quarantine(_ dir: String, _ name: String, reason: String, logger: Logger) {

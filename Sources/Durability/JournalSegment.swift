@@ -137,14 +137,70 @@ final class JournalSegment: @unchecked Sendable {
 
     private static let page = Int(sysconf(Int32(_SC_PAGESIZE)))
 
-    /// What recovery found in a segment: the whole entries, and whether it ended cleanly.
+    /// What recovery found in a segment: how many whole entries, and whether it ended cleanly.
+    /// The entries stay in the mapping; `read` copies them out a chunk at a time.
     struct Scan {
-        var entries: [JournalEntry] = []
+        var count = 0
+        /// The last whole entry's sequence number, nil when there is none.
+        var lastSeq: UInt64?
         /// Nil when the data ended with a zero length (clean); else why it stopped.
         var damage: String?
     }
 
-    /// Reads every whole entry from the start; sets the committed end after the last one.
+    /// One entry found by `parse`: where its parts are in the mapping.
+    private struct Located {
+        var seq: UInt64
+        var receivedAt: Int64
+        var topic: UnsafeRawBufferPointer
+        var payload: UnsafeRawBufferPointer
+        var size: Int?
+        /// The offset of the entry after it.
+        var next: Int
+    }
+
+    private enum Parsed {
+        case entry(Located)
+        case end
+        case damage(String)
+    }
+
+    /// The entry at byte `at`, its length and checksum verified.
+    private func parse(at: Int) -> Parsed {
+        guard at + JournalEntry.headerSize <= size else { return .end }
+        let length = Int(UInt32(littleEndian: (base + at).loadUnaligned(as: UInt32.self)))
+        if length == 0 { return .end }
+        let body = base + at + JournalEntry.headerSize
+        guard length >= JournalEntry.fixedBodySize, at + JournalEntry.headerSize + length <= size else {
+            return .damage("entry at byte \(at) runs past the end")
+        }
+        let crc = UInt32(littleEndian: (base + at + 4).loadUnaligned(as: UInt32.self))
+        guard CRC32C.update(0, UnsafeRawBufferPointer(start: body, count: length)) == crc else {
+            return .damage("checksum mismatch at byte \(at)")
+        }
+        let topicField = UInt32(littleEndian: (body + 16).loadUnaligned(as: UInt32.self))
+        let topicLength = Int(topicField & ~JournalEntry.cutFlag)
+        let sizeBytes = topicField & JournalEntry.cutFlag != 0 ? 8 : 0
+        guard topicLength + sizeBytes <= length - JournalEntry.fixedBodySize else {
+            return .damage("bad topic length at byte \(at)")
+        }
+        var payloadStart = body + JournalEntry.fixedBodySize + topicLength
+        var published: Int?
+        if sizeBytes != 0 {
+            published = Int(truncatingIfNeeded: UInt64(littleEndian: payloadStart.loadUnaligned(as: UInt64.self)))
+            payloadStart += 8
+        }
+        return .entry(Located(
+            seq: UInt64(littleEndian: body.loadUnaligned(as: UInt64.self)),
+            receivedAt: Int64(littleEndian: (body + 8).loadUnaligned(as: Int64.self)),
+            topic: UnsafeRawBufferPointer(start: body + JournalEntry.fixedBodySize, count: topicLength),
+            payload: UnsafeRawBufferPointer(start: payloadStart,
+                                            count: length - JournalEntry.fixedBodySize - topicLength - sizeBytes),
+            size: published, next: at + ((JournalEntry.headerSize + length + 7) & ~7)))
+    }
+
+    /// Checks every entry from the start without copying any; sets the committed end after
+    /// the last whole one, and lets the pages go (they are read again, a chunk at a time,
+    /// by `read`).
     func scan() -> Scan {
         var result = Scan()
         guard Array(UnsafeRawBufferPointer(start: base, count: 8)) == Self.magic else {
@@ -152,45 +208,45 @@ final class JournalSegment: @unchecked Sendable {
             return result
         }
         var at = Self.dataStart
-        while at + JournalEntry.headerSize <= size {
-            let length = Int(UInt32(littleEndian: (base + at).loadUnaligned(as: UInt32.self)))
-            if length == 0 { break }
-            let body = base + at + JournalEntry.headerSize
-            guard length >= JournalEntry.fixedBodySize, at + JournalEntry.headerSize + length <= size else {
-                result.damage = "entry at byte \(at) runs past the end"
-                break
+        scanning: while true {
+            switch parse(at: at) {
+            case .end: break scanning
+            case .damage(let why):
+                result.damage = why
+                break scanning
+            case .entry(let entry):
+                result.count += 1
+                result.lastSeq = entry.seq
+                at = entry.next
             }
-            let crc = UInt32(littleEndian: (base + at + 4).loadUnaligned(as: UInt32.self))
-            guard CRC32C.update(0, UnsafeRawBufferPointer(start: body, count: length)) == crc else {
-                result.damage = "checksum mismatch at byte \(at)"
-                break
-            }
-            let seq = UInt64(littleEndian: body.loadUnaligned(as: UInt64.self))
-            let receivedAt = Int64(littleEndian: (body + 8).loadUnaligned(as: Int64.self))
-            let topicField = UInt32(littleEndian: (body + 16).loadUnaligned(as: UInt32.self))
-            let topicLength = Int(topicField & ~JournalEntry.cutFlag)
-            let sizeBytes = topicField & JournalEntry.cutFlag != 0 ? 8 : 0
-            guard topicLength + sizeBytes <= length - JournalEntry.fixedBodySize else {
-                result.damage = "bad topic length at byte \(at)"
-                break
-            }
-            let topic = Array(UnsafeRawBufferPointer(start: body + JournalEntry.fixedBodySize, count: topicLength))
-            var payloadStart = body + JournalEntry.fixedBodySize + topicLength
-            var size: Int?
-            if sizeBytes != 0 {
-                size = Int(truncatingIfNeeded: UInt64(littleEndian: payloadStart.loadUnaligned(as: UInt64.self)))
-                payloadStart += 8
-            }
-            let payload = Array(UnsafeRawBufferPointer(
-                start: payloadStart, count: length - JournalEntry.fixedBodySize - topicLength - sizeBytes))
-            result.entries.append(JournalEntry(seq: seq, receivedAt: receivedAt, topic: topic, payload: payload, size: size))
-            at += (JournalEntry.headerSize + length + 7) & ~7
         }
         committed.store(at, ordering: .releasing)
         mapped.withLock { $0.synced = at }
-        // The entries are copied out and a recovered segment is never appended to again.
         _ = madvise(base, size, Int32(MADV_DONTNEED))
         return result
+    }
+
+    /// Copies out the entries from byte `from` (an entry's start) up to the committed end,
+    /// stopping once `maxBytes` of payload are out (at least one entry); returns them and the
+    /// offset to go on from, nil when the segment is done. The pages read are let go again,
+    /// so a replay holds at most a chunk of the journal in memory.
+    func read(from: Int, maxBytes: Int) -> (entries: [JournalEntry], next: Int?) {
+        // Under `mapped`, like sync: never a read of a mapping that is gone.
+        mapped.withLock { m in
+            guard m.isMapped else { return ([], nil) }
+            let end = committedBytes
+            var at = from, bytes = 0
+            var entries: [JournalEntry] = []
+            while at < end, entries.isEmpty || bytes < maxBytes, case .entry(let e) = parse(at: at) {
+                entries.append(JournalEntry(seq: e.seq, receivedAt: e.receivedAt, topic: Array(e.topic),
+                                            payload: Array(e.payload), size: e.size))
+                bytes += e.payload.count
+                at = e.next
+            }
+            let first = from & ~(Self.page - 1), last = at & ~(Self.page - 1)
+            if last > first { _ = madvise(base + first, last - first, Int32(MADV_DONTNEED)) }
+            return (entries, at < end && !entries.isEmpty ? at : nil)  // damage since the scan: stop
+        }
     }
 
     func unmap() {

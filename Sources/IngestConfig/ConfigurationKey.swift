@@ -74,6 +74,7 @@ struct ConfigurationKey: Sendable {
         .init(path: "database.create_schema", kind: .bool, defaultValue: "true"),
         .init(path: "database.dedupe", kind: .bool, defaultValue: "false"),
         .init(path: "queue.capacity", kind: .int(1...10_000_000), defaultValue: "50000"),
+        .init(path: "queue.max_bytes", kind: .int(1 << 16...1 << 40), defaultValue: "16777216"),
         .init(path: "queue.full_policy", kind: .choice(["block", "drop_newest"]), defaultValue: "block",
               reloadable: true),
         .init(path: "workers", kind: .int(1...256), defaultValue: "2"),

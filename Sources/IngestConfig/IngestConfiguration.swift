@@ -147,6 +147,10 @@ public struct IngestConfiguration: Sendable, Equatable {
         public var capacity: Int
         /// `queue.full_policy` (default `block`), reloadable.
         public var fullPolicy: FullPolicy
+        /// `queue.max_bytes` (default 16777216, 16 MiB): payload bytes held from the MQTT callback
+        /// to the commit (queue, batches, writers), under `full_policy` like the capacity; fixed
+        /// at start-up. Sized so the shipped memory limits hold with large payloads (README).
+        public var maxBytes: Int = 16 << 20
     }
 
     /// The `batch.*` keys, all reloadable: when the writer flushes a batch and how often it retries.

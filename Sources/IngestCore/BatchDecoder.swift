@@ -55,6 +55,7 @@ public struct BatchDecoder: Sendable {
 
     private func decode(_ message: Message, into batch: inout Batch, ignored: inout IgnoredFields) {
         if message.journalSeq != 0 { batch.entries.append(message.journalSeq) }
+        batch.payloadBytes += message.payload.count
         if let reject = decoder.decode(message, into: &batch, ignored: &ignored) {
             batch.rejects.append(reject)
             stats.rejected(reject.reason)

@@ -57,6 +57,7 @@ public final class Batcher: Sendable {
             s.open.rejects.append(contentsOf: rows.rejects)
             if !rows.definitions.isEmpty { s.open.definitions.append(contentsOf: rows.definitions) }
             s.open.entries.append(contentsOf: rows.entries)
+            s.open.payloadBytes += rows.payloadBytes
             let readings = s.open.readings.count + s.open.texts.count
             guard readings >= s.limits.maxRows || s.open.rejects.count >= s.limits.maxRows
                     || s.open.definitions.count >= s.limits.maxRows else { return nil }

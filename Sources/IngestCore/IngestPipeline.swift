@@ -21,6 +21,9 @@ public final class IngestPipeline: Sendable {
     public let stats: IngestStats
     /// The message queue from the inlet to the workers; the daemon reads its depth and capacity for /ready.
     public let messages: BoundedQueue<Message>
+    /// `queue.max_bytes`: the payload bytes between the inlet and the commit (or spool). The
+    /// queue bounds messages; this bounds what they weigh (README, "Memory budget").
+    public let payloadBytes: ByteBudget
     let batches: BoundedQueue<Batch>
     let batcher: Batcher
     let decoder: BatchDecoder
@@ -55,6 +58,8 @@ public final class IngestPipeline: Sendable {
     public struct Settings: Sendable {
         /// `queue.capacity`: messages the message queue holds before `queue.full_policy` applies.
         public var queueCapacity: Int
+        /// `queue.max_bytes`: payload bytes held from the inlet to the commit (`ByteBudget`).
+        public var queueMaxBytes: Int
         /// How many decode workers run (tasks on the cooperative pool).
         public var workers: Int
         /// The reloadable settings the pipeline starts with; `retune(_:)` replaces them.
@@ -62,8 +67,9 @@ public final class IngestPipeline: Sendable {
 
         /// The sizes fixed at start-up (`queue.capacity`, the worker count) and the reloadable
         /// `tuning` it starts with.
-        public init(queueCapacity: Int, workers: Int, tuning: PipelineTuning) {
+        public init(queueCapacity: Int, queueMaxBytes: Int = 16 << 20, workers: Int, tuning: PipelineTuning) {
             self.queueCapacity = queueCapacity
+            self.queueMaxBytes = queueMaxBytes
             self.workers = workers
             self.tuning = tuning
         }
@@ -88,6 +94,7 @@ public final class IngestPipeline: Sendable {
         // not per message: each wake-up is a futex call on libmosquitto's thread, and often
         // a switch away from it (at 2 ms, one in 60 messages under a flood).
         messages = BoundedQueue(capacity: settings.queueCapacity, handoffBatch: 256, handoffDelay: 0.005)
+        payloadBytes = ByteBudget(limit: settings.queueMaxBytes)
         // Two batches per lane in front of the writers: enough to keep them busy, small
         // enough that a slow database pushes back on the queue within a second.
         batches = BoundedQueue(capacity: max(2, sink.laneCount * 2))
@@ -98,9 +105,9 @@ public final class IngestPipeline: Sendable {
         spooler = SpoolWriter(spool: spool, journal: journal, stats: stats, logger: logger)
         forwarder = BatchForwarder(batches: batches, spooler: spooler)
         lanes = WriterLanes(sink: sink, batches: batches, spooler: spooler, tuning: tuning, journal: journal,
-                            stats: stats, rejectLog: rejectLog, logger: logger)
-        inlet = PipelineInlet(queue: messages, tuning: tuning, decoder: decoder, spooler: spooler, carried: carried,
-                              journal: journal, stats: stats, logger: logger)
+                            payloadBytes: payloadBytes, stats: stats, rejectLog: rejectLog, logger: logger)
+        inlet = PipelineInlet(queue: messages, payloadBytes: payloadBytes, tuning: tuning, decoder: decoder,
+                              spooler: spooler, carried: carried, journal: journal, stats: stats, logger: logger)
     }
 
     /// The pipeline the daemon runs, from its configuration: the queue, worker and batch keys,
@@ -115,7 +122,8 @@ public final class IngestPipeline: Sendable {
         let rebirths = SparkplugRebirths(enabled: c.sparkplug.requestRebirth,
                                          interval: c.sparkplug.rebirthIntervalSeconds,
                                          publisher: controls, stats: stats, logger: logger)
-        self.init(settings: .init(queueCapacity: c.queue.capacity, workers: c.workers, tuning: PipelineTuning(c)),
+        self.init(settings: .init(queueCapacity: c.queue.capacity, queueMaxBytes: c.queue.maxBytes, workers: c.workers,
+                                  tuning: PipelineTuning(c)),
                   source: source, sink: sink,
                   decoder: Self.format(c, sparkplug: sparkplug.map { ($0, rebirths) }),
                   spool: spool, journal: journal, ledger: ledger, background: background, stats: stats,

@@ -50,23 +50,37 @@ public struct JournalRecovery: Sendable {
 
     /// Replays what is not done into `pipeline` (whose stages are running, its source not
     /// yet), marks the skipped entries done, counts and logs `journal_replayed`.
+    ///
+    /// A chunk at a time (`chunkBytes` of payload, read on a thread of its own): each takes
+    /// its bytes from `queue.max_bytes` before it is decoded, like a live message, and gives
+    /// them back as its batches commit, so replaying a full journal holds no more memory
+    /// than running does.
     @discardableResult
     func run(into pipeline: IngestPipeline) async throws -> Outcome {
         let done = try await DedicatedThread.run { try self.doneEntries() }
+        let chunkBytes = max(1, min(4 << 20, pipeline.payloadBytes.limit / 2))
         var outcome = Outcome()
-        var skipped: [UInt64] = []
-        var pending: [Message] = []
-        for message in journal.takeRecovered() {
-            if done.contains(message.journalSeq) {
-                skipped.append(message.journalSeq)
-            } else {
-                pending.append(message)
+        while true {
+            let journal = self.journal
+            let chunk = try await DedicatedThread.run { journal.takeRecovered(maxBytes: chunkBytes) }
+            if chunk.isEmpty { break }
+            var skipped: [UInt64] = []
+            var pending: [Message] = []
+            var bytes = 0
+            for message in chunk {
+                if done.contains(message.journalSeq) {
+                    skipped.append(message.journalSeq)
+                } else {
+                    pending.append(message)
+                    bytes += message.payload.count
+                }
             }
+            journal.markDone(skipped)
+            outcome.skippedDone += skipped.count
+            outcome.entries += pending.count
+            await pipeline.payloadBytes.acquire(bytes)
+            outcome.rows += await pipeline.replay(pending)
         }
-        outcome.entries = pending.count
-        outcome.rows = await pipeline.replay(pending)
-        journal.markDone(skipped)
-        outcome.skippedDone = skipped.count
         pipeline.stats.journalReplayed.add(outcome.entries, ordering: .relaxed)
         pipeline.logger.info("journal_replayed", metadata: [
             "entries": .stringConvertible(outcome.entries), "rows": .stringConvertible(outcome.rows),

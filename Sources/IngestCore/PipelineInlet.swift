@@ -6,13 +6,15 @@ import Synchronization
 
 /// The pipeline's entrance, called by the source on its own thread for every message.
 ///
-/// It counts the message and puts it in the bounded queue under the live full-queue policy:
-/// `block` waits for room (the broker then holds the rest), `drop_newest` counts and logs
-/// the drop (at most once a second). A message that finds the queue closed (a forced
+/// It counts the message, takes its payload's bytes from `queue.max_bytes` and puts it in
+/// the bounded queue, both under the live full-queue policy: `block` waits for room (the
+/// broker then holds the rest), `drop_newest` counts and logs the drop (at most once a
+/// second). A message that finds the queue closed (a forced
 /// shutdown while this thread waited for room) has already been acknowledged to the broker,
 /// so it is decoded and spooled here rather than discarded.
 public final class PipelineInlet: MessageInlet {
     let queue: BoundedQueue<Message>
+    let payloadBytes: ByteBudget
     let tuning: Live<PipelineTuning>
     let decoder: BatchDecoder
     let spooler: SpoolWriter
@@ -24,9 +26,10 @@ public final class PipelineInlet: MessageInlet {
     let journal: (any MessageJournal)?
     private let dropLog = RateLimit<Bool>()
 
-    init(queue: BoundedQueue<Message>, tuning: Live<PipelineTuning>, decoder: BatchDecoder, spooler: SpoolWriter,
-         carried: InFlight, journal: (any MessageJournal)?, stats: IngestStats, logger: Logger) {
+    init(queue: BoundedQueue<Message>, payloadBytes: ByteBudget, tuning: Live<PipelineTuning>, decoder: BatchDecoder,
+         spooler: SpoolWriter, carried: InFlight, journal: (any MessageJournal)?, stats: IngestStats, logger: Logger) {
         self.queue = queue
+        self.payloadBytes = payloadBytes
         self.tuning = tuning
         self.decoder = decoder
         payloadCopyLimit = decoder.decoder.maxBytes + 1
@@ -61,18 +64,28 @@ public final class PipelineInlet: MessageInlet {
         if let journal, message.journalSeq == 0 {
             message.journalSeq = journal.append(message) ?? 0
         }
+        let bytes = message.payload.count
+        let admitted = payloadBytes.acquire(bytes, dropWhenFull: tuning.current.fullPolicy == .dropNewest)
+        guard case .admitted(let waitedForBytes) = admitted else { return drop(message) }
         switch queue.put(message, policy: tuning.current.fullPolicy) {
         case .enqueued(let waited):
-            if waited { stats.queueFull.add(1, ordering: .relaxed) }
+            if waited || waitedForBytes { stats.queueFull.add(1, ordering: .relaxed) }
         case .dropped:
-            stats.queueFull.add(1, ordering: .relaxed)
-            stats.messagesDropped.add(1, ordering: .relaxed)
-            // Dropped on purpose (`drop_newest`): nothing to replay after a crash.
-            if message.journalSeq != 0 { journal?.markDone([message.journalSeq]) }
-            logDrop()
+            payloadBytes.release(bytes)
+            drop(message)
         case .closed:
             spooler.keep(decoder.decode(CollectionOfOne(message)), reason: "forced shutdown")
+            payloadBytes.release(bytes)
         }
+    }
+
+    /// Dropped on purpose (`drop_newest`, the queue full in messages or in bytes): counted,
+    /// logged at most once a second, and nothing to replay after a crash.
+    private func drop(_ message: Message) {
+        stats.queueFull.add(1, ordering: .relaxed)
+        stats.messagesDropped.add(1, ordering: .relaxed)
+        if message.journalSeq != 0 { journal?.markDone([message.journalSeq]) }
+        logDrop()
     }
 
     private func logDrop() {

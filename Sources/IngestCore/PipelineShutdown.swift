@@ -57,6 +57,7 @@ public final class PipelineShutdown: ShutdownSteps {
         return try await DedicatedThread.run {
             p.lanes.lower(to: .spoolOnly)
             let taken = p.messages.removeAll()
+            p.payloadBytes.close()  // what was taken out here is never given back one by one
             p.awaitOrderedTakes(timeout: 1)
             p.spooler.keep(p.decoder.decode(taken), reason: "drain timeout")
             p.lanes.cancelUntilIdle(timeout: 2)
@@ -68,6 +69,7 @@ public final class PipelineShutdown: ShutdownSteps {
     /// the 10 ms flush tick.
     public func stopWorkers() async throws {
         pipeline.messages.close()
+        pipeline.payloadBytes.close()
         await pipeline.workersTask.withLock { $0 }?.value
         pipeline.tickerTask.withLock { $0 }?.cancel()
         await pipeline.tickerTask.withLock { $0 }?.value
@@ -102,6 +104,7 @@ public final class PipelineShutdown: ShutdownSteps {
         let before = p.stats.spooledRows.load(ordering: .relaxed)
         p.lanes.lower(to: .spoolOnly)
         p.messages.close()
+        p.payloadBytes.close()  // a source thread waiting for bytes goes on (to the closed queue)
         sweepToSpool()
         // A message or batch in someone's hands lands in a queue (swept next) or, finding
         // the queue closed, in the spool by its carrier's hand.

@@ -44,6 +44,7 @@ struct WorkerPool: Sendable {
             decoded.rejects.removeAll(keepingCapacity: true)
             decoded.definitions.removeAll(keepingCapacity: true)
             decoded.entries.removeAll(keepingCapacity: true)
+            decoded.payloadBytes = 0
             if ordered {
                 await decoder.decode(taken.items, ticket: taken.ticket, turnstile: turnstile, into: &decoded)
             } else {

@@ -32,6 +32,8 @@ final class WriterLanes: Sendable {
     private let spooler: SpoolWriter
     private let tuning: Live<PipelineTuning>
     private let journal: (any MessageJournal)?
+    /// Given back each batch's payload bytes once it is committed or spooled.
+    private let payloadBytes: ByteBudget
     private let stats: IngestStats
     private let rejectLog: RejectLog
     private let logger: Logger
@@ -47,8 +49,10 @@ final class WriterLanes: Sendable {
     private let threads = Locked<[DedicatedThread]>([])
 
     init(sink: any BatchSink, batches: BoundedQueue<Batch>, spooler: SpoolWriter, tuning: Live<PipelineTuning>,
-         journal: (any MessageJournal)?, stats: IngestStats, rejectLog: RejectLog, logger: Logger) {
+         journal: (any MessageJournal)?, payloadBytes: ByteBudget, stats: IngestStats, rejectLog: RejectLog,
+         logger: Logger) {
         self.journal = journal
+        self.payloadBytes = payloadBytes
         self.sink = sink
         self.batches = batches
         self.spooler = spooler
@@ -119,7 +123,12 @@ final class WriterLanes: Sendable {
         }
     }
 
+    /// Every way out of here has the batch committed or in the spool (or, on the forced
+    /// paths, handed to the journal for the next start): its payload bytes are given back.
     private func write(_ batch: Batch, _ lane: Int) {
+        defer { payloadBytes.release(batch.payloadBytes) }
+        // Messages that gave no row, no definition and no journal entry: nothing to write.
+        if batch.rowCount == 0 && batch.definitions.isEmpty && batch.entries.isEmpty { return }
         var left = batch
         var attempt = 0
         var refusals = 0  // by the spool, for this batch

@@ -14,6 +14,9 @@ public struct Batch: Sendable {
     /// batch: once it is committed or spooled, they are done. A message's rows never span
     /// two batches (the batcher takes a worker's output whole).
     public var entries: [UInt64] = []
+    /// Payload bytes of the messages decoded into this batch: what they hold of
+    /// `queue.max_bytes` until the batch is committed or spooled (`ByteBudget`).
+    public var payloadBytes = 0
 
     /// The caller keeps each message whole: all its rows and its entry in one batch (see `entries`).
     public init(readings: [Reading] = [], texts: [TextReading] = [], rejects: [Reject] = [],
@@ -32,12 +35,15 @@ public struct Batch: Sendable {
         rejects += other.rejects
         definitions += other.definitions
         entries += other.entries
+        payloadBytes += other.payloadBytes
     }
 
-    /// True only with no rows and no journal entries: a batch of entries alone still has to be
-    /// marked done.
+    /// True only with no rows, no journal entries and no payload bytes held: a batch of
+    /// entries alone still has to be marked done, and one of messages that gave no row still
+    /// has to give their bytes back.
     public var isEmpty: Bool {
         readings.isEmpty && texts.isEmpty && rejects.isEmpty && definitions.isEmpty && entries.isEmpty
+            && payloadBytes == 0
     }
 
     /// Readings, text readings and rejects: the rows this batch puts in the database (the

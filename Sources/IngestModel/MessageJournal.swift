@@ -17,11 +17,22 @@ public protocol MessageJournal: AnyObject, Sendable {
     func markDone(_ seqs: [UInt64])
     /// The smallest sequence number still on disk: done-records below it are no longer needed.
     var oldestSeq: UInt64 { get }
-    /// What an earlier run left, as messages carrying their `journalSeq`, oldest first;
-    /// handed out once (start-up recovery).
-    func takeRecovered() -> [Message]
+    /// The next part of what an earlier run left, as messages carrying their `journalSeq`,
+    /// oldest first: about `maxBytes` of payload (at least one message), so recovery holds a
+    /// chunk at a time, never the whole journal; empty once everything was handed out (each
+    /// message once). May read from disk: call it on a thread the daemon owns.
+    func takeRecovered(maxBytes: Int) -> [Message]
     /// Starts the periodic flush to disk (`journal.fsync_interval_ms`), on a thread of its own.
     func startSyncing()
     /// No more appends (shutdown); flushes. Safe to call twice and from two threads.
     func close()
+}
+
+extension MessageJournal {
+    /// Everything an earlier run left, at once (tests and tools; recovery takes chunks).
+    public func takeRecovered() -> [Message] {
+        var all: [Message] = []
+        while case let chunk = takeRecovered(maxBytes: 1 << 20), !chunk.isEmpty { all += chunk }
+        return all
+    }
 }

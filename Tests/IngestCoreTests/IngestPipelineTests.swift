@@ -12,12 +12,13 @@ struct IngestPipelineTests {
     let log = EventLog()
     let spool = FakeSpool()
 
-    func pipeline(_ source: FakeSource, _ sink: FakeSink, capacity: Int = 10_000, maxRows: Int = 100,
-                  maxRetries: Int = 0) -> IngestPipeline {
+    func pipeline(_ source: FakeSource, _ sink: FakeSink, capacity: Int = 10_000, maxBytes: Int = 16 << 20,
+                  maxRows: Int = 100, maxRetries: Int = 0) -> IngestPipeline {
         let tuning = PipelineTuning(fullPolicy: .block, maxRetries: maxRetries,
                                     batchLimits: .init(maxRows: maxRows, flushInterval: 0.05))
         return IngestPipeline(
-            settings: .init(queueCapacity: capacity, workers: 2, tuning: tuning), source: source, sink: sink,
+            settings: .init(queueCapacity: capacity, queueMaxBytes: maxBytes, workers: 2, tuning: tuning),
+            source: source, sink: sink,
             decoder: PayloadDecoder(template: try! TopicTemplate("devices/{device_id}/telemetry"), maxBytes: 1024),
             spool: spool, logger: log.logger)
     }
@@ -168,6 +169,37 @@ struct IngestPipelineTests {
         #expect(p.stats.spooledRows.load(ordering: .relaxed) == 5_000)
         #expect(spool.rows == 5_000)
         #expect(sink.state.withLock { $0.hanging.isEmpty }, "the hung attempt was cancelled")
+    }
+
+    /// `queue.max_bytes`: with the sink stuck, the payload bytes held from the inlet to the
+    /// commit stop at the bound and the source's thread waits (back-pressure) although the
+    /// queue has room for thousands of messages; once the sink moves, every message arrives
+    /// and every byte is given back (nothing leaks from the budget).
+    @Test(.timeLimit(.minutes(1))) func payloadBytesAreBoundedFromTheInletToTheCommit() async throws {
+        let source = FakeSource(), sink = FakeSink(lanes: 1, .hangUntilCancelled)
+        let p = pipeline(source, sink, maxBytes: 20_000, maxRows: 5)
+        try await p.start()
+        let padding = String(repeating: " ", count: 950)  // ~1 KB each, under the decoder's 1,024
+        let large = (0..<200).map { i in
+            Message(topic: "devices/d\(i % 7)/telemetry", payload: Array(#"{"ts": \#(1_700_000_000 + i), "v": \#(i)}"#.utf8)
+                        + Array(padding.utf8), receivedAt: 1)
+        }
+        let sending = Task { try await source.send(large) }
+        try await waitUntil(10, "the lane to hang") { sink.state.withLock { $0.hanging.count } == 1 }
+        try await waitUntil(10, "the budget to fill") { p.payloadBytes.held > 17_000 }
+        try await Task.sleep(for: .milliseconds(200))
+        let received = p.stats.messagesReceived.load(ordering: .relaxed)
+        #expect(received < 40, "the source waits for bytes, not for queue slots: \(received) of 200 in")
+        #expect(p.payloadBytes.held <= 20_000, "held \(p.payloadBytes.held)")
+        #expect(p.messages.count < 30)
+        sink.state.withLock { $0.behaviour = .accept }
+        sink.cancel(lane: 0)
+        try await sending.value
+        try await waitUntil(20, "all 200 stored or spooled") {
+            sink.stored + p.stats.spooledRows.load(ordering: .relaxed) == 200
+        }
+        try await waitUntil(5, "every byte given back") { p.payloadBytes.held == 0 }
+        #expect(await coordinator(p).run() == 0)
     }
 
     @Test func aReloadedRetryLimitAppliesToTheNextFailure() async throws {

@@ -14,9 +14,9 @@ struct JournalRecoveryTests {
     }
 
     func pipeline(_ source: FakeSource, _ sink: FakeSink, journal: MemoryJournal, ledger: FakeLedger,
-                  spool: FakeSpool) throws -> IngestPipeline {
+                  spool: FakeSpool, maxBytes: Int = 16 << 20) throws -> IngestPipeline {
         IngestPipeline(
-            settings: .init(queueCapacity: 100, workers: 1,
+            settings: .init(queueCapacity: 100, queueMaxBytes: maxBytes, workers: 1,
                             tuning: PipelineTuning(fullPolicy: .block, maxRetries: 0,
                                                    batchLimits: .init(maxRows: 3, flushInterval: 0.05))),
             source: source, sink: sink,
@@ -43,6 +43,23 @@ struct JournalRecoveryTests {
         #expect(journal.state.withLock { $0.recovered.count } == 4, "nothing taken: the next start tries again")
         _ = await ShutdownCoordinator(steps: PipelineShutdown(p), logger: log.logger, drainTimeout: { 2 },
                                       hardTimeout: { 10 }).run()
+    }
+
+    /// A journal far larger than `queue.max_bytes` is replayed a chunk at a time, each chunk's
+    /// bytes taken from the budget before it is decoded and given back as it commits: the
+    /// replay ends (no chunk waits for bytes nobody will release), every entry is written
+    /// once, and the budget is empty afterwards.
+    @Test(.timeLimit(.minutes(1))) func aJournalLargerThanTheByteBudgetIsReplayedInChunks() async throws {
+        let journal = MemoryJournal(recovered: (0..<500).map(message))  // ~17 KB of payload
+        let source = FakeSource(), sink = FakeSink()
+        let p = try pipeline(source, sink, journal: journal, ledger: FakeLedger(done: []), spool: FakeSpool(),
+                             maxBytes: 1_000)
+        try await p.start()
+        #expect(log.fields("journal_replayed")?["entries"] == "500")
+        #expect(await ShutdownCoordinator(steps: PipelineShutdown(p), logger: log.logger, drainTimeout: { 5 },
+                                          hardTimeout: { 20 }).run() == 0)
+        #expect(sink.state.withLock { $0.readings.map(\.value) }.sorted() == Array(0..<500).map(Double.init))
+        #expect(p.payloadBytes.held == 0)
     }
 
     @Test func whatIsNotDoneIsWrittenOnceWithItsEntriesAndTheRestMarkedDone() async throws {

@@ -41,10 +41,16 @@ public final class MemoryJournal: MessageJournal {
 
     public func markDone(_ seqs: [UInt64]) { state.withLock { $0.done.formUnion(seqs) } }
 
-    public func takeRecovered() -> [Message] {
+    /// Hands out the recovered messages in chunks of about `maxBytes` of payload (at least one).
+    public func takeRecovered(maxBytes: Int) -> [Message] {
         state.withLock { s in
-            defer { s.recovered = [] }
-            return s.recovered
+            var bytes = 0, n = 0
+            while n < s.recovered.count, n == 0 || bytes < maxBytes {
+                bytes += s.recovered[n].payload.count
+                n += 1
+            }
+            defer { s.recovered.removeFirst(n) }
+            return Array(s.recovered.prefix(n))
         }
     }
 
