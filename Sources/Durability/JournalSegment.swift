@@ -136,6 +136,8 @@ final class JournalSegment: @unchecked Sendable {
     }
 
     private static let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+    /// How much of a segment recovery reads before it lets the pages go (4 MiB).
+    private static let releaseStride = 4 << 20
 
     /// What recovery found in a segment: how many whole entries, and whether it ended cleanly.
     /// The entries stay in the mapping; `read` copies them out a chunk at a time.
@@ -217,6 +219,12 @@ final class JournalSegment: @unchecked Sendable {
             case .entry(let entry):
                 result.count += 1
                 result.lastSeq = entry.seq
+                // Let the pages checked so far go as it moves on (a 64 MiB segment would
+                // otherwise count whole in the resident memory until the end of the scan).
+                if entry.next / Self.releaseStride > at / Self.releaseStride {
+                    let done = entry.next & ~(Self.page - 1)
+                    _ = madvise(base, done, Int32(MADV_DONTNEED))
+                }
                 at = entry.next
             }
         }

@@ -30,6 +30,9 @@ struct LoadgenCommand: ParsableCommand {
     @Option(name: .customLong("gap-fraction"), help: "sparkplug_b: share of data messages with a wrong sequence number.")
     var gapFraction = 0.0
     @Option(name: .customLong("invalid-fraction"), help: "Share of messages that are not valid payloads.") var invalidFraction = 0.0
+    @Option(name: .customLong("payload-bytes"),
+            help: "json: pad every payload (invalid ones too) with trailing blanks to this many bytes; the rows stay the same.")
+    var payloadBytes = 0
     @Option(name: .customLong("topic-prefix")) var topicPrefix = "devices"
     @Option(name: .customLong("client-id")) var clientID: String?
     @Option(help: "MQTT user name; the password is read from $IOT_LOADGEN_PASSWORD (never from the command line).")
@@ -62,6 +65,7 @@ struct LoadgenCommand: ParsableCommand {
         telemetry.mixed = mixed
         telemetry.format = format
         telemetry.gapFraction = gapFraction
+        telemetry.payloadBytes = payloadBytes
         if hotPath {
             let (readings, seconds, cpu) = try HotPath(telemetry: telemetry, messages: messages).run()
             Console.out(JSONValue.object([

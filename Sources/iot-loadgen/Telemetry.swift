@@ -28,6 +28,9 @@ struct Telemetry {
     /// Sparkplug: share of data messages sent with a sequence number that is not the
     /// previous + 1 (the daemon then asks the node for a rebirth).
     var gapFraction = 0.0
+    /// JSON: payloads padded with trailing blanks to this size (large payloads that decode
+    /// to the same rows: what the memory bound is tested with); 0 = as they are.
+    var payloadBytes = 0
 
     /// Numeric rows one valid message makes (Sparkplug births make two more: `bdSeq` and
     /// `sparkplug.online`; arrays are JSON's alone).
@@ -136,14 +139,18 @@ struct Telemetry {
             json += ",\"accel\":[0.\(valid % 10),0.0\(valid % 7),9.8]"
         }
         json += "}"
-        return (topic(device: device), Array(json.utf8))
+        return (topic(device: device), padded(Array(json.utf8)))
+    }
+
+    private func padded(_ payload: [UInt8]) -> [UInt8] {
+        payload.count >= payloadBytes ? payload : payload + [UInt8](repeating: 0x20, count: payloadBytes - payload.count)
     }
 
     /// A message its format cannot read (a reject: `invalid_json`, `invalid_sparkplug`,
     /// `invalid_line_protocol`).
     func invalid(_ n: Int) -> (topic: String, payload: [UInt8]) {
         switch format {
-        case .json: (topic(device: n % devices), Array("{\"temperature\": oops".utf8))
+        case .json: (topic(device: n % devices), padded(Array("{\"temperature\": oops".utf8)))
         case .sparkplugB: ("spBv1.0/\(topicPrefix)/NDATA/\(deviceID(n % devices))", [0xFF, 0xFF, 0xFF])
         case .influx: (topic(device: n % devices), Array("env temperature=oops".utf8))
         }
