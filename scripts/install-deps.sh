@@ -12,7 +12,7 @@ timescaledb() {
   fi
 }
 
-packages=(mosquitto mosquitto-clients libmosquitto-dev libpq-dev postgresql pkg-config python3 openssl)
+packages=(mosquitto mosquitto-clients libmosquitto-dev libpq-dev postgresql pkg-config python3 openssl iptables)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -86,6 +86,17 @@ alive() {
   [[ -n "$state" && "$state" != Z* ]]
 }
 
+# The network-fault tests' iptables rules (Tests/TestSupport/NetworkFault.swift), should a
+# killed test have left any: removed by their comment, nothing else touched.
+remove_netfault_rules() {
+  command -v iptables >/dev/null 2>&1 || return 0
+  iptables -S INPUT 2>/dev/null | grep -- '--comment "\?iot-ingest-netfault' | sed 's/^-A //; s/"//g' |
+    while read -r rule; do
+      # shellcheck disable=SC2086 # the rule's words, as iptables printed them
+      iptables -D $rule || true
+    done
+}
+
 stop_mqtt() {
   [ -f "$dir/mosquitto.pid" ] || return 0
   local pid
@@ -182,7 +193,7 @@ ENV
     start_mqtt
     echo "services up in $dir (mqtt :$mqtt_port, postgres :$pg_port, timescaledb: $timescale)" >&2
     ;;
-  stop) stop_mqtt; stop_pg ;;
+  stop) stop_mqtt; stop_pg; remove_netfault_rules ;;
   start-mqtt) start_mqtt ;;
   stop-mqtt) stop_mqtt ;;
   start-pg) start_pg ;;
