@@ -5,7 +5,8 @@
 ///
 /// A holder acquires its bytes before it keeps them and releases them once they are gone
 /// (committed, spooled, dropped). Threads block (`acquire(_:dropWhenFull:)`), tasks suspend
-/// (`acquire(_:)`). Whatever is asked for is admitted when nothing is held, so one item
+/// (`acquire(_:)`); waiting tasks are admitted in arrival order (a thread, or a task that
+/// finds room at once, may pass them). Whatever is asked for is admitted when nothing is held, so one item
 /// larger than the whole budget still passes, alone. `close()` admits everyone from then on
 /// (shutdown: nothing must wait for bytes that will never be released).
 public final class ByteBudget: @unchecked Sendable {
@@ -13,6 +14,7 @@ public final class ByteBudget: @unchecked Sendable {
     private let lock = ConditionLock()
     private var used = 0
     private var closed = false
+    private var blockedThreads = 0
     private var waiters: [(bytes: Int, continuation: CheckedContinuation<Void, Never>)] = []
     /// The bound, in bytes.
     public let limit: Int
@@ -33,6 +35,8 @@ public final class ByteBudget: @unchecked Sendable {
 
     /// Bytes held now.
     public var held: Int { lock.withLock { used } }
+    /// Threads and tasks waiting for room right now (tests wait for a waiter to be parked).
+    public var waiting: Int { lock.withLock { blockedThreads + waiters.count } }
 
     /// Blocking acquire for threads the daemon owns (never from a Swift task): waits for
     /// room, or with `dropWhenFull` refuses at once.
@@ -44,7 +48,9 @@ public final class ByteBudget: @unchecked Sendable {
         while !fits(bytes) {
             if dropWhenFull() { return .refused }
             waited = true
+            blockedThreads += 1
             lock.wait()
+            blockedThreads -= 1
         }
         used += bytes
         return .admitted(waited: waited)

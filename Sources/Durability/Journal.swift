@@ -77,6 +77,8 @@ public final class Journal: MessageJournal {
         var slots: [Slot] = []
         var nextSeq: UInt64 = 1
         var closed = false
+        /// Shutdown began: appends no longer wait for room (`stopWaiting`).
+        var impatient = false
     }
 
     /// This journal's identity (a random id kept in `journal.dir/id`): the done-records in
@@ -227,6 +229,13 @@ public final class Journal: MessageJournal {
         release(freed)
     }
 
+    /// From now on an append that would wait for room returns nil at once (shutdown: the
+    /// source's thread must not stay parked on a full disk while the sequence stops it).
+    public func stopWaiting() {
+        state.withLock { $0.impatient = true }
+        room.withLock { room.broadcast() }
+    }
+
     /// Seals the segment being appended to (shutdown), so it too can be freed once done.
     /// Safe to call twice and from two threads at once: the orderly close of the pool and
     /// the forced spool of a second signal can both get here.
@@ -290,6 +299,7 @@ public final class Journal: MessageJournal {
                     // Back-pressure, never a skipped entry: the callback waits here (the broker
                     // holds the rest) until the disk takes a segment or the journal closes.
                     refused(error)
+                    if state.withLock({ $0.impatient }) { return nil }
                     if !counted {
                         counted = true
                         blockedAppends.add(1, ordering: .relaxed)
@@ -298,6 +308,7 @@ public final class Journal: MessageJournal {
                 }
             case .full:
                 // Wait for markDone to free a segment (the broker holds the rest meanwhile).
+                if state.withLock({ $0.impatient }) { return nil }
                 if !counted {
                     counted = true
                     blockedAppends.add(1, ordering: .relaxed)

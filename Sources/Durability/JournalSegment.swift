@@ -55,7 +55,13 @@ final class JournalSegment: @unchecked Sendable {
             unlink(path)
             throw FileError("reserve", path, code: reserved)
         }
-        let segment = try JournalSegment(path: path, fd: fd, firstSeq: firstSeq, size: size, committed: dataStart)
+        let segment: JournalSegment
+        do {
+            segment = try JournalSegment(path: path, fd: fd, firstSeq: firstSeq, size: size, committed: dataStart)
+        } catch {
+            unlink(path)  // else the next try of the same name meets EEXIST for ever
+            throw error
+        }
         magic.withUnsafeBytes { segment.base.copyMemory(from: $0.baseAddress!, byteCount: 8) }
         _ = msync(segment.base, dataStart, MS_SYNC)
         return segment

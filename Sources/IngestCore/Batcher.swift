@@ -30,10 +30,15 @@ public final class Batcher: Sendable {
     }
 
     private let state: Locked<State>
+    /// Payload bytes at which the open batch is sealed whatever its rows: with large payloads
+    /// `queue.max_bytes` would otherwise be held whole by one batch waiting for its age, and
+    /// intake would stop until the flush tick, database idle or not.
+    let sealBytes: Int
 
     /// Starts with an empty open batch; `update(_:)` changes the limits later.
-    public init(limits: Limits) {
+    public init(limits: Limits, sealBytes: Int = .max) {
         state = Locked(State(limits: limits))
+        self.sealBytes = sealBytes
     }
 
     /// New limits take effect for the batch being filled (SIGHUP reload).
@@ -60,7 +65,8 @@ public final class Batcher: Sendable {
             s.open.payloadBytes += rows.payloadBytes
             let readings = s.open.readings.count + s.open.texts.count
             guard readings >= s.limits.maxRows || s.open.rejects.count >= s.limits.maxRows
-                    || s.open.definitions.count >= s.limits.maxRows else { return nil }
+                    || s.open.definitions.count >= s.limits.maxRows || s.open.payloadBytes >= sealBytes
+            else { return nil }
             return Self.seal(&s)
         }
     }

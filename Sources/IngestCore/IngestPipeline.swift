@@ -98,7 +98,10 @@ public final class IngestPipeline: Sendable {
         // Two batches per lane in front of the writers: enough to keep them busy, small
         // enough that a slow database pushes back on the queue within a second.
         batches = BoundedQueue(capacity: max(2, sink.laneCount * 2))
-        batcher = Batcher(limits: settings.tuning.batchLimits)
+        // Sealed by bytes too, at a share of `queue.max_bytes` small enough that the batches
+        // that can be held at once (the open one, the batch queue's, one per lane) fit in it.
+        batcher = Batcher(limits: settings.tuning.batchLimits,
+                          sealBytes: max(1, settings.queueMaxBytes / (3 * sink.laneCount + 1)))
         tuning = Live<PipelineTuning>(settings.tuning)
         let rejectLog = RejectLog(logger: logger)
         decoder = BatchDecoder(decoder: payloadDecoder, stats: stats, rejectLog: rejectLog)

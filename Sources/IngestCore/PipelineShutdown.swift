@@ -37,7 +37,10 @@ public final class PipelineShutdown: ShutdownSteps {
     }
 
     /// Runs the source's blocking `stop()` on a thread of its own, off the cooperative pool.
+    /// The journal stops making appends wait first: a source thread parked on a full journal
+    /// disk would otherwise never return to be stopped.
     public func stopSource() async throws {
+        pipeline.journal?.stopWaiting()
         let source = pipeline.source
         try await DedicatedThread.run { source.stop() }
     }

@@ -22,6 +22,10 @@ public protocol MessageJournal: AnyObject, Sendable {
     /// chunk at a time, never the whole journal; empty once everything was handed out (each
     /// message once). May read from disk: call it on a thread the daemon owns.
     func takeRecovered(maxBytes: Int) -> [Message]
+    /// Shutdown: an append that would wait for room (a full journal, a disk that refuses
+    /// segments) returns nil at once from now on, so the source's thread can be stopped; its
+    /// message goes on unjournaled into the drain, like one arriving after `close()`.
+    func stopWaiting()
     /// Starts the periodic flush to disk (`journal.fsync_interval_ms`), on a thread of its own.
     func startSyncing()
     /// No more appends (shutdown); flushes. Safe to call twice and from two threads.

@@ -47,9 +47,13 @@ final class ProbeServer: Sendable {
         }
     }
 
-    /// Stops serving and waits for the server to be gone.
+    /// Stops serving and waits for the server to be gone, at most 2 s (a client holding a
+    /// request open must not keep a stopped daemon from exiting).
     func stop() async {
         await group.triggerGracefulShutdown()
-        _ = try? await running.value
+        let running = running
+        let gone: @Sendable () async -> Void = { _ = try? await running.value }
+        let late: @Sendable () async -> Void = { try? await Task.sleep(for: .seconds(2)) }
+        await firstFinished([gone, late])
     }
 }

@@ -167,11 +167,6 @@ struct RunCommand: AsyncParsableCommand {
             hardTimeout: { daemon.configuration.current.shutdown.timeoutSeconds })
         let groupBox = GroupBox()
         let httpFailed = Latch()
-        probes?.watch { error in
-            logger.critical("fatal", metadata: ["error": .string("\(error)")])
-            httpFailed.fire()
-            await groupBox.trigger()
-        }
         let signals = SignalService(coordinator: coordinator, logger: logger, group: groupBox,
                                     reload: { _ = try? await DedicatedThread.run { reloader.reload() } })
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: signals)]
@@ -185,6 +180,13 @@ struct RunCommand: AsyncParsableCommand {
         // stopped after the group (so /health and /metrics answer during the drain).
         let group = ServiceGroup(configuration: .init(services: services, logger: quiet))
         groupBox.set(group)
+        // After the group is set, so the trigger reaches it (a server that failed during the
+        // database steps fires at once).
+        probes?.watch { error in
+            logger.critical("fatal", metadata: ["error": .string("\(error)")])
+            httpFailed.fire()
+            await groupBox.trigger()
+        }
         do {
             try await group.run()
         } catch {

@@ -171,8 +171,9 @@ struct CrashJournalTests {
     /// SPEC 8a and 12 with `journal.dir` on a disk that fills mid-flood (it used to die of
     /// SIGBUS): the callback blocks, /ready answers 503 naming `journal.dir` and ENOSPC, the
     /// failure is counted. Killed while blocked and started again on the still-full disk, the
-    /// daemon runs (replays, then pushes back again) rather than refusing to start; once the
-    /// disk has room it resumes by itself, and every reading is stored exactly once.
+    /// daemon runs (replays, then pushes back again) rather than refusing to start, and a
+    /// SIGTERM then stops it in order; once the disk has room it resumes by itself, and every
+    /// reading is stored exactly once.
     @Test(.enabled(if: getuid() == 0, "mounts a tmpfs"))
     func aFullJournalDiskPushesBackAndLosesNothing() async throws {
         try await dropping(try await TestDatabase.create()) { db in
@@ -203,21 +204,29 @@ struct CrashJournalTests {
                 let metrics = try await DedicatedThread.run { try HTTPClient.metrics(port: port) }
                 #expect((metrics["iot_ingest_journal_write_failures_total"] ?? 0) >= 1)
                 #expect((metrics["iot_ingest_journal_blocked_appends_total"] ?? 0) >= 1)
+                #expect(first.isRunning, "blocked, not killed by SIGBUS")
                 try await kill(first)
-                #expect(first.log.contains("Bus error") == false)
 
                 // The disk is still full: the restart replays, then blocks again (its segment
-                // from before is the newest, kept; the next one finds no room).
+                // from before is the newest, kept; the next one finds no room). SIGTERM while
+                // blocked: the orderly sequence, not a hang until the deadline.
                 let second = try DaemonProcess(database: db, settings: all)
                 try await second.waitFor("journal_replayed", timeout: 60)
                 try await second.waitFor("journal_write_blocked", timeout: 60)
                 #expect(try await readiness(port).0 == 503)
+                let stopping = ContinuousClock.now
+                #expect(try await second.stop() == 0, "orderly, not forced (exit 3)")
+                #expect(ContinuousClock.now - stopping < .seconds(20))
+
+                // Once more on the full disk, and then the disk gets room: resumed by itself.
+                let third = try DaemonProcess(database: db, settings: all)
+                try await third.waitFor("journal_write_blocked", timeout: 60)
                 disk.free()
-                try await second.waitFor("journal_write_resumed", timeout: 30)
+                try await third.waitFor("journal_write_resumed", timeout: 30)
                 let summary = try await flood.value
                 #expect(summary["acked"] == 40000)
                 try await waitUntil(30, "/ready back to 200") { try await readiness(port).0 == 200 }
-                try await expectEveryReadingOnce(db, stopping: second, rows: 81000, within: 90)
+                try await expectEveryReadingOnce(db, stopping: third, rows: 81000, within: 90)
             }
         }
     }

@@ -51,7 +51,10 @@ struct MemoryLimitTests {
 
                 // 2. Outside it, with a budget that lets everything in: the journal takes the
                 //    whole flood (~200 MB), still uncommitted. Killed again.
-                let builder = try DaemonProcess(database: db, settings: settings.merging(["queue.max_bytes": "\(1 << 30)"]) { $1 })
+                // Eight lanes: the replay of step 1's journal is one batch per chunk, and every one
+                // of them (in the batch queue or a lane) waits on the lock until step 3.
+                let builder = try DaemonProcess(database: db, settings: settings.merging(
+                    ["queue.max_bytes": "\(1 << 30)", "database.pool_size": "8"]) { $1 })
                 try await builder.waitFor("journal_replayed")
                 let replayed = builder.event("journal_replayed")?["entries"] as? Int ?? 0
                 try await waitUntil(60, "the whole flood in the journal") {

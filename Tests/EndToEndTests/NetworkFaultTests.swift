@@ -162,6 +162,32 @@ struct NetworkFaultTests {
         }
     }
 
+    /// The same latency and stalls on the broker link: QoS 1 flow control and the keepalive
+    /// ride through them (no disconnect), and every message arrives once.
+    @Test func brokerLatencyAndLossyStallsLoseNothing() async throws {
+        try await dropping(try await TestDatabase.create()) { db in
+            let fault = try await NetworkFault(upstreamPort: try TestServices.mqttPort(), delayMs: 300,
+                                               stallShare: 0.05, stallMs: 1000)
+            do {
+                let p = prefix(), spool = try scratchDirectory("nf-\(p)"), port = HTTPClient.freePort()
+                let daemon = try DaemonProcess(database: db, settings: settings(p, spool: spool, port: port,
+                                                                                 ["mqtt.port": "\(fault.port)"]))
+                try await daemon.waitFor("ingest_started", timeout: 60)
+                let start = ContinuousClock.now
+                let summary = try await ChildProcess.loadgen(["--messages", "5000", "--topic-prefix", p])
+                #expect(summary["acked"] == 5000)
+                try await expectEveryReadingOnce(db, 10000, within: 120)
+                print("netfault: broker +300 ms, 5 % stalls of 1 s: 10,000 readings in \(seconds(since: start)) s")
+                #expect(!daemon.eventNames().contains("mqtt_connection_lost"), "the keepalive rode through")
+                #expect(try await daemon.stop() == 0)
+            } catch {
+                await fault.close()
+                throw error
+            }
+            await fault.close()
+        }
+    }
+
     /// The broker link goes silent for 60 s: the MQTT keepalive (5 s here) notices, the
     /// daemon reconnects once the link heals, and the broker's queue for our session brings
     /// every message published meanwhile; SIGTERM during such a partition exits in time too.

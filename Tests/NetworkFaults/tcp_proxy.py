@@ -11,6 +11,10 @@ broker through it, and it adds what a bad link does and loopback never does.
 A silent partition is not done here but with an iptables DROP on the proxy's port (the test
 adds and removes it): a proxy that stops forwarding still has its kernel acknowledge the
 data, which is the black-holed-process case the suite already covers, not a partition.
+SIGUSR1 (sent on the heal) aborts every connection it carries: those from before the
+partition were given up by the daemon meanwhile, but their FIN was dropped, and the
+server-side sessions behind them (holding a COPY's uncommitted rows) would otherwise linger
+until TCP's timers or the server's keepalive notice.
 
 Prints "listening <port>" once it accepts; stops on SIGTERM.
 """
@@ -69,12 +73,20 @@ async def main():
     rng = random.Random(args.seed)
     delay = args.delay_ms / 1000
 
+    carried = set()
+
+    def abort_all():
+        for writer in list(carried):
+            writer.transport.abort()
+        carried.clear()
+
     async def handle(client_reader, client_writer):
         try:
             up_reader, up_writer = await asyncio.open_connection(host, int(port))
         except OSError:
             client_writer.close()
             return
+        carried.update((client_writer, up_writer))
         await asyncio.gather(
             pump(client_reader, up_writer, delay, args.stall_share, args.stall_ms, rng),
             pump(up_reader, client_writer, delay, args.stall_share, args.stall_ms, rng),
@@ -83,6 +95,7 @@ async def main():
     # Stop at once on SIGTERM: the kernel closes every socket; nothing here needs flushing.
     signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
     signal.signal(signal.SIGINT, lambda *_: os._exit(0))
+    asyncio.get_running_loop().add_signal_handler(signal.SIGUSR1, abort_all)
     server = await asyncio.start_server(handle, "127.0.0.1", args.listen)
     print(f"listening {args.listen}", flush=True)
     async with server:

@@ -29,12 +29,17 @@ public struct MemoryCgroup: Sendable {
         let group = MemoryCgroup(path: root.path + "/" + name, v2: root.v2)
         try FileManager.default.createDirectory(atPath: group.path, withIntermediateDirectories: false)
         let bytes = String(megabytes << 20)
-        if root.v2 {
-            try group.write("memory.max", bytes)
-            try? group.write("memory.swap.max", "0")
-        } else {
-            try group.write("memory.limit_in_bytes", bytes)
-            try? group.write("memory.memsw.limit_in_bytes", bytes)  // absent without swap accounting
+        do {
+            if root.v2 {
+                try group.write("memory.max", bytes)
+                try? group.write("memory.swap.max", "0")
+            } else {
+                try group.write("memory.limit_in_bytes", bytes)
+                try? group.write("memory.memsw.limit_in_bytes", bytes)  // absent without swap accounting
+            }
+        } catch {
+            group.remove()
+            throw error
         }
         return group
     }

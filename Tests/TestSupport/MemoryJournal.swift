@@ -56,6 +56,8 @@ public final class MemoryJournal: MessageJournal {
 
     public func startSyncing() { state.withLock { $0.syncing = true } }
 
+    public func stopWaiting() {}
+
     public func close() { state.withLock { $0.closed = true } }
 }
 

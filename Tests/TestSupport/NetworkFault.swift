@@ -27,21 +27,29 @@ public final class NetworkFault: @unchecked Sendable {
         proxy.standardError = FileHandle.nullDevice
         try proxy.run()
         let port = self.port
-        try await waitUntil(10, "the proxy on port \(port)") {
-            await DedicatedThread.runIgnoringErrors { HTTPClient.connect(port: port).map { Glibc.close($0); return true } ?? false }
+        do {
+            try await waitUntil(10, "the proxy on port \(port)") {
+                await DedicatedThread.runIgnoringErrors { HTTPClient.connect(port: port).map { Glibc.close($0); return true } ?? false }
+            }
+        } catch {
+            await close()
+            throw error
         }
     }
 
     /// Silence both ways: packets to and from the proxy's port are dropped by the kernel.
     public func partition() async throws {
+        partitioned.withLock { $0 = true }  // first: a half-made partition is healed too
         for rule in rules { try await iptables(["-I"] + rule) }
-        partitioned.withLock { $0 = true }
     }
 
-    /// The link answers again (the rules are deleted by their exact spec).
+    /// The link answers again (the rules are deleted by their exact spec), and the proxy
+    /// aborts the connections it carried from before: the daemon gave them up during the
+    /// partition, their FIN was lost, and the server sessions behind them must not linger.
     public func heal() async {
         guard partitioned.withLock({ p in defer { p = false }; return p }) else { return }
         for rule in rules { try? await iptables(["-D"] + rule) }
+        if proxy.isRunning { kill(proxy.processIdentifier, SIGUSR1) }
     }
 
     /// Heals, stops the proxy and waits (bounded) for it to be gone. Polls `isRunning`:
