@@ -281,7 +281,8 @@ public final class Journal: MessageJournal {
                 freed = Self.removeRecyclable(&s)
                 let size = max(segmentSize, need + JournalSegment.dataStart)
                 let used = s.slots.reduce(0) { $0 + $1.segment.size }
-                return used == 0 || used + size <= settings.maxBytes ? .create(firstSeq: s.nextSeq, size: size) : .full
+                if used == 0 || used + size <= settings.maxBytes { return .create(firstSeq: s.nextSeq, size: size) }
+                return s.impatient ? .closed : .full  // shutdown: no more waiting for room
             }
             release(freed)
             switch next {
@@ -308,7 +309,6 @@ public final class Journal: MessageJournal {
                 }
             case .full:
                 // Wait for markDone to free a segment (the broker holds the rest meanwhile).
-                if state.withLock({ $0.impatient }) { return nil }
                 if !counted {
                     counted = true
                     blockedAppends.add(1, ordering: .relaxed)

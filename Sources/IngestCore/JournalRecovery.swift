@@ -60,25 +60,20 @@ public struct JournalRecovery: Sendable {
         let done = try await DedicatedThread.run { try self.doneEntries() }
         let chunkBytes = max(1, min(4 << 20, pipeline.payloadBytes.limit / 2))
         var outcome = Outcome()
+        let journal = self.journal
         while true {
-            let journal = self.journal
-            let chunk = try await DedicatedThread.run { journal.takeRecovered(maxBytes: chunkBytes) }
-            if chunk.isEmpty { break }
-            var skipped: [UInt64] = []
-            var pending: [Message] = []
-            var bytes = 0
-            for message in chunk {
-                if done.contains(message.journalSeq) {
-                    skipped.append(message.journalSeq)
-                } else {
-                    pending.append(message)
-                    bytes += message.payload.count
-                }
+            // Reading the mapping and marking done (which may unmap and delete segments) are
+            // file work: on a thread of its own, never on the cooperative pool.
+            let (pending, skipped) = try await DedicatedThread.run { () -> ([Message], Int) in
+                let chunk = journal.takeRecovered(maxBytes: chunkBytes)
+                let skipped = chunk.map(\.journalSeq).filter { done.contains($0) }
+                journal.markDone(skipped)
+                return (chunk.filter { !done.contains($0.journalSeq) }, skipped.count)
             }
-            journal.markDone(skipped)
-            outcome.skippedDone += skipped.count
+            if pending.isEmpty && skipped == 0 { break }
+            outcome.skippedDone += skipped
             outcome.entries += pending.count
-            await pipeline.payloadBytes.acquire(bytes)
+            await pipeline.payloadBytes.acquire(pending.reduce(0) { $0 + $1.payload.count })
             outcome.rows += await pipeline.replay(pending)
         }
         pipeline.stats.journalReplayed.add(outcome.entries, ordering: .relaxed)

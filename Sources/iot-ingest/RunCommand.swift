@@ -25,17 +25,18 @@ struct RunCommand: AsyncParsableCommand {
         let reloader = ConfigurationReloader(inputs: options.inputs, daemon: daemon,
                                              logSettings: logSettings, metrics: metrics, logger: logger)
         let probes = try await startProbes(daemon, metrics, reloader)  // http_listening
+        let code: Int32
         do {
             try await prepareSchema(configuration, logger)         // db_connected, schema_ready
             if configuration.database.createSchema { daemon.probe.markReachable() }
             await replayLeftoverSpool(daemon)                      // spool_replayed
-            let code = try await serve(daemon, probes, reloader)   // mqtt_connected, subscribed, ingest_started
-            await probes?.stop()
-            if code != 0 { throw ExitCode(code) }
+            code = try await serve(daemon, probes, reloader)       // mqtt_connected, subscribed, ingest_started
         } catch {
             await probes?.stop()
             throw error
         }
+        await probes?.stop()
+        if code != 0 { throw ExitCode(code) }
     }
 
     /// The HTTP endpoints (SPEC 9), listening before the database and the broker are reached

@@ -54,31 +54,33 @@ struct NetworkFaultTests {
         return Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
     }
 
+    /// A daemon with `extra` settings takes 5,000 messages (10,000 readings), every reading
+    /// once; returns the seconds from the first publish to the last row, and the daemon.
+    func floodOf5000(_ db: TestDatabase, _ extra: [String: String]) async throws -> (Double, DaemonProcess) {
+        let p = prefix(), spool = try scratchDirectory("nf-\(p)"), port = HTTPClient.freePort()
+        let daemon = try DaemonProcess(database: db, settings: settings(p, spool: spool, port: port, extra))
+        try await daemon.waitFor("ingest_started", timeout: 60)
+        let start = ContinuousClock.now
+        let summary = try await ChildProcess.loadgen(["--messages", "5000", "--topic-prefix", p])
+        #expect(summary["acked"] == 5000)
+        try await expectEveryReadingOnce(db, 10000, within: 120)
+        return (seconds(since: start), daemon)
+    }
+
     /// 300 ms each way on the database link and one chunk in twenty held a further second:
     /// batches take longer, the queue absorbs it, nothing is lost or doubled.
     @Test func databaseLatencyAndLossyStallsLoseNothing() async throws {
         try await dropping(try await TestDatabase.create()) { db in
-            let fault = try await NetworkFault(upstreamPort: try TestServices.pgPort(), delayMs: 300,
-                                               stallShare: 0.05, stallMs: 1000)
-            do {
-                let p = prefix(), spool = try scratchDirectory("nf-\(p)"), port = HTTPClient.freePort()
+            try await withNetworkFault(upstreamPort: try TestServices.pgPort(), delayMs: 300,
+                                       stallShare: 0.05, stallMs: 1000) { fault in
                 try await migrate(db)
-                let daemon = try DaemonProcess(database: db, settings: settings(p, spool: spool, port: port, [
+                let (took, daemon) = try await floodOf5000(db, [
                     "database.url": try through(fault, db.url), "database.create_schema": "false",
                     "batch.max_rows": "2000",  // fewer round trips: what a long link calls for
-                ]))
-                try await daemon.waitFor("ingest_started", timeout: 60)
-                let start = ContinuousClock.now
-                let summary = try await ChildProcess.loadgen(["--messages", "5000", "--topic-prefix", p])
-                #expect(summary["acked"] == 5000)
-                try await expectEveryReadingOnce(db, 10000, within: 120)
-                print("netfault: database +300 ms, 5 % stalls of 1 s: 10,000 readings in \(seconds(since: start)) s")
+                ])
+                print("netfault: database +300 ms, 5 % stalls of 1 s: 10,000 readings in \(took) s")
                 #expect(try await daemon.stop() == 0)
-            } catch {
-                await fault.close()
-                throw error
             }
-            await fault.close()
         }
     }
 
@@ -87,8 +89,7 @@ struct NetworkFaultTests {
     /// replayed and the lanes write again: every reading once, no writer left stuck.
     @Test func aSilentDatabasePartitionIsDetectedSpooledAndHealed() async throws {
         try await dropping(try await TestDatabase.create()) { db in
-            let fault = try await NetworkFault(upstreamPort: try TestServices.pgPort())
-            do {
+            try await withNetworkFault(upstreamPort: try TestServices.pgPort()) { fault in
                 let p = prefix(), spool = try scratchDirectory("nf-\(p)"), port = HTTPClient.freePort()
                 let daemon = try DaemonProcess(database: db, settings: settings(p, spool: spool, port: port,
                                                                                  ["database.url": try through(fault, db.url)]))
@@ -115,11 +116,7 @@ struct NetworkFaultTests {
                 print("netfault: database partition 60 s: detected in \(detected) s, every row stored \(recovered) s after the heal")
                 #expect(detected <= 20, "detection bound (README): \(detected) s")
                 #expect(try await daemon.stop() == 0)
-            } catch {
-                await fault.close()
-                throw error
             }
-            await fault.close()
         }
     }
 
@@ -128,8 +125,7 @@ struct NetworkFaultTests {
     /// memory is in the spool or the journal: the next start, on a healed link, stores it all.
     @Test func sigtermDuringADatabasePartitionExitsInTime() async throws {
         try await dropping(try await TestDatabase.create()) { db in
-            let fault = try await NetworkFault(upstreamPort: try TestServices.pgPort())
-            do {
+            try await withNetworkFault(upstreamPort: try TestServices.pgPort()) { fault in
                 let p = prefix(), spool = try scratchDirectory("nf-\(p)"), port = HTTPClient.freePort()
                 let all = settings(p, spool: spool, port: port, ["database.url": try through(fault, db.url)])
                 let daemon = try DaemonProcess(database: db, settings: all)
@@ -154,11 +150,7 @@ struct NetworkFaultTests {
                 try await next.waitFor("ingest_started", timeout: 60)
                 try await expectEveryReadingOnce(db, 20000, within: 90)
                 #expect(try await next.stop() == 0)
-            } catch {
-                await fault.close()
-                throw error
             }
-            await fault.close()
         }
     }
 
@@ -166,25 +158,13 @@ struct NetworkFaultTests {
     /// ride through them (no disconnect), and every message arrives once.
     @Test func brokerLatencyAndLossyStallsLoseNothing() async throws {
         try await dropping(try await TestDatabase.create()) { db in
-            let fault = try await NetworkFault(upstreamPort: try TestServices.mqttPort(), delayMs: 300,
-                                               stallShare: 0.05, stallMs: 1000)
-            do {
-                let p = prefix(), spool = try scratchDirectory("nf-\(p)"), port = HTTPClient.freePort()
-                let daemon = try DaemonProcess(database: db, settings: settings(p, spool: spool, port: port,
-                                                                                 ["mqtt.port": "\(fault.port)"]))
-                try await daemon.waitFor("ingest_started", timeout: 60)
-                let start = ContinuousClock.now
-                let summary = try await ChildProcess.loadgen(["--messages", "5000", "--topic-prefix", p])
-                #expect(summary["acked"] == 5000)
-                try await expectEveryReadingOnce(db, 10000, within: 120)
-                print("netfault: broker +300 ms, 5 % stalls of 1 s: 10,000 readings in \(seconds(since: start)) s")
+            try await withNetworkFault(upstreamPort: try TestServices.mqttPort(), delayMs: 300,
+                                       stallShare: 0.05, stallMs: 1000) { fault in
+                let (took, daemon) = try await floodOf5000(db, ["mqtt.port": "\(fault.port)"])
+                print("netfault: broker +300 ms, 5 % stalls of 1 s: 10,000 readings in \(took) s")
                 #expect(!daemon.eventNames().contains("mqtt_connection_lost"), "the keepalive rode through")
                 #expect(try await daemon.stop() == 0)
-            } catch {
-                await fault.close()
-                throw error
             }
-            await fault.close()
         }
     }
 
@@ -193,8 +173,7 @@ struct NetworkFaultTests {
     /// every message published meanwhile; SIGTERM during such a partition exits in time too.
     @Test func aSilentBrokerPartitionIsDetectedAndHealed() async throws {
         try await dropping(try await TestDatabase.create()) { db in
-            let fault = try await NetworkFault(upstreamPort: try TestServices.mqttPort())
-            do {
+            try await withNetworkFault(upstreamPort: try TestServices.mqttPort()) { fault in
                 let p = prefix(), spool = try scratchDirectory("nf-\(p)"), port = HTTPClient.freePort()
                 let all = settings(p, spool: spool, port: port, ["mqtt.port": "\(fault.port)", "mqtt.keepalive_s": "5"])
                 let daemon = try DaemonProcess(database: db, settings: all)
@@ -228,11 +207,7 @@ struct NetworkFaultTests {
                 let took = seconds(since: start)
                 print("netfault: SIGTERM during a broker partition: exit \(code) in \(took) s")
                 #expect(code == 0 && took <= 25 + 1, "within shutdown.timeout_s (25)")
-            } catch {
-                await fault.close()
-                throw error
             }
-            await fault.close()
         }
     }
 }

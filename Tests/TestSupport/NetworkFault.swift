@@ -92,6 +92,22 @@ public final class NetworkFault: @unchecked Sendable {
     }
 }
 
+/// Runs `body` with a bad link in front of `upstreamPort`, and heals it and stops its proxy
+/// afterwards, thrown or not.
+public func withNetworkFault<T>(upstreamPort: Int, delayMs: Int = 0, stallShare: Double = 0, stallMs: Int = 0,
+                                _ body: (NetworkFault) async throws -> T) async throws -> T {
+    let fault = try await NetworkFault(upstreamPort: upstreamPort, delayMs: delayMs, stallShare: stallShare,
+                                       stallMs: stallMs)
+    do {
+        let result = try await body(fault)
+        await fault.close()
+        return result
+    } catch {
+        await fault.close()
+        throw error
+    }
+}
+
 /// Why a network fault could not be set up.
 public struct NetworkFaultError: Error, CustomStringConvertible {
     public let description: String
