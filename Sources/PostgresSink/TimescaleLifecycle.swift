@@ -125,6 +125,7 @@ public struct TimescaleLifecycle: Sendable {
 
     private func rollups(_ c: PostgresConnection, _ report: inout Report) throws(PostgresError) {
         let relation = SchemaMigrator.quoted(table)
+        let batched = try refreshesInBatches(c)
         let existing = try c.scalar("""
             SELECT string_agg(view_name || ':' || materialized_only::text, ',' ORDER BY view_name)
             FROM timescaledb_information.continuous_aggregates WHERE \(Self.owns)
@@ -145,12 +146,12 @@ public struct TimescaleLifecycle: Sendable {
             case false?:
                 break
             }
-            try refreshPolicy(name, bucket: interval, c, &report)
+            try refreshPolicy(name, bucket: interval, batched: batched, c, &report)
         }
         let configured = Set(settings.rollups.map(rollupName))
         report.leftInPlace = materializedOnly.keys.filter { !configured.contains($0) }.sorted()
         for name in report.leftInPlace {
-            try boundLeftInPlace(name, c, &report)
+            try boundLeftInPlace(name, batched: batched, c, &report)
         }
     }
 
@@ -170,16 +171,44 @@ public struct TimescaleLifecycle: Sendable {
             """)
     }
 
-    /// The refresh policy's current window, or nil when the roll-up has none: its job, how
-    /// far back it reaches (nil: all history), and whether the rest (end, schedule) matches.
-    private func currentRefresh(_ name: String, end: String?, every: String?,
+    /// Whether this TimescaleDB's refresh policies work in batches (2.20 and later: ten
+    /// buckets per transaction, newest first unless told otherwise).
+    ///
+    /// Newest first is wrong for a roll-up with real-time aggregation: each batch commits and
+    /// moves the watermark, and real-time aggregation reads raw rows only above it, so a
+    /// roll-up created over a table with history would hide that history until the policy's
+    /// last batch. Oldest first, every bucket under the watermark has been materialised at
+    /// every moment. The parameter is looked up, not the version, so a server without it
+    /// (one transaction per refresh) is left as it is.
+    private func refreshesInBatches(_ c: PostgresConnection) throws(PostgresError) -> Bool {
+        try c.scalar("""
+            SELECT coalesce(bool_or('refresh_newest_first' = ANY(proargnames)), false)
+            FROM pg_proc WHERE proname = 'add_continuous_aggregate_policy'
+            """) == "t"
+    }
+
+    /// The refresh policy's current window, or nil when the roll-up has none: how far back
+    /// it reaches (nil: all history), and whether the rest (end, schedule, oldest batch first
+    /// where there are batches) matches.
+    private func currentRefresh(_ name: String, end: String?, every: String?, batched: Bool,
                                 _ c: PostgresConnection) throws(PostgresError) -> (reach: String?, rest: Bool)? {
         try c.row("""
             SELECT (config->>'start_offset')::interval::text,
                    (config->>'end_offset')::interval IS NOT DISTINCT FROM $2::interval AND schedule_interval = $3::interval
+                   AND (NOT $4::boolean OR (config->>'refresh_newest_first')::boolean IS FALSE)
             FROM timescaledb_information.jobs
             WHERE proc_name = 'policy_refresh_continuous_aggregate' AND \(Self.owns)
-            """, [SchemaMigrator.quoted(name), end, every]).map { ($0[0], $0[1] == "t") }
+            """, [SchemaMigrator.quoted(name), end, every, batched ? "true" : "false"]).map { ($0[0], $0[1] == "t") }
+    }
+
+    /// Adds a refresh policy, oldest batch first where the server has batches
+    /// (`refreshesInBatches`).
+    private func addRefreshPolicy(_ relation: String, start: String?, end: String?, every: String?, batched: Bool,
+                                  _ c: PostgresConnection) throws(PostgresError) {
+        _ = try c.scalar("""
+            SELECT add_continuous_aggregate_policy($1::regclass, start_offset => $2::interval,
+                   end_offset => $3::interval, schedule_interval => $4::interval\(batched ? ", refresh_newest_first => false" : ""))
+            """, [relation, start, end, every])
     }
 
     /// Materialises closed buckets (the newest is left to real-time aggregation) back to
@@ -189,13 +218,13 @@ public struct TimescaleLifecycle: Sendable {
     /// invalidated in TimescaleDB's log, and a refresh over it would empty the roll-up there,
     /// which is its history. So a raised or removed retention keeps the old reach, said in
     /// the report's notes on every run.
-    private func refreshPolicy(_ name: String, bucket: LifecycleInterval, _ c: PostgresConnection,
+    private func refreshPolicy(_ name: String, bucket: LifecycleInterval, batched: Bool, _ c: PostgresConnection,
                                _ report: inout Report) throws(PostgresError) {
         let relation = SchemaMigrator.quoted(name)
         let end = bucket.sql
         let every = LifecycleInterval(seconds: min(max(bucket.seconds, 60), 3_600)).sql
         var start = settings.refreshReach?.sql
-        let current = try currentRefresh(name, end: end, every: every, c)
+        let current = try currentRefresh(name, end: end, every: every, batched: batched, c)
         if let bounded = current?.reach,
            try c.scalar("SELECT $1::interval IS NULL OR $1::interval > $2::interval", [start, bounded]) == "t" {
             report.notes.append("the refresh of \(name) keeps its reach of \(bounded): a longer one would empty the "
@@ -207,10 +236,7 @@ public struct TimescaleLifecycle: Sendable {
         if current != nil {
             _ = try c.scalar("SELECT remove_continuous_aggregate_policy($1::regclass, if_exists => true)", [relation])
         }
-        _ = try c.scalar("""
-            SELECT add_continuous_aggregate_policy($1::regclass, start_offset => $2::interval,
-                   end_offset => $3::interval, schedule_interval => $4::interval)
-            """, [relation, start, end, every])
+        try addRefreshPolicy(relation, start: start, end: end, every: every, batched: batched, c)
         report.changes.append("refresh policy of \(name): from \(start.map { "\($0) ago" } ?? "the beginning") "
                               + "to \(end) ago, every \(every)" + (current != nil ? " (changed)" : ""))
     }
@@ -219,7 +245,8 @@ public struct TimescaleLifecycle: Sendable {
     /// refresh must not reach dropped chunks either: one of ours (named `<table>_<length>`)
     /// is narrowed to `refreshReach`, or, when its buckets are too long for that window, loses
     /// its refresh policy (its data stays). An operator's own aggregate is only reported.
-    private func boundLeftInPlace(_ name: String, _ c: PostgresConnection, _ report: inout Report) throws(PostgresError) {
+    private func boundLeftInPlace(_ name: String, batched: Bool, _ c: PostgresConnection,
+                                  _ report: inout Report) throws(PostgresError) {
         guard let reach = settings.refreshReach, name.hasPrefix(table + "_"),
               let bucket = LifecycleInterval(String(name.dropFirst(table.count + 1))),
               rollupName(bucket) == name,
@@ -237,10 +264,7 @@ public struct TimescaleLifecycle: Sendable {
                                   + "long for a refresh that stops short of retention; its data stays)")
             return
         }
-        _ = try c.scalar("""
-            SELECT add_continuous_aggregate_policy($1::regclass, start_offset => $2::interval,
-                   end_offset => $3::interval, schedule_interval => $4::interval)
-            """, [relation, reach.sql, current[1], current[2]])
+        try addRefreshPolicy(relation, start: reach.sql, end: current[1], every: current[2], batched: batched, c)
         report.changes.append("refresh of \(name) (no longer configured) narrowed to \(reach.sql) ago, short of retention")
     }
 }

@@ -34,6 +34,31 @@ struct TimescaleLifecycleTests {
             """)
     }
 
+    /// Refreshes a roll-up over all its history. Tests that read a roll-up's buckets call it
+    /// after writing: a row committed while the policy's own run is under way reaches the
+    /// roll-up only at the next refresh (TimescaleDB's invalidation log), so a test that left
+    /// it to the scheduler would depend on when the scheduler ran. That run may also hold the
+    /// refresh lock (55P03): waited for, boundedly.
+    func refresh(_ db: TestDatabase, _ view: String) async throws {
+        for attempt in 1...40 {
+            do {
+                try await db.query("CALL refresh_continuous_aggregate('\(view)', NULL, NULL)")
+                return
+            } catch where "\(error)".contains("55P03") && attempt < 40 {
+                try await Task.sleep(for: .milliseconds(250))
+            }
+        }
+    }
+
+    /// `name=true|false;...`: whether each refresh policy goes newest batch first.
+    func newestFirst(_ db: TestDatabase) async throws -> String? {
+        try await db.query("""
+            SELECT string_agg(hypertable_name || '=' || coalesce(config->>'refresh_newest_first', 'NULL'), ';'
+                              ORDER BY hypertable_name)
+            FROM timescaledb_information.jobs WHERE proc_name = 'policy_refresh_continuous_aggregate'
+            """)
+    }
+
     func rollups(_ db: TestDatabase) async throws -> String? {
         try await db.query("""
             SELECT string_agg(view_name || ':' || materialized_only::text, ';' ORDER BY view_name)
@@ -65,10 +90,23 @@ struct TimescaleLifecycleTests {
                     == "readings_1h=89 days;readings_1m=89 days")
             #expect(try await policies(db, "policy_refresh_continuous_aggregate", "end_offset")
                     == "readings_1h=01:00:00;readings_1m=00:01:00")
+            #expect(try await newestFirst(db) == "readings_1h=false;readings_1m=false", "oldest batch first")
 
             let second = try await db.migrate(dedupe: true, timescale: wanted)
             #expect(second.lifecycle?.changes == [], "\(second.lifecycle?.changes ?? [])")
             #expect(try await db.count("SELECT count(*) FROM timescaledb_information.jobs WHERE hypertable_name LIKE 'readings%'") == 6)
+
+            // A policy made before the daemon chose the order (TimescaleDB's default, newest
+            // first) is replaced by the next migration.
+            try await db.query("""
+                SELECT alter_job(job_id, config => config - 'refresh_newest_first') FROM timescaledb_information.jobs
+                WHERE proc_name = 'policy_refresh_continuous_aggregate' AND hypertable_name = 'readings_1m'
+                """)
+            let third = try await db.migrate(dedupe: true, timescale: wanted)
+            #expect(third.lifecycle?.changes.count == 1
+                    && third.lifecycle?.changes.first?.hasPrefix("refresh policy of readings_1m") == true,
+                    "\(third.lifecycle?.changes ?? [])")
+            #expect(try await newestFirst(db) == "readings_1h=false;readings_1m=false")
         }
     }
 
@@ -142,6 +180,7 @@ struct TimescaleLifecycleTests {
                     "\(outcome.lifecycle?.changes ?? [])")
             #expect(try await policies(db, "policy_compression", "compress_after") == "readings=7 days;readings_text=7 days")
             #expect(try await policies(db, "policy_refresh_continuous_aggregate", "end_offset") == "readings_1h=01:00:00")
+            #expect(try await newestFirst(db) == "readings_1h=false")
             #expect(try await db.migrate(timescale: Self.settings(rollups: ["1 hour"])).lifecycle?.changes == [])
         }
     }
@@ -176,21 +215,57 @@ struct TimescaleLifecycleTests {
                 """
             let expected = "10:00 d1 23 20 26 3 23;10:00 d2 5 5 5 1 5;10:01 d1 30 30 30 1 30"
             #expect(try await db.query(query) == expected, "real-time, nothing materialised yet")
-            // The policy's own first run may hold the refresh lock: wait for it, boundedly.
-            for attempt in 1...40 {
-                do {
-                    try await db.query("CALL refresh_continuous_aggregate('readings_1m', NULL, NULL)")
-                    break
-                } catch where "\(error)".contains("55P03") && attempt < 40 {
-                    try await Task.sleep(for: .milliseconds(250))
-                }
-            }
+            try await refresh(db, "readings_1m")
             let materialized = try #require(try await db.query("""
                 SELECT format('%I.%I', materialization_hypertable_schema, materialization_hypertable_name)
                 FROM timescaledb_information.continuous_aggregates WHERE view_name = 'readings_1m'
                 """))
             #expect(try await db.count("SELECT count(*) FROM \(materialized)") == 3, "the three buckets are stored")
             #expect(try await db.query(query) == expected, "materialised")
+        }
+    }
+
+    /// TimescaleDB (2.20 on) refreshes in batches of ten buckets and commits each one, which
+    /// moves the watermark real-time aggregation reads raw rows above. The policy goes oldest
+    /// batch first, so a roll-up made over two days of history answers for all of it while
+    /// its first refresh is still under way; newest first, only the last ten minutes would
+    /// show until the last batch was in.
+    @Test func aRollupOverHistoryAnswersForAllOfItWhileItsRefreshIsHalfDone() async throws {
+        try await dropping(try await TestDatabase.migrated(timescale: Self.settings(rollups: ["1 minute"]))) { db in
+            let job = try #require(try await db.query(
+                "SELECT job_id FROM timescaledb_information.jobs WHERE proc_name = 'policy_refresh_continuous_aggregate'"))
+            try await db.query("SELECT alter_job(\(job), scheduled => false)")
+            let clock = ContinuousClock()
+            let deadline = clock.now + .seconds(15)
+            while try await db.query("SELECT job_status FROM timescaledb_information.job_stats WHERE job_id = \(job)") == "Running" {
+                try #require(clock.now < deadline, "the policy's own run did not end")
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            try await db.query("""
+                INSERT INTO readings (time, device_id, metric, value)
+                SELECT date_trunc('minute', now()) - i * interval '1 minute' + interval '5 seconds', 'd1', 'temp', i
+                FROM generate_series(2, 2881) i
+                """)
+            // The policy's own runs, one batch of two hours each, as its scheduler would start
+            // them, until part of the history is materialised (the first batches of a first
+            // refresh start at the chunk's beginning, before the oldest row); after every run
+            // the roll-up answers for every reading.
+            try await db.query("""
+                SELECT alter_job(job_id, config => config || '{"max_batches_per_execution": 1, "buckets_per_batch": 120}')
+                FROM timescaledb_information.jobs WHERE job_id = \(job)
+                """)
+            let materialized = try #require(try await db.query("""
+                SELECT format('%I.%I', materialization_hypertable_schema, materialization_hypertable_name)
+                FROM timescaledb_information.continuous_aggregates WHERE view_name = 'readings_1m'
+                """))
+            var stored = 0
+            for _ in 1...30 where stored == 0 {
+                try await db.query("CALL run_job(\(job))")
+                stored = try await db.count("SELECT count(*) FROM \(materialized)")
+                #expect(try await db.count("SELECT sum(count) FROM readings_1m") == 2_880, "every reading answered for")
+                #expect(try await db.count("SELECT count(*) FROM readings_1m") == 2_880, "every bucket answered for")
+            }
+            #expect(stored > 0 && stored < 2_880, "one batch materialised, not the whole history: \(stored)")
         }
     }
 
@@ -205,6 +280,8 @@ struct TimescaleLifecycleTests {
                 SELECT now() - a, 'd1', 'temp', 20 FROM unnest(ARRAY[interval '10 minutes', '1 day', '10 days']) a
                 """)
             try await db.query("INSERT INTO readings_text VALUES (now() - interval '5 minutes', 'd1', 'status', 'charging')")
+            try await refresh(db, "readings_1m")
+            try await refresh(db, "readings_1h")
             let to = try #require(try await db.query("SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"))
             let from = try #require(try await db.query(
                 "SELECT to_char((now() - interval '\(range)') AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"))
@@ -260,3 +337,4 @@ struct TimescaleLifecycleTests {
         }
     }
 }
+
