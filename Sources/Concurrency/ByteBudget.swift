@@ -56,7 +56,8 @@ public final class ByteBudget: @unchecked Sendable {
         return .admitted(waited: waited)
     }
 
-    /// Suspending acquire for tasks (journal replay): waits for room.
+    /// Suspending acquire for tasks (journal replay): waits for room. Not cancellable: it ends
+    /// on a `release` or on `close()`, which every shutdown path calls.
     public func acquire(_ bytes: Int) async {
         lock.lock()
         if fits(bytes) {
@@ -76,7 +77,7 @@ public final class ByteBudget: @unchecked Sendable {
         lock.lock()
         used = max(0, used - bytes)
         let admitted = admitWaitersLocked()
-        lock.broadcast()
+        if blockedThreads > 0 { lock.broadcast() }  // counted under the lock before each wait
         lock.unlock()
         for continuation in admitted { continuation.resume() }
     }

@@ -31,4 +31,10 @@ public final class RateLimit<Key: Hashable & Sendable>: Sendable {
             return count
         }
     }
+
+    /// Forgets `key`: its next event is due at once, with nothing counted as kept quiet
+    /// (a condition that ended, whose next spell is news).
+    public func reset(_ key: Key) {
+        _ = slots.withLock { $0.removeValue(forKey: key) }
+    }
 }

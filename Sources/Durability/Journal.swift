@@ -265,6 +265,14 @@ public final class Journal: MessageJournal {
 
     private func reserve(_ need: Int) -> (JournalSegment, UInt64)? {
         var counted = false
+        /// Waits for room (the broker holds the rest meanwhile); the append counts as blocked once.
+        func waitForRoom(seconds: Double) {
+            if !counted {
+                counted = true
+                blockedAppends.add(1, ordering: .relaxed)
+            }
+            room.withLock { _ = room.wait(seconds: seconds) }
+        }
         while true {
             var freed: [JournalSegment] = []
             let next = state.withLock { s -> Reservation in
@@ -301,19 +309,10 @@ public final class Journal: MessageJournal {
                     // holds the rest) until the disk takes a segment or the journal closes.
                     refused(error)
                     if state.withLock({ $0.impatient }) { return nil }
-                    if !counted {
-                        counted = true
-                        blockedAppends.add(1, ordering: .relaxed)
-                    }
-                    room.withLock { _ = room.wait(seconds: 0.5) }
+                    waitForRoom(seconds: 0.5)
                 }
             case .full:
-                // Wait for markDone to free a segment (the broker holds the rest meanwhile).
-                if !counted {
-                    counted = true
-                    blockedAppends.add(1, ordering: .relaxed)
-                }
-                room.withLock { _ = room.wait(seconds: 0.1) }
+                waitForRoom(seconds: 0.1)  // for markDone to free a segment
             }
         }
     }
@@ -323,14 +322,13 @@ public final class Journal: MessageJournal {
     private func refused(_ error: FileError) {
         failedCreations.add(1, ordering: .relaxed)
         let now = Timestamp.monotonicSeconds()
-        let earlier = refusal.withLock { r -> Double? in
-            defer { r = (error.description, r?.since ?? now) }
-            return r?.since
+        let since = refusal.withLock { r -> Double in
+            let since = r?.since ?? now
+            r = (error.description, since)
+            return since
         }
-        let admitted = failureLog.admit("write", now: now)
-        guard earlier == nil || admitted != nil else { return }
-        let quiet = earlier == nil ? 0 : admitted ?? 0
-        let since = earlier ?? now
+        // `resumed()` resets the limit, so a spell's first refusal is always logged.
+        guard let quiet = failureLog.admit("write", now: now) else { return }
         logger.error("journal_write_blocked", metadata: [
             "journal_dir": .string(settings.directory), "error": .string(error.description),
             "errno": .stringConvertible(error.code), "blocked_s": .stringConvertible(Int(now - since)),
@@ -341,6 +339,7 @@ public final class Journal: MessageJournal {
     /// A segment was made: if the disk had refused one, say the journal takes appends again.
     private func resumed() {
         guard let (_, since) = refusal.withLock({ r in defer { r = nil }; return r }) else { return }
+        failureLog.reset("write")
         let seconds = Timestamp.monotonicSeconds() - since
         logger.notice("journal_write_resumed", metadata: [
             "journal_dir": .string(settings.directory),

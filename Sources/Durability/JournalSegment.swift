@@ -216,6 +216,7 @@ final class JournalSegment: @unchecked Sendable {
             return result
         }
         var at = Self.dataStart
+        var released = 0  // pages below this were let go
         scanning: while true {
             switch parse(at: at) {
             case .end: break scanning
@@ -227,9 +228,10 @@ final class JournalSegment: @unchecked Sendable {
                 result.lastSeq = entry.seq
                 // Let the pages checked so far go as it moves on (a 64 MiB segment would
                 // otherwise count whole in the resident memory until the end of the scan).
-                if entry.next / Self.releaseStride > at / Self.releaseStride {
-                    let done = entry.next & ~(Self.page - 1)
-                    _ = madvise(base, done, Int32(MADV_DONTNEED))
+                let done = entry.next & ~(Self.page - 1)
+                if done - released >= Self.releaseStride {
+                    _ = madvise(base + released, done - released, Int32(MADV_DONTNEED))
+                    released = done
                 }
                 at = entry.next
             }
@@ -245,7 +247,9 @@ final class JournalSegment: @unchecked Sendable {
     /// offset to go on from, nil when the segment is done. The pages read are let go again,
     /// so a replay holds at most a chunk of the journal in memory.
     func read(from: Int, maxBytes: Int) -> (entries: [JournalEntry], next: Int?) {
-        // Under `mapped`, like sync: never a read of a mapping that is gone.
+        // Under `mapped`, like sync: never a read of a mapping that is gone. `parse` checks
+        // each checksum again: the scan let these pages go, and what comes back from the page
+        // cache or the disk is not taken on trust (CRC32C in hardware: ~0.1 s per GB).
         mapped.withLock { m in
             guard m.isMapped else { return ([], nil) }
             let end = committedBytes

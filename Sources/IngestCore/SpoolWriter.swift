@@ -28,7 +28,7 @@ public final class SpoolWriter: Sendable {
     /// refused it (a full disk, no descriptors left, a read-only remount): the caller still
     /// holds the batch and tries again later (the writer lanes do: back-pressure, not loss).
     public func tryKeep(_ batch: Batch, reason: String) -> String? {
-        guard !batch.isEmpty else { return nil }
+        guard batch.hasContent else { return nil }
         do {
             let rows = try spool.write(batch, journal: journal?.id)
             journal?.markDone(batch.entries)

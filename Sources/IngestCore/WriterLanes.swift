@@ -128,7 +128,7 @@ final class WriterLanes: Sendable {
     private func write(_ batch: Batch, _ lane: Int) {
         defer { payloadBytes.release(batch.payloadBytes) }
         // Messages that gave no row, no definition and no journal entry: nothing to write.
-        if batch.rowCount == 0 && batch.definitions.isEmpty && batch.entries.isEmpty { return }
+        if !batch.hasContent { return }
         var left = batch
         var attempt = 0
         var refusals = 0  // by the spool, for this batch

@@ -38,13 +38,14 @@ public struct Batch: Sendable {
         payloadBytes += other.payloadBytes
     }
 
-    /// True only with no rows, no journal entries and no payload bytes held: a batch of
-    /// entries alone still has to be marked done, and one of messages that gave no row still
-    /// has to give their bytes back.
-    public var isEmpty: Bool {
-        readings.isEmpty && texts.isEmpty && rejects.isEmpty && definitions.isEmpty && entries.isEmpty
-            && payloadBytes == 0
+    /// Rows, definitions or journal entries: something to write, spool or mark done.
+    public var hasContent: Bool {
+        !(readings.isEmpty && texts.isEmpty && rejects.isEmpty && definitions.isEmpty && entries.isEmpty)
     }
+
+    /// True only with no content and no payload bytes held: a batch of messages that gave no
+    /// row (and have no journal entry) still has to reach a writer lane to give its bytes back.
+    public var isEmpty: Bool { !hasContent && payloadBytes == 0 }
 
     /// Readings, text readings and rejects: the rows this batch puts in the database (the
     /// catalog's definitions are bookkeeping, counted by no row metric).

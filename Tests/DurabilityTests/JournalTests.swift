@@ -155,15 +155,24 @@ struct JournalTests {
                     }
                 }
             }
-            try await waitUntil(10, "the full disk to block an append") { journal.writeFailure != nil }
-            let stuck = appended.withLock { $0.count }
-            #expect(stuck < 30, "blocked once the first segment was full: \(stuck)")
-            #expect(journal.writeFailure?.contains("No space left") == true, "\(journal.writeFailure ?? "")")
-            #expect(journal.failedCreations.load(ordering: .relaxed) >= 1)
-            #expect(log.names.contains("journal_write_blocked"))
-            disk.free()
-            try await waitUntil(10, "all 30 appended once the disk has room") { appended.withLock { $0.count } == 30 }
-            try await writer.value
+            do {
+                try await waitUntil(10, "the full disk to block an append") { journal.writeFailure != nil }
+                let stuck = appended.withLock { $0.count }
+                #expect(stuck < 30, "blocked once the first segment was full: \(stuck)")
+                #expect(journal.writeFailure?.contains("No space left") == true, "\(journal.writeFailure ?? "")")
+                #expect(journal.failedCreations.load(ordering: .relaxed) >= 1)
+                #expect(log.names.contains("journal_write_blocked"))
+                disk.free()
+                try await waitUntil(10, "all 30 appended once the disk has room") { appended.withLock { $0.count } == 30 }
+                try await writer.value
+            } catch {
+                // A failed wait must not leave the writer thread retrying for ever.
+                journal.stopWaiting()
+                disk.free()
+                _ = try? await writer.value
+                journal.abandon()
+                throw error
+            }
             #expect(journal.writeFailure == nil)
             #expect(log.names.contains("journal_write_resumed"))
             journal.abandon()

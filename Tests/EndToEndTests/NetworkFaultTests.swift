@@ -54,12 +54,37 @@ struct NetworkFaultTests {
         return Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
     }
 
+    /// A daemon with `extra` settings on names of its own (topic prefix, spool, HTTP port),
+    /// once it has logged `ingest_started`; its settings start the next one the same way.
+    func startDaemon(_ db: TestDatabase, _ extra: [String: String]) async throws
+        -> (daemon: DaemonProcess, prefix: String, port: Int, settings: [String: String]) {
+        let p = prefix(), spool = try scratchDirectory("nf-\(p)"), port = HTTPClient.freePort()
+        let all = settings(p, spool: spool, port: port, extra)
+        let daemon = try DaemonProcess(database: db, settings: all)
+        try await daemon.waitFor("ingest_started", timeout: 60)
+        return (daemon, p, port, all)
+    }
+
+    /// `messages` published at `rate` a second in the background, returned once `firstRows`
+    /// readings are committed (cancelled if they never are); the caller cancels it on the way out.
+    func floodInBackground(_ db: TestDatabase, _ p: String, messages: Int, rate: Int,
+                           firstRows: Int) async throws -> Task<[String: Double], any Error> {
+        let flood = Task {
+            try await ChildProcess.loadgen(["--messages", "\(messages)", "--rate", "\(rate)", "--topic-prefix", p])
+        }
+        do {
+            try await waitUntil(30, "the first commits") { try await distinct(db) >= firstRows }
+        } catch {
+            flood.cancel()
+            throw error
+        }
+        return flood
+    }
+
     /// A daemon with `extra` settings takes 5,000 messages (10,000 readings), every reading
     /// once; returns the seconds from the first publish to the last row, and the daemon.
     func floodOf5000(_ db: TestDatabase, _ extra: [String: String]) async throws -> (Double, DaemonProcess) {
-        let p = prefix(), spool = try scratchDirectory("nf-\(p)"), port = HTTPClient.freePort()
-        let daemon = try DaemonProcess(database: db, settings: settings(p, spool: spool, port: port, extra))
-        try await daemon.waitFor("ingest_started", timeout: 60)
+        let (daemon, p, _, _) = try await startDaemon(db, extra)
         let start = ContinuousClock.now
         let summary = try await ChildProcess.loadgen(["--messages", "5000", "--topic-prefix", p])
         #expect(summary["acked"] == 5000)
@@ -90,15 +115,9 @@ struct NetworkFaultTests {
     @Test func aSilentDatabasePartitionIsDetectedSpooledAndHealed() async throws {
         try await dropping(try await TestDatabase.create()) { db in
             try await withNetworkFault(upstreamPort: try TestServices.pgPort()) { fault in
-                let p = prefix(), spool = try scratchDirectory("nf-\(p)"), port = HTTPClient.freePort()
-                let daemon = try DaemonProcess(database: db, settings: settings(p, spool: spool, port: port,
-                                                                                 ["database.url": try through(fault, db.url)]))
-                try await daemon.waitFor("ingest_started")
-                let flood = Task {
-                    try await ChildProcess.loadgen(["--messages", "30000", "--rate", "1000", "--topic-prefix", p])
-                }
+                let (daemon, p, port, _) = try await startDaemon(db, ["database.url": try through(fault, db.url)])
+                let flood = try await floodInBackground(db, p, messages: 30000, rate: 1000, firstRows: 2000)
                 defer { flood.cancel() }
-                try await waitUntil(30, "the first commits") { try await distinct(db) >= 2000 }
                 try await fault.partition()
                 let cut = ContinuousClock.now
                 try await waitUntil(30, "/ready to say the database is gone") { await ready(port) == 503 }
@@ -126,15 +145,9 @@ struct NetworkFaultTests {
     @Test func sigtermDuringADatabasePartitionExitsInTime() async throws {
         try await dropping(try await TestDatabase.create()) { db in
             try await withNetworkFault(upstreamPort: try TestServices.pgPort()) { fault in
-                let p = prefix(), spool = try scratchDirectory("nf-\(p)"), port = HTTPClient.freePort()
-                let all = settings(p, spool: spool, port: port, ["database.url": try through(fault, db.url)])
-                let daemon = try DaemonProcess(database: db, settings: all)
-                try await daemon.waitFor("ingest_started")
-                let flood = Task {
-                    try await ChildProcess.loadgen(["--messages", "10000", "--rate", "2000", "--topic-prefix", p])
-                }
+                let (daemon, p, _, all) = try await startDaemon(db, ["database.url": try through(fault, db.url)])
+                let flood = try await floodInBackground(db, p, messages: 10000, rate: 2000, firstRows: 1000)
                 defer { flood.cancel() }
-                try await waitUntil(30, "the first commits") { try await distinct(db) >= 1000 }
                 try await fault.partition()
                 try await Task.sleep(for: .seconds(2))  // writes in flight on the silent link
                 let start = ContinuousClock.now
@@ -174,15 +187,9 @@ struct NetworkFaultTests {
     @Test func aSilentBrokerPartitionIsDetectedAndHealed() async throws {
         try await dropping(try await TestDatabase.create()) { db in
             try await withNetworkFault(upstreamPort: try TestServices.mqttPort()) { fault in
-                let p = prefix(), spool = try scratchDirectory("nf-\(p)"), port = HTTPClient.freePort()
-                let all = settings(p, spool: spool, port: port, ["mqtt.port": "\(fault.port)", "mqtt.keepalive_s": "5"])
-                let daemon = try DaemonProcess(database: db, settings: all)
-                try await daemon.waitFor("ingest_started")
-                let flood = Task {
-                    try await ChildProcess.loadgen(["--messages", "30000", "--rate", "1000", "--topic-prefix", p])
-                }
+                let (daemon, p, _, _) = try await startDaemon(db, ["mqtt.port": "\(fault.port)", "mqtt.keepalive_s": "5"])
+                let flood = try await floodInBackground(db, p, messages: 30000, rate: 1000, firstRows: 2000)
                 defer { flood.cancel() }
-                try await waitUntil(30, "the first commits") { try await distinct(db) >= 2000 }
                 try await fault.partition()
                 let cut = ContinuousClock.now
                 try await daemon.waitFor("mqtt_connection_lost", timeout: 30)

@@ -25,7 +25,7 @@ public struct MemoryCgroup: Sendable {
 
     /// A new cgroup named `name` limited to `megabytes` MiB of memory (and no swap beyond it).
     public static func create(_ name: String, megabytes: Int) throws -> MemoryCgroup {
-        guard let root else { throw CgroupError(description: "no memory cgroup hierarchy here") }
+        guard let root else { throw Failure("no memory cgroup hierarchy here") }
         let group = MemoryCgroup(path: root.path + "/" + name, v2: root.v2)
         try FileManager.default.createDirectory(atPath: group.path, withIntermediateDirectories: false)
         let bytes = String(megabytes << 20)
@@ -85,14 +85,9 @@ public struct MemoryCgroup: Sendable {
     private func write(_ file: String, _ value: String) throws {
         // A plain write(2): the kernel takes the value from it (no temporary file, no rename).
         let fd = open(path + "/" + file, O_WRONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw CgroupError(description: "cannot open \(path)/\(file): errno \(errno)") }
+        guard fd >= 0 else { throw Failure("cannot open \(path)/\(file): errno \(errno)") }
         defer { close(fd) }
         let n = value.utf8CString.withUnsafeBufferPointer { Glibc.write(fd, $0.baseAddress, value.utf8.count) }
-        guard n == value.utf8.count else { throw CgroupError(description: "cannot write \(value) to \(path)/\(file): errno \(errno)") }
+        guard n == value.utf8.count else { throw Failure("cannot write \(value) to \(path)/\(file): errno \(errno)") }
     }
-}
-
-/// Why a cgroup could not be made or set.
-public struct CgroupError: Error, CustomStringConvertible {
-    public let description: String
 }

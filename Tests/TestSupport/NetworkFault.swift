@@ -29,7 +29,7 @@ public final class NetworkFault: @unchecked Sendable {
         let port = self.port
         do {
             try await waitUntil(10, "the proxy on port \(port)") {
-                await DedicatedThread.runIgnoringErrors { HTTPClient.connect(port: port).map { Glibc.close($0); return true } ?? false }
+                (try? await DedicatedThread.run { HTTPClient.connect(port: port).map { Glibc.close($0); return true } ?? false }) ?? false
             }
         } catch {
             await close()
@@ -82,7 +82,7 @@ public final class NetworkFault: @unchecked Sendable {
     private func iptables(_ arguments: [String]) async throws {
         let result = try await ChildProcess.run("/usr/sbin/iptables", arguments, timeout: 10)
         guard result.code == 0 else {
-            throw NetworkFaultError(description: "iptables \(arguments.joined(separator: " ")): \(result.errorOutput)")
+            throw Failure("iptables \(arguments.joined(separator: " ")): \(result.errorOutput)")
         }
     }
 
@@ -98,24 +98,5 @@ public func withNetworkFault<T>(upstreamPort: Int, delayMs: Int = 0, stallShare:
                                 _ body: (NetworkFault) async throws -> T) async throws -> T {
     let fault = try await NetworkFault(upstreamPort: upstreamPort, delayMs: delayMs, stallShare: stallShare,
                                        stallMs: stallMs)
-    do {
-        let result = try await body(fault)
-        await fault.close()
-        return result
-    } catch {
-        await fault.close()
-        throw error
-    }
-}
-
-/// Why a network fault could not be set up.
-public struct NetworkFaultError: Error, CustomStringConvertible {
-    public let description: String
-}
-
-extension DedicatedThread {
-    /// `run` for a body that cannot throw, its failure to start read as `false`.
-    static func runIgnoringErrors(_ body: @escaping @Sendable () -> Bool) async -> Bool {
-        (try? await run(body)) ?? false
-    }
+    return try await withCleanup(fault, { await $0.close() }, body)
 }

@@ -15,26 +15,27 @@ public struct SmallDisk: Sendable {
         let mounted = try await ChildProcess.run("/bin/mount", ["-t", "tmpfs", "-o", "size=\(megabytes)m", "tmpfs", dir.path],
                                                  timeout: 10)
         guard mounted.code == 0 else {
-            throw SmallDiskError(description: "mount a small tmpfs (needs root): \(mounted.errorOutput)")
+            throw Failure("mount a small tmpfs (needs root): \(mounted.errorOutput)")
         }
         return SmallDisk(url: dir)
     }
 
     /// Takes every free block with one file (`filler`), until the disk says ENOSPC; returns
-    /// the bytes it took.
+    /// the bytes it took. Memory copies into a tmpfs, 1 MiB a call (the last one short): a
+    /// few milliseconds, nothing that parks a thread.
     @discardableResult
     public func fill() throws -> Int {
         let fd = open(filler, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw SmallDiskError(description: "cannot create \(filler): errno \(errno)") }
+        guard fd >= 0 else { throw Failure("cannot create \(filler): errno \(errno)") }
         defer { close(fd) }
-        let chunk = [UInt8](repeating: 0x5A, count: 4096)
+        let chunk = [UInt8](repeating: 0x5A, count: 1 << 20)
         var taken = 0
         while true {
             let n = chunk.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
             guard n > 0 else { break }
             taken += n
         }
-        guard errno == ENOSPC else { throw SmallDiskError(description: "filling \(path) stopped with errno \(errno)") }
+        guard errno == ENOSPC else { throw Failure("filling \(path) stopped with errno \(errno)") }
         return taken
     }
 
@@ -52,18 +53,5 @@ public struct SmallDisk: Sendable {
 
 /// Runs `body` with a small disk mounted, and unmounts it afterwards, thrown or not.
 public func withSmallDisk<T>(_ name: String, megabytes: Int, _ body: (SmallDisk) async throws -> T) async throws -> T {
-    let disk = try await SmallDisk.mount(name, megabytes: megabytes)
-    do {
-        let result = try await body(disk)
-        await disk.unmount()
-        return result
-    } catch {
-        await disk.unmount()
-        throw error
-    }
-}
-
-/// Why a small disk could not be made or filled.
-public struct SmallDiskError: Error, CustomStringConvertible {
-    public let description: String
+    try await withCleanup(try await SmallDisk.mount(name, megabytes: megabytes), { await $0.unmount() }, body)
 }

@@ -90,15 +90,7 @@ public final class TestDatabase: Sendable {
     }
 }
 
-/// Runs `body` with `db`, then drops the database, also when `body` throws: cleanup that is
-/// awaited, unlike a `defer` that could only start a task.
+/// Runs `body` with `db`, then drops the database, also when `body` throws.
 public func dropping<T>(_ db: TestDatabase, _ body: (TestDatabase) async throws -> T) async throws -> T {
-    do {
-        let result = try await body(db)
-        await db.drop()
-        return result
-    } catch {
-        await db.drop()
-        throw error
-    }
+    try await withCleanup(db, { await $0.drop() }, body)
 }

@@ -67,6 +67,21 @@ public struct Failure: Error, CustomStringConvertible {
     public init(_ d: String) { description = d }
 }
 
+/// Runs `body` with `resource`, then awaits `cleanup`, also when `body` throws: cleanup that
+/// is awaited, unlike a `defer` that could only start a task. What `dropping`,
+/// `withSmallDisk` and `withNetworkFault` are made of.
+public func withCleanup<R, T>(_ resource: R, _ cleanup: (R) async -> Void,
+                              _ body: (R) async throws -> T) async throws -> T {
+    do {
+        let result = try await body(resource)
+        await cleanup(resource)
+        return result
+    } catch {
+        await cleanup(resource)
+        throw error
+    }
+}
+
 /// Polls `condition` until it holds or `timeout` passes. Every wait in the tests is bounded.
 public func waitUntil(_ timeout: Double, poll: Double = 0.1, _ what: String,
                       _ condition: () async throws -> Bool) async throws {
