@@ -65,10 +65,12 @@ public struct JournalRecovery: Sendable {
             // Reading the mapping and marking done (which may unmap and delete segments) are
             // file work: on a thread of its own, never on the cooperative pool.
             let (pending, skipped) = try await DedicatedThread.run { () -> ([Message], Int) in
-                let chunk = journal.takeRecovered(maxBytes: chunkBytes)
-                let skipped = chunk.map(\.journalSeq).filter { done.contains($0) }
+                var pending: [Message] = [], skipped: [UInt64] = []
+                for message in journal.takeRecovered(maxBytes: chunkBytes) {
+                    if done.contains(message.journalSeq) { skipped.append(message.journalSeq) } else { pending.append(message) }
+                }
                 journal.markDone(skipped)
-                return (chunk.filter { !done.contains($0.journalSeq) }, skipped.count)
+                return (pending, skipped.count)
             }
             if pending.isEmpty && skipped == 0 { break }
             outcome.skippedDone += skipped

@@ -733,6 +733,7 @@ public nonisolated struct Org_Eclipse_Tahu_Protobuf_Payload: SwiftProtobuf.Exten
     fileprivate var _description_p: String? = nil
   }
 
+  // @unchecked: every field lives in `_storage`, and every write (setters, clear*, decodeMessage) first calls `_uniqueStorage()`, which copies a shared `_storage`: no two values write one object.
   public nonisolated struct Metric: @unchecked Sendable {
     // SwiftProtobuf.Message conformance is added in an extension below. See the
     // `Message` and `Message+*Additions` files in the SwiftProtobuf library for

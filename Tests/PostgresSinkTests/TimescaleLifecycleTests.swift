@@ -337,4 +337,3 @@ struct TimescaleLifecycleTests {
         }
     }
 }
-
