@@ -140,8 +140,11 @@ struct IngestPipelineTests {
     @Test func aDrainTimeoutSpoolsTheQueueAndCancelsTheHungLanes() async throws {
         let (p, sink) = try await backlogInFrontOfHungLanes(2)
         let started = Timestamp.monotonicSeconds()
-        #expect(await coordinator(p, drain: 0.3).run() == 0)
-        #expect(Timestamp.monotonicSeconds() - started < 5)
+        #expect(await coordinator(p, drain: 0.3, hard: 20).run() == 0, "not the deadline's exit 3")
+        // The property, not a tight time: hung lanes are cancelled, not waited for until the
+        // deadline. The orderly path's own bounded waits add up to 3.3 s; at the suite's start,
+        // every test at once on 2 cores, the whole run once took 5.5 s (alone, the test takes 0.35 s).
+        #expect(Timestamp.monotonicSeconds() - started < 15)
         #expect(log.names.contains("queue_drain_timeout"))
         #expect(sink.stored == 0)
         #expect(p.stats.spooledRows.load(ordering: .relaxed) == 5_000, "every message is in the spool, once")
@@ -156,7 +159,7 @@ struct IngestPipelineTests {
         try await waitUntil(10, "the lane to hang") { sink.state.withLock { $0.hanging.count } == 1 }
         let started = Timestamp.monotonicSeconds()
         #expect(await coordinator(p, drain: 0.5, hard: 20).run() == 0, "not the deadline's exit 3")
-        #expect(Timestamp.monotonicSeconds() - started < 5)
+        #expect(Timestamp.monotonicSeconds() - started < 15, "well inside the deadline, on a loaded machine too")
         #expect(log.names.contains("queue_drained"))
         #expect(p.stats.spooledRows.load(ordering: .relaxed) == 20)
         #expect(spool.rows == 20)
